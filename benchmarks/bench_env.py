@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Speed of FrameSelection-v0: the native vector env vs SyncVectorEnv vs the copy bound.
+
+Prints, measured side by side in one run on the same store:
+
+* episodes/s of the native vector env (``gym.make_vec``) at N envs,
+* episodes/s of ``SyncVectorEnv`` over N single envs (SAME_STEP autoreset, its best case),
+* episodes/s of the copy bound: a plain numpy gather of the same observation bytes,
+* the ratios native/sync (target >= 20) and native/copy-bound (target >= 0.5),
+* peak memory (ru_maxrss),
+* with ``--large``: the same on a generated UCF101-sized store (13,320 videos x 25 frames x
+  10 views x 1024 features, float16, ~7 GB) read lazily from disk, with its peak memory.
+
+Usage: ``python benchmarks/bench_env.py [--store PATH] [--num-envs 256] [--large DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+import frame_select_env  # noqa: F401
+from frame_select_env.store import StoreWriter
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_steps(envs, steps: int, rng: np.random.Generator) -> float:
+    """Episodes per second of ``steps`` vector steps with random actions (excluding reset)."""
+    envs.reset(seed=0)
+    actions = rng.integers(0, 2, (steps, *envs.action_space.shape)).astype(np.int8)
+    start = time.perf_counter()
+    for k in range(steps):
+        envs.step(actions[k])
+    return steps * envs.num_envs / (time.perf_counter() - start)
+
+
+def copy_bound(envs, steps: int) -> float:
+    """Episodes/s of gathering the same observation arrays with plain numpy, nothing else."""
+    cache = envs.unwrapped.source._cache
+    rng = np.random.default_rng(0)
+    n = envs.num_envs
+    num_videos = envs.unwrapped.source.num_videos
+    views = envs.unwrapped.source.num_views
+    random_view = envs.unwrapped.source.view == "random"
+    start = time.perf_counter()
+    for _ in range(steps):
+        idx = rng.integers(0, num_videos, n)
+        if random_view:
+            v = rng.integers(0, views, n)
+            _ = {k: a[idx, :, v] for k, a in cache.items()}
+        else:
+            _ = {k: a[idx] for k, a in cache.items()}
+    return steps * n / (time.perf_counter() - start)
+
+
+def make_large_store(path: Path, seed: int = 0) -> Path:
+    """A UCF101-sized store written block by block (never whole in RAM)."""
+    n, t, v, d, c = 13_320, 25, 10, 1024, 101
+    if path.is_file():
+        return path
+    rng = np.random.default_rng(seed)
+    block = 64
+    with StoreWriter(
+        path, n, t, {"rgb": (v, d)}, [f"class_{i}" for i in range(c)], dtype="float16"
+    ) as w:
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            b = stop - start
+            w.write_block(
+                start,
+                {
+                    "streams/rgb/features": rng.standard_normal((b, t, v, d), dtype=np.float32),
+                    "streams/rgb/logits": rng.standard_normal((b, t, v, c), dtype=np.float32),
+                    "videos/id": [f"v{i:05d}" for i in range(start, stop)],
+                    "videos/label": rng.integers(0, c, b),
+                    "videos/split": ["train"] * b,
+                },
+            )
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", default=None, help="store path (default: the built-in one)")
+    parser.add_argument("--num-envs", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--view", default="random")
+    parser.add_argument(
+        "--large",
+        default=None,
+        metavar="DIR",
+        help="also benchmark a generated UCF101-sized store kept in DIR",
+    )
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    n = args.num_envs
+    kw = {"store": args.store, "view": args.view}
+
+    native = gym.make_vec("FrameSelection-v0", num_envs=n, **kw)
+    print(f"store: {native.unwrapped.source.summary()}")
+    sync = SyncVectorEnv(
+        [lambda: gym.make("FrameSelection-v0", **kw) for _ in range(n)],
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )
+    native_eps = time_steps(native, args.steps, rng)
+    sync_eps = time_steps(sync, max(5, args.steps // 20), rng)
+    bound_eps = copy_bound(native, args.steps)
+    print(f"N={n}  native vector env : {native_eps:12,.0f} episodes/s")
+    print(f"N={n}  SyncVectorEnv     : {sync_eps:12,.0f} episodes/s")
+    print(f"N={n}  numpy copy bound  : {bound_eps:12,.0f} episodes/s")
+    print(f"ratio native / sync       : {native_eps / sync_eps:8.1f}x   (target >= 20)")
+    print(f"ratio native / copy bound : {native_eps / bound_eps:8.2f}    (target >= 0.5)")
+    print(f"peak memory (RSS)         : {peak_rss_mb():8.0f} MB")
+
+    if args.large:
+        path = make_large_store(Path(args.large) / "ucf101_sized.h5")
+        size_gb = path.stat().st_size / 1024**3
+        rss_before = peak_rss_mb()
+        big = gym.make_vec("FrameSelection-v0", num_envs=n, store=path, view="random")
+        assert not big.unwrapped.source.in_memory
+        eps = time_steps(big, 10, rng)
+        print(
+            f"UCF101-sized store: {size_gb:.1f} GB on disk, lazy reads: {eps:,.0f} episodes/s "
+            f"at N={n}; peak RSS {peak_rss_mb():.0f} MB (was {rss_before:.0f} MB before)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Key-frame selection for video action recognition as a reinforcement-learning problem.
+
+Importing the package registers ``FrameSelection-v0`` with Gymnasium::
+
+    import gymnasium as gym
+    import frame_select_env  # noqa: F401
+
+    env = gym.make("FrameSelection-v0")                  # the built-in SparseActions store
+    envs = gym.make_vec("FrameSelection-v0", num_envs=256)  # the native batched version
+"""
+
+from gymnasium.envs.registration import register, registry
+
+from frame_select_env.builtin import builtin_store_path
+from frame_select_env.reward import selection_reward
+from frame_select_env.store import (
+    FeatureStore,
+    StoreWriter,
+    import_features,
+    validate_store,
+    write_store,
+)
+
+__version__ = "0.1.0"
+ENV_ID = "FrameSelection-v0"
+
+if ENV_ID not in registry:
+    # A one-step MDP: no max_episode_steps (every step terminates by itself).
+    register(
+        id=ENV_ID,
+        entry_point="frame_select_env.env:FrameSelectionEnv",
+        vector_entry_point="frame_select_env.vector_env:FrameSelectionVectorEnv",
+    )
+
+__all__ = [
+    "ENV_ID",
+    "FeatureStore",
+    "StoreWriter",
+    "builtin_store_path",
+    "import_features",
+    "selection_reward",
+    "validate_store",
+    "write_store",
+]

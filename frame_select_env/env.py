@@ -1,0 +1,258 @@
+"""``FrameSelection-v0``: choosing which frames of a video a frozen classifier should look at."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from frame_select_env.observations import ObservationSource
+from frame_select_env.reward import DEFAULT_OMEGA, selection_reward
+
+
+def make_spaces(num_frames: int, feature_dim: int, num_classes: int, state: str) -> spaces.Dict:
+    """The observation space shared by the single and the vector env."""
+    obs: dict[str, spaces.Space] = {}
+    if state in ("both", "features"):
+        obs["features"] = spaces.Box(-np.inf, np.inf, (num_frames, feature_dim), np.float32)
+    if state in ("both", "predictions"):
+        obs["predictions"] = spaces.Box(0.0, 1.0, (num_frames, num_classes), np.float32)
+    return spaces.Dict(obs)
+
+
+def check_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Validate keep/drop actions and return them as a bool array.
+
+    Integers, bools and floats (SB3 hands out float arrays) are accepted when every value is 0 or 1.
+
+    :param action: the action(s).
+    :param shape: the expected shape, (T,) or (N, T).
+    """
+    arr = np.asarray(action)
+    if arr.shape != shape:
+        raise ValueError(
+            f"FrameSelection action must have shape {shape} (1 = keep the frame), "
+            f"got shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"FrameSelection action must be numeric 0/1 values, got dtype {arr.dtype}")
+    if arr.dtype == bool:
+        return arr
+    valid = (arr == 0) | (arr == 1)
+    if not valid.all():
+        bad = arr[~valid].ravel()[:5]
+        raise ValueError(f"FrameSelection action values must be 0 or 1 (1 = keep), got {bad}")
+    return arr.astype(bool)
+
+
+def resolve_store(store: str | os.PathLike | None) -> Any:
+    if store is None:
+        from frame_select_env.builtin import builtin_store_path
+
+        return builtin_store_path()
+    return store
+
+
+class FrameSelectionEnv(gym.Env):
+    """Attention-aware frame selection (Dong, Zhang, Tan, AAAI 2019) as a one-step MDP.
+
+    ## Description
+
+    A frozen two-stream classifier (TSN) has scored T uniformly sampled frames of a video: for each
+    frame t it gave a feature ``s^f_t`` and class probabilities ``s^r_t``. The agent sees all of
+    them at once and decides, for every frame, whether the video-level prediction should use it.
+    Keeping the informative frames and dropping misleading ones can turn a wrong prediction into a
+    right one. The features and probabilities are read from an HDF5 feature store
+    (:mod:`frame_select_env.store`); by default the built-in SparseActions dataset.
+
+    ## Action Space
+
+    ``MultiBinary(T)``: 1 keeps the frame, 0 drops it. Integer, bool or float arrays of 0/1 are
+    accepted (SB3 gives floats); anything else raises ``ValueError``.
+
+    ## Observation Space
+
+    ``Dict`` with
+
+    | key           | space                      | meaning                                   |
+    |---------------|----------------------------|-------------------------------------------|
+    | `features`    | `Box(-inf, inf, (T, D))`   | per-frame features ``s^f_t``              |
+    | `predictions` | `Box(0, 1, (T, C))`        | per-frame class probabilities ``s^r_t``   |
+
+    ``state="features"`` or ``"predictions"`` keeps only that key (the paper's Table 2). With
+    ``stream="fused"`` features of both streams are concatenated and probabilities averaged.
+
+    ## Rewards
+
+    Eq. 2-4 of the paper (:func:`frame_select_env.reward.selection_reward`): with p0 the mean of
+    the probabilities over all frames, p1 the mean over the kept frames and c the true class,
+    ``r0 = sgn(p1_c - p0_c)``; the reward is ``+omega`` if the top-1 prediction turns from wrong to
+    right, ``-omega`` if it turns from right to wrong, and ``r0`` otherwise. Keeping nothing makes
+    no prediction (p1 = 0, counted wrong).
+
+    ## Starting State
+
+    A video of the split, drawn uniformly with ``self.np_random``, or the one named by
+    ``reset(options={"video_id": ...})`` / ``options={"index": i}``. With ``view="random"`` a view
+    (crop) is drawn too.
+
+    ## Episode End
+
+    Every episode is one step: ``step`` returns ``terminated=True, truncated=False``.
+
+    ## Info
+
+    ``reset``: ``video_id``, ``label``, ``index``, ``view``. ``step`` adds ``p0`` and ``p1`` (the
+    true-class probabilities), ``correct_before``, ``correct_after`` and ``num_selected``.
+
+    ## Arguments
+
+    ```python
+    import gymnasium as gym
+    import frame_select_env  # registers the env
+    env = gym.make("FrameSelection-v0", store=None, split="train", stream="rgb",
+                   num_frames=None, omega=10.0, state="both", view="random")
+    ```
+
+    * ``store``: path of a feature store; ``None`` uses the built-in SparseActions store.
+    * ``split``: ``train``, ``val``, ``test`` or ``None`` for every video.
+    * ``stream``: a stream of the store (``rgb``, ``flow``) or ``fused``.
+    * ``num_frames``: T (an evenly spaced subset of the stored frames); ``None`` = all stored.
+    * ``omega``: the flip bonus/penalty Ω of Eq. 4.
+    * ``state``: ``both``, ``features`` or ``predictions``.
+    * ``view``: ``random`` (per episode), ``center``, ``mean`` (average over crops) or an index.
+    * ``render_mode``: ``None`` or ``"ansi"``.
+
+    ``gym.make_vec("FrameSelection-v0", num_envs=N)`` returns the batched
+    :class:`frame_select_env.vector_env.FrameSelectionVectorEnv` (same arguments).
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(
+        self,
+        store: str | os.PathLike | None = None,
+        split: str | None = "train",
+        stream: str = "rgb",
+        num_frames: int | None = None,
+        omega: float = DEFAULT_OMEGA,
+        state: str = "both",
+        view: str | int = "random",
+        render_mode: str | None = None,
+        max_memory_bytes: int | None = None,
+    ) -> None:
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        kw = {} if max_memory_bytes is None else {"max_memory_bytes": max_memory_bytes}
+        self.source = ObservationSource(
+            resolve_store(store), split, stream, num_frames, state, view, **kw
+        )
+        self.omega = float(omega)
+        self.state = state
+        self.render_mode = render_mode
+        src = self.source
+        self.num_frames = src.num_frames
+        self.class_names = src.store.class_names
+        self.observation_space = make_spaces(
+            src.num_frames, src.feature_dim, src.num_classes, state
+        )
+        self.action_space = spaces.MultiBinary(src.num_frames)
+        self._index = 0
+        self._view: int | None = None
+        self._obs: dict[str, np.ndarray] | None = None
+        self._probs: np.ndarray | None = None
+        self._last: dict[str, Any] | None = None
+
+    def _pick_index(self, options: dict[str, Any] | None) -> int:
+        src = self.source
+        if not options:
+            return int(self.np_random.integers(src.num_videos))
+        if "video_id" in options:
+            hits = np.flatnonzero(src.video_ids == options["video_id"])
+            if len(hits) == 0:
+                raise ValueError(
+                    f"reset: video_id {options['video_id']!r} is not in split "
+                    f"{src.split!r} of {str(src.store.path)!r}"
+                )
+            return int(hits[0])
+        if "index" in options:
+            index = int(options["index"])
+            if not 0 <= index < src.num_videos:
+                raise ValueError(f"reset: index {index} out of range [0, {src.num_videos})")
+            return index
+        raise ValueError(f"reset: unknown options {sorted(options)}; use 'video_id' or 'index'")
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        self._index = self._pick_index(options)
+        views = self.source.draw_views(self.np_random, 1)
+        if options and "view" in options and self.source.view == "random":
+            views = np.array([int(options["view"])])
+        self._view = None if views is None else int(views[0])
+        batch = self.source.gather(np.array([self._index]), views)
+        self._probs = batch["predictions"][0]
+        self._obs = {k: batch[k][0] for k in self.observation_space.spaces}
+        self._last = None
+        return self._obs, self._info()
+
+    def _info(self) -> dict[str, Any]:
+        src = self.source
+        info = {
+            "video_id": str(src.video_ids[self._index]),
+            "label": int(src.labels[self._index]),
+            "index": self._index,
+            "view": self._view,
+        }
+        if self._last:
+            info.update(self._last)
+        return info
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self._obs is None:
+            raise RuntimeError("FrameSelectionEnv.step called before reset")
+        keep = check_actions(action, (self.num_frames,))
+        reward, d = selection_reward(self._probs, keep, self.source.labels[self._index], self.omega)
+        self._last = {
+            "p0": float(d.p0),
+            "p1": float(d.p1),
+            "correct_before": bool(d.correct_before),
+            "correct_after": bool(d.correct_after),
+            "num_selected": int(d.num_selected),
+            "pred_before": int(d.pred_before),
+            "pred_after": int(d.pred_after),
+            "action": keep.astype(np.int8),
+        }
+        # The terminal observation is the one acted on; a copy, as callers may keep both.
+        obs = {k: v.copy() for k, v in self._obs.items()}
+        return obs, float(reward), True, False, self._info()
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi" or self._obs is None:
+            return None
+        label = int(self.source.labels[self._index])
+        lines = [
+            f"video {self.source.video_ids[self._index]}  true class: {self.class_names[label]}"
+        ]
+        if self._last is None:
+            return lines[0] + "  (no action yet)\n"
+        last = self._last
+        marks = "".join("#" if k else "." for k in last["action"])
+        after = self.class_names[last["pred_after"]] if last["pred_after"] >= 0 else "(nothing)"
+        lines.append(
+            f"all {self.num_frames} frames -> {self.class_names[last['pred_before']]} "
+            f"(p_true={last['p0']:.3f})"
+        )
+        lines.append(
+            f"kept [{marks}] {last['num_selected']}/{self.num_frames} -> {after} "
+            f"(p_true={last['p1']:.3f})"
+        )
+        return "\n".join(lines) + "\n"

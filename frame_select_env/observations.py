@@ -1,0 +1,172 @@
+"""Turns store rows into the env's observations; shared by the single and the vector env.
+
+Small stores (the built-in one, or any split under ``max_memory_bytes``) are loaded into RAM once
+with the view reduction and the softmax already applied, so an episode's observation is a single
+numpy gather. Larger stores (UCF101-sized, several GB) stay on disk and are read per batch of
+episodes through h5py; only the rows in use are ever in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from frame_select_env.selection import fuse_streams, softmax
+from frame_select_env.store import FeatureStore
+
+STATES = ("both", "features", "predictions")
+STREAM_CHOICES = ("rgb", "flow", "fused")
+VIEW_MODES = ("random", "center", "mean")
+DEFAULT_MAX_MEMORY_BYTES = 2 * 1024**3
+
+
+def frame_subset(stored: int, wanted: int | None) -> np.ndarray:
+    """Indices of ``wanted`` evenly spaced frames out of ``stored`` (all of them for ``None``)."""
+    if wanted is None or wanted == stored:
+        return np.arange(stored)
+    if not 1 <= wanted <= stored:
+        raise ValueError(f"num_frames must be in [1, {stored}] for this store, got {wanted}")
+    # Segment centres of `wanted` equal segments, as TSN samples frames.
+    return np.floor((np.arange(wanted) + 0.5) * stored / wanted).astype(np.int64)
+
+
+@dataclass
+class ObservationSource:
+    """Observations and labels of one split of a store.
+
+    :param store: a path or an open :class:`FeatureStore`.
+    :param split: ``train``, ``val``, ``test`` or ``None`` (every video).
+    :param stream: ``rgb``, ``flow`` (or any stream in the store), or ``fused``: features of both
+        streams concatenated and their probabilities averaged (the paper's fusion).
+    :param num_frames: T seen by the agent (evenly spaced subset of the stored frames).
+    :param state: ``both``, ``features`` or ``predictions`` (the paper's Table 2 ablation).
+    :param view: ``random`` (a view per episode), ``center``, ``mean`` or an integer view index.
+    :param max_memory_bytes: load the split into RAM when it is smaller than this.
+    """
+
+    store: Any
+    split: str | None = "train"
+    stream: str = "rgb"
+    num_frames: int | None = None
+    state: str = "both"
+    view: str | int = "random"
+    max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.store, FeatureStore):
+            self.store = FeatureStore(self.store)
+        store = self.store
+        if self.state not in STATES:
+            raise ValueError(f"state must be one of {STATES}, got {self.state!r}")
+        self.streams = self._resolve_streams(store, self.stream)
+        views = {s: store.num_views(s) for s in self.streams}
+        if len(set(views.values())) != 1 and self.view not in ("mean",):
+            raise ValueError(
+                f"stream 'fused' needs the same number of views in every stream, got "
+                f"{views}; use view='mean'"
+            )
+        self.num_views = next(iter(views.values()))
+        if isinstance(self.view, (int, np.integer)) and not isinstance(self.view, bool):
+            if not 0 <= int(self.view) < self.num_views:
+                raise ValueError(f"view index {self.view} out of range for {self.num_views} views")
+        elif self.view not in VIEW_MODES:
+            raise ValueError(f"view must be one of {VIEW_MODES} or an int, got {self.view!r}")
+        self.rows = store.indices(self.split)
+        if len(self.rows) == 0:
+            raise ValueError(
+                f"feature store {str(store.path)!r} has no videos in split {self.split!r}"
+            )
+        self.frames = frame_subset(store.num_frames, self.num_frames)
+        self.num_frames = len(self.frames)
+        self.labels = store.labels[self.rows]
+        self.video_ids = store.video_ids[self.rows]
+        self.num_classes = store.num_classes
+        self.feature_dim = sum(store.feature_dim(s) for s in self.streams)
+        # The centre crop is view 0 by the store's convention unless its metadata says otherwise.
+        self.center_view = int(store.metadata.get("center_view", 0))
+        split_bytes = sum(store.nbytes(s) for s in self.streams) * len(self.rows) // len(store)
+        # float32 in RAM: twice the size of a float16 store.
+        self.in_memory = split_bytes * 2 <= self.max_memory_bytes
+        if self.in_memory:
+            self._cache = self._read(self.rows)
+
+    @staticmethod
+    def _resolve_streams(store: FeatureStore, stream: str) -> list[str]:
+        if stream == "fused":
+            if len(store.streams) < 2:
+                raise ValueError(
+                    f"stream 'fused' needs two streams, feature store "
+                    f"{str(store.path)!r} has {store.streams}"
+                )
+            return list(store.streams)
+        if stream not in store.streams:
+            raise ValueError(
+                f"stream {stream!r} is not in feature store {str(store.path)!r}; "
+                f"choose from {store.streams + ['fused']}"
+            )
+        return [stream]
+
+    @property
+    def num_videos(self) -> int:
+        return len(self.rows)
+
+    @property
+    def fixed_view(self) -> bool:
+        return self.view != "random"
+
+    def _view_per_row(self, n: int, views: np.ndarray | None) -> np.ndarray | None:
+        """The single view each row needs, or ``None`` when every view must be read."""
+        if self.view == "mean" or (self.view == "random" and views is None):
+            return None
+        if self.view == "random":
+            return views
+        fixed = self.center_view if self.view == "center" else int(self.view)
+        return np.full(n, fixed)
+
+    def _read(self, rows: np.ndarray, views: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Read store rows as features (B, T[, V], D) and probabilities (B, T[, V], C).
+
+        Only the needed view is read from disk when one view per row is wanted; the view axis
+        stays only for ``view="random"`` without ``views`` (the in-memory cache, evaluation).
+        """
+        row_views = self._view_per_row(len(rows), views)
+        feats, probs = [], {}
+        for s in self.streams:
+            f = self.store.features(s, rows, row_views)[:, self.frames].astype(np.float32)
+            p = softmax(self.store.logits(s, rows, row_views)[:, self.frames])
+            if self.view == "mean":
+                f, p = f.mean(axis=2), p.mean(axis=2)
+            feats.append(f)
+            probs[s] = p
+        return {
+            "features": np.concatenate(feats, axis=-1) if len(feats) > 1 else feats[0],
+            "predictions": fuse_streams(probs) if len(probs) > 1 else probs[self.streams[0]],
+        }
+
+    def draw_views(self, rng: np.random.Generator, n: int) -> np.ndarray | None:
+        """A view per episode for ``view='random'``; ``None`` otherwise."""
+        return rng.integers(0, self.num_views, size=n) if self.view == "random" else None
+
+    def gather(self, idx: np.ndarray, views: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Observations of the split's videos ``idx`` (positions within the split).
+
+        :return: ``{"features": (B, T, D), "predictions": (B, T, C)}`` float32 (both always
+            present; the env drops the key its ``state`` hides).
+        """
+        idx = np.asarray(idx)
+        if not self.in_memory:
+            return self._read(self.rows[idx], views)
+        if views is None:
+            return {k: v[idx] for k, v in self._cache.items()}
+        # One fancy-index gather of (video, view) pairs straight out of the cached arrays.
+        return {k: v[idx, :, views] for k, v in self._cache.items()}
+
+    def summary(self) -> str:
+        return (
+            f"{os.path.basename(str(self.store.path))}[{self.split}] stream={self.stream} "
+            f"videos={self.num_videos} T={self.num_frames} D={self.feature_dim} "
+            f"C={self.num_classes} views={self.num_views} in_memory={self.in_memory}"
+        )

@@ -1,0 +1,185 @@
+"""Top-m frame selection, video-level aggregation, two-stream fusion and accuracy metrics.
+
+These are the single implementations of the paper's inference (Algorithm 2, Eq. 10) shared by the
+environment, the agents, the baselines zoo and every evaluation script:
+
+* :func:`topm_mask` keeps the ``m`` highest-scoring frames (ties go to the earlier frame);
+* :func:`select_frames` applies it frame-based (importance averaged over the views, the same
+  frames kept in every view) or region-based (each view selects its own frames);
+* :func:`aggregate_predictions` averages the kept frames' class probabilities (non-kept frames get
+  weight ``alpha``, Eq. 10), then averages over views;
+* :func:`fuse_streams` averages the streams' video-level predictions (optionally weighted).
+
+Functions accept numpy arrays; :func:`topm_mask`, :func:`select_frames` and
+:func:`aggregate_predictions` also accept torch tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from frame_select_env.reward import is_torch
+
+SCHEMES = ("frame", "region")
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax in float32.
+
+    :param logits: any shape.
+    :param axis: the class axis.
+    """
+    x = np.asarray(logits, dtype=np.float32)
+    x = x - x.max(axis=axis, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=axis, keepdims=True)
+    return x
+
+
+def topm_mask(scores: Any, m: int) -> Any:
+    """Boolean mask of the ``m`` highest scores along the last axis.
+
+    Ties are broken towards the earlier frame, so the result is deterministic. ``m`` larger than
+    the number of frames keeps every frame.
+
+    :param scores: (..., T) importance scores, numpy or torch.
+    :param m: number of frames to keep (>= 1).
+    """
+    if int(m) < 1:
+        raise ValueError(f"topm_mask: m must be >= 1, got {m}")
+    num_frames = scores.shape[-1]
+    m = min(int(m), num_frames)
+    if is_torch(scores):
+        import torch
+
+        # A stable descending sort gives "earlier frame wins" on ties.
+        order = torch.sort(scores, dim=-1, descending=True, stable=True).indices[..., :m]
+        mask = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
+        return mask.scatter_(-1, order, True)
+    scores = np.asarray(scores)
+    order = np.argsort(-scores, axis=-1, kind="stable")[..., :m]
+    mask = np.zeros(scores.shape, dtype=bool)
+    np.put_along_axis(mask, order, True, axis=-1)
+    return mask
+
+
+def select_frames(importance: Any, m: int, scheme: str = "frame") -> Any:
+    """Keep the top-``m`` frames of every video, per Algorithm 2.
+
+    :param importance: (B, T, V) per-frame, per-view importance (e.g. the agent's p^a).
+    :param m: frames to keep.
+    :param scheme: ``"frame"``: average the importance over the V views and keep the same m frames
+        in every view; ``"region"``: each view keeps its own top-m frames.
+    :return: boolean mask (B, T, V).
+    """
+    if importance.ndim != 3:
+        raise ValueError(
+            f"select_frames: expected importance (B, T, V), got {tuple(importance.shape)}"
+        )
+    if scheme == "frame":
+        mean = importance.float().mean(-1) if is_torch(importance) else importance.mean(-1)
+        mask = topm_mask(mean, m)[..., None]
+        return (
+            mask.expand(importance.shape)
+            if is_torch(importance)
+            else np.broadcast_to(mask, importance.shape)
+        )
+    if scheme == "region":
+        # Select along T independently for each view.
+        if is_torch(importance):
+            return topm_mask(importance.transpose(1, 2), m).transpose(1, 2)
+        return topm_mask(np.swapaxes(importance, 1, 2), m).swapaxes(1, 2)
+    raise ValueError(f"select_frames: scheme must be one of {SCHEMES}, got {scheme!r}")
+
+
+def aggregate_predictions(probs: Any, mask: Any | None = None, alpha: float = 0.0) -> Any:
+    """Video-level prediction from per-frame, per-view probabilities (Eq. 10).
+
+    Each view's prediction is the weighted mean over frames with weight 1 for kept frames and
+    ``alpha`` for the others; the video prediction is the mean over views. ``alpha=0`` is the
+    paper's Algorithm 2; a view that keeps nothing (with ``alpha=0``) contributes zeros.
+
+    :param probs: (B, T, V, C) class probabilities (or (B, T, C), treated as V=1).
+    :param mask: (B, T, V) (or (B, T)) keep mask; ``None`` keeps every frame.
+    :param alpha: weight of the non-kept frames, in [0, 1].
+    :return: (B, C) video-level probabilities.
+    """
+    torch_mode = is_torch(probs)
+    if probs.ndim == 3:
+        probs = probs[:, :, None, :]
+        if mask is not None:
+            mask = mask[:, :, None]
+    if probs.ndim != 4:
+        raise ValueError(
+            f"aggregate_predictions: expected probs (B, T, V, C), got {tuple(probs.shape)}"
+        )
+    if mask is None:
+        return probs.float().mean((1, 2)) if torch_mode else probs.mean(axis=(1, 2))
+    if tuple(mask.shape) != tuple(probs.shape[:3]):
+        raise ValueError(
+            f"aggregate_predictions: mask shape {tuple(mask.shape)} does not match probs "
+            f"{tuple(probs.shape)} (expected {tuple(probs.shape[:3])})"
+        )
+    if torch_mode:
+        weight = mask.float() + alpha * (~mask.bool()).float()
+        per_view = (probs.float() * weight[..., None]).sum(1) / weight.sum(1).clamp(min=1e-12)[
+            ..., None
+        ]
+        return per_view.mean(1)
+    weight = mask.astype(np.float32) + np.float32(alpha) * (~mask.astype(bool))
+    per_view = np.einsum("btvc,btv->bvc", probs.astype(np.float32, copy=False), weight)
+    per_view /= np.maximum(weight.sum(1), 1e-12)[..., None]
+    return per_view.mean(1)
+
+
+def fuse_streams(
+    predictions: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """Two-stream fusion: the (weighted) average of the streams' video-level predictions.
+
+    :param predictions: stream name -> (B, C) video-level probabilities.
+    :param weights: optional stream name -> weight (normalised to sum to 1); equal by default,
+        as in the paper.
+    """
+    if not predictions:
+        raise ValueError("fuse_streams: no stream predictions given")
+    names = list(predictions)
+    w = np.array([1.0 if weights is None else float(weights.get(n, 0.0)) for n in names])
+    if weights is not None and (missing := set(weights) - set(names)):
+        raise ValueError(f"fuse_streams: weights given for unknown streams {sorted(missing)}")
+    if w.sum() <= 0:
+        raise ValueError(f"fuse_streams: weights must sum to a positive number: {weights}")
+    w = (w / w.sum()).astype(np.float32)
+    fused = [wi * np.asarray(predictions[n], np.float32) for wi, n in zip(w, names, strict=True)]
+    return sum(fused)
+
+
+def accuracy(video_probs: np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
+    """Top-1 accuracy in percent.
+
+    :param video_probs: (B, C) video-level predictions.
+    :param labels: (B,) true classes.
+    """
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return float("nan")
+    return float(100.0 * np.mean(np.asarray(video_probs).argmax(-1) == labels))
+
+
+def mean_class_accuracy(
+    video_probs: np.ndarray, labels: Sequence[int] | np.ndarray, num_classes: int | None = None
+) -> float:
+    """Mean over classes of the per-class top-1 accuracy in percent (classes without videos skip).
+
+    :param video_probs: (B, C) video-level predictions.
+    :param labels: (B,) true classes.
+    :param num_classes: defaults to C.
+    """
+    labels = np.asarray(labels)
+    pred = np.asarray(video_probs).argmax(-1)
+    num_classes = num_classes or np.asarray(video_probs).shape[-1]
+    per_class = [np.mean(pred[labels == c] == c) for c in range(num_classes) if np.any(labels == c)]
+    return float(100.0 * np.mean(per_class)) if per_class else float("nan")

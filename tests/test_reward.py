@@ -1,0 +1,75 @@
+"""Eq. 2-4 checked against an independent per-episode re-computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from frame_select_env.reward import selection_reward
+
+
+def reference_reward(probs: np.ndarray, keep: np.ndarray, label: int, omega: float) -> float:
+    """Eq. 2-4 written out for one video, the slow obvious way."""
+    p0 = probs.mean(axis=0)
+    kept = [probs[t] for t in range(len(keep)) if keep[t]]
+    p1 = np.mean(kept, axis=0) if kept else np.zeros_like(p0)
+    before_right = int(np.argmax(p0)) == label
+    after_right = bool(kept) and int(np.argmax(p1)) == label
+    if after_right and not before_right:
+        return omega
+    if before_right and not after_right:
+        return -omega
+    diff = p1[label] - p0[label]
+    return 0.0 if diff == 0 else float(np.sign(diff))
+
+
+def random_batch(rng: np.random.Generator, b: int = 500, t: int = 25, c: int = 7):
+    probs = rng.dirichlet(np.full(c, 0.3), size=(b, t)).astype(np.float32)
+    keep = rng.random((b, t)) < rng.random((b, 1))  # from empty to full selections
+    labels = rng.integers(0, c, b)
+    return probs, keep, labels
+
+
+def test_matches_reference_on_random_actions() -> None:
+    rng = np.random.default_rng(0)
+    probs, keep, labels = random_batch(rng, b=3000)
+    reward, details = selection_reward(probs, keep, labels, omega=10.0)
+    expected = [reference_reward(probs[i], keep[i], labels[i], 10.0) for i in range(len(labels))]
+    np.testing.assert_array_equal(reward, np.array(expected, dtype=np.float32))
+    # Every branch of Eq. 4 occurred, so the comparison above covered them all.
+    assert {-10.0, -1.0, 0.0, 1.0, 10.0} <= set(np.unique(reward).tolist())
+    assert details.num_selected.tolist() == keep.sum(1).tolist()
+
+
+def test_torch_and_numpy_agree() -> None:
+    rng = np.random.default_rng(1)
+    probs, keep, labels = random_batch(rng)
+    r_np, d_np = selection_reward(probs, keep.astype(np.float32), labels, omega=3.0)
+    r_t, d_t = selection_reward(
+        torch.from_numpy(probs), torch.from_numpy(keep), torch.from_numpy(labels), omega=3.0
+    )
+    np.testing.assert_allclose(r_t.numpy(), r_np)
+    np.testing.assert_allclose(d_t.p1.numpy(), d_np.p1, rtol=1e-6)
+    assert (d_t.correct_after.numpy() == d_np.correct_after).all()
+
+
+def test_edge_cases() -> None:
+    probs = np.array([[[0.6, 0.4], [0.2, 0.8], [0.3, 0.7]]], dtype=np.float32)  # p0 = [.367, .633]
+    # Keeping only frame 0 turns a wrong prediction (true class 0) into a right one.
+    r, d = selection_reward(probs, np.array([[1, 0, 0]]), np.array([0]))
+    assert r[0] == 10.0 and d.correct_after[0] and not d.correct_before[0]
+    # Keeping every frame changes nothing: sgn(0) = 0.
+    r, _ = selection_reward(probs, np.ones((1, 3)), np.array([1]))
+    assert r[0] == 0.0
+    # An empty selection makes no prediction: right -> wrong is -omega.
+    r, d = selection_reward(probs, np.zeros((1, 3)), np.array([1]), omega=5.0)
+    assert r[0] == -5.0 and d.p1[0] == 0.0 and d.pred_after[0] == -1
+    # A single video without the batch axis.
+    r, d = selection_reward(probs[0], np.array([0, 1, 1]), 1)
+    assert r.shape == () and float(r) == 1.0
+
+
+def test_shape_errors_are_clear() -> None:
+    with pytest.raises(ValueError, match="expected probs"):
+        selection_reward(np.ones((2, 5, 3)), np.ones((2, 4)), np.zeros(2, dtype=int))
