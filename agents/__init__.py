@@ -1,0 +1,39 @@
+"""Agents for ``FrameSelection-v0``: the selection-policy protocol and the paper's AS agent.
+
+* :mod:`agents.policy`: :class:`~agents.policy.SelectionPolicy`, what every evaluated policy is.
+* :mod:`agents.as_agent`: the attention-aware sampling BiLSTM (:class:`ASAgent`, :class:`ASPolicy`,
+  :func:`save_agent`, :func:`load_agent`).
+* :mod:`agents.reinforce`: its REINFORCE training (Algorithm 1; :class:`ReinforceTrainer`).
+* :mod:`agents.evaluation`: the test procedure (Algorithm 2; :func:`evaluate_policies`).
+
+Names are imported lazily, so ``import agents.policy`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SelectionPolicy": "agents.policy",
+    "ASAgent": "agents.as_agent",
+    "ASAgentConfig": "agents.as_agent",
+    "ASPolicy": "agents.as_agent",
+    "load_agent": "agents.as_agent",
+    "save_agent": "agents.as_agent",
+    "ReinforceConfig": "agents.reinforce",
+    "ReinforceTrainer": "agents.reinforce",
+    "train_agent": "agents.reinforce",
+    "evaluate_policies": "agents.evaluation",
+    "load_split": "agents.evaluation",
+    "policy_importance": "agents.evaluation",
+    "evaluate_importance": "agents.evaluation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")

@@ -27,8 +27,9 @@ class FrameSelectionVectorEnv(VectorEnv):
     call on a reset and ignore its actions). The ended episodes are described by ``info`` (arrays
     of length N: ``video_id``, ``label``, ``index``, ``view``, ``p0``, ``p1``, ``correct_before``,
     ``correct_after``, ``num_selected``) and by ``info["final_obs"]``, the observations the actions
-    were taken on. ``reset`` options: ``{"indices": array of N split positions}`` to evaluate given
-    videos deterministically.
+    were taken on. ``reset`` options: ``{"indices": N split positions}`` to evaluate given videos
+    deterministically, and with ``view="random"`` ``{"views": N view indices}`` to fix the crops
+    (e.g. the same view for the N episodes of one video, as REINFORCE's N samples of one state).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -69,9 +70,11 @@ class FrameSelectionVectorEnv(VectorEnv):
         self._views: np.ndarray | None = None
         self._batch: dict[str, np.ndarray] | None = None
 
-    def _load(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+    def _load(self, idx: np.ndarray, views: np.ndarray | None = None) -> dict[str, np.ndarray]:
         self._idx = idx
-        self._views = self.source.draw_views(self.np_random, self.num_envs)
+        if views is None:
+            views = self.source.draw_views(self.np_random, self.num_envs)
+        self._views = views
         self._batch = self.source.gather(idx, self._views)
         return {k: self._batch[k] for k in self._keys}
 
@@ -84,20 +87,31 @@ class FrameSelectionVectorEnv(VectorEnv):
         if isinstance(seed, list):
             seed = seed[0]  # one generator drives every sub-episode
         super().reset(seed=seed)
-        if options and "indices" in options:
-            idx = np.asarray(options["indices"], dtype=np.int64)
-            if idx.shape != (self.num_envs,):
-                raise ValueError(
-                    f"reset: options['indices'] must have shape ({self.num_envs},), got {idx.shape}"
-                )
-            if idx.min() < 0 or idx.max() >= self.source.num_videos:
-                raise ValueError(f"reset: indices out of range [0, {self.source.num_videos})")
-        elif options:
-            raise ValueError(f"reset: unknown options {sorted(options)}; use 'indices'")
-        else:
+        options = dict(options or {})
+        idx = options.pop("indices", None)
+        views = options.pop("views", None)
+        if options:
+            raise ValueError(f"reset: unknown options {sorted(options)}; use 'indices', 'views'")
+        if idx is None:
             idx = self._draw()
-        obs = self._load(idx)
+        idx = self._check_rows(idx, "indices", self.source.num_videos)
+        if views is not None:
+            if self.source.view != "random":
+                raise ValueError(f"reset: options['views'] needs view='random', not "
+                                 f"{self.source.view!r}")
+            views = self._check_rows(views, "views", self.source.num_views)
+        obs = self._load(idx, views)
         return obs, self._episode_info()
+
+    def _check_rows(self, values: Any, name: str, bound: int) -> np.ndarray:
+        arr = np.asarray(values, dtype=np.int64)
+        if arr.shape != (self.num_envs,):
+            raise ValueError(
+                f"reset: options[{name!r}] must have shape ({self.num_envs},), got {arr.shape}"
+            )
+        if arr.min() < 0 or arr.max() >= bound:
+            raise ValueError(f"reset: options[{name!r}] out of range [0, {bound})")
+        return arr
 
     def _episode_info(self) -> dict[str, Any]:
         src = self.source

@@ -16,6 +16,73 @@ from frame_select_env.models.backbones import build_backbone
 CHECKPOINT_FORMAT = "frame_select_env.stream/1"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+_NORM_CACHE: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _rgb_stats(norm: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    key = (norm, str(device))
+    if key not in _NORM_CACHE:
+        if norm == "caffe_bgr":
+            mean, std = (104.0, 117.0, 128.0), (1.0, 1.0, 1.0)
+        else:
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        _NORM_CACHE[key] = (
+            torch.tensor(mean, device=device).view(1, 3, 1, 1),
+            torch.tensor(std, device=device).view(1, 3, 1, 1),
+        )
+    return _NORM_CACHE[key]
+
+
+def preprocess_views(
+    stream: str,
+    views: np.ndarray | torch.Tensor,
+    in_channels: int,
+    input_norm: str = "imagenet",
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """
+    The project's single input normalisation, used by the frozen classifier and the TSN trainer.
+
+    RGB: uint8 ``(..., H, W, 3)`` -> float ``(N, 3, H, W)``: ``(x/255 - mean) / std`` with
+    ImageNet statistics (``input_norm="imagenet"`` or ``"tsn_torchvision"``), or BGR 0-255 minus
+    the Caffe mean (``"caffe_bgr"``, tsn-pytorch BN-Inception). Flow: float32 ``(..., 2L, H, W)``
+    in ``[-1, 1]`` -> ``(N, 2L, H, W)``, rescaled to what ``input_norm``'s public weights expect.
+
+    :param stream: ``"rgb"`` or ``"flow"``
+    :param views: the raw views
+    :param in_channels: the stream network's input channels (3 or 2L)
+    :param input_norm: the stream model's ``input_norm``
+    :param device: where the result goes
+    :return: float32 tensor ``(N, C_in, H, W)``
+    """
+    device = torch.device(device)
+    x = torch.as_tensor(views)
+    if stream == "rgb":
+        if x.dtype != torch.uint8:
+            raise ValueError(f"preprocess(rgb): expected uint8 views, got {x.dtype}")
+        if x.ndim < 3 or x.shape[-1] != 3:
+            raise ValueError(f"preprocess(rgb): expected (..., H, W, 3), got {tuple(x.shape)}")
+        x = x.reshape(-1, *x.shape[-3:]).to(device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2).float()
+        mean, std = _rgb_stats(input_norm, device)
+        if input_norm == "caffe_bgr":
+            return x.flip(1) - mean
+        return (x.div_(255.0) - mean) / std
+    c = in_channels
+    if x.ndim < 3 or x.shape[-3] != c:
+        raise ValueError(
+            f"preprocess(flow): expected (..., {c}, H, W) for L={c // 2}, got {tuple(x.shape)}"
+        )
+    if not torch.is_floating_point(x):
+        raise ValueError(f"preprocess(flow): expected float views in [-1, 1], got {x.dtype}")
+    x = x.reshape(-1, *x.shape[-3:]).to(device, torch.float32, non_blocking=True)
+    if input_norm == "caffe_bgr":  # v - 128 with v = 127.5 x + 127.5
+        return x * 127.5 - 0.5
+    if input_norm == "tsn_torchvision":  # (v / 255 - 0.5) / mean(ImageNet std)
+        return x * (0.5 / float(np.mean(IMAGENET_STD)))
+    return x
 # How raw views become network input, per weight provenance (applied in ONE place:
 # TwoStreamClassifier.preprocess). RGB arrives as uint8 RGB in [0, 255]; flow as float in [-1, 1]
 # with x = (v - 127.5) / 127.5 for the 8-bit JPEG value v.
@@ -353,11 +420,6 @@ class TwoStreamClassifier:
                 raise ValueError(f"flow stream must take 2L channels, got {model.in_channels}")
             model.eval().requires_grad_(False).to(self.device)
             self.streams[name] = model
-        self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
-        self._caffe_mean_bgr = torch.tensor((104.0, 117.0, 128.0), device=self.device).view(
-            1, 3, 1, 1
-        )
 
     # -- construction -----------------------------------------------------------------
 
@@ -460,43 +522,14 @@ class TwoStreamClassifier:
     # -- preprocessing (the ONE place) ------------------------------------------------
 
     def preprocess(self, stream: str, views: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """
-        Turn raw views into network input on ``self.device``.
-
-        RGB: uint8 ``(..., H, W, 3)`` -> float ``(N, 3, H, W)``, ``(x/255 - mean) / std`` with
-        ImageNet statistics. Flow: float32 ``(..., 2L, H, W)`` already in ``[-1, 1]`` ->
-        ``(N, 2L, H, W)`` unchanged.
+        """Raw views -> network input on ``self.device`` (see :func:`preprocess_views`).
 
         :param stream: ``"rgb"`` or ``"flow"``
         :param views: the raw views
         :return: float32 tensor ``(N, C_in, H, W)``
         """
         model = self._model(stream)
-        x = torch.as_tensor(views)
-        norm = model.input_norm
-        if stream == "rgb":
-            if x.dtype != torch.uint8:
-                raise ValueError(f"preprocess(rgb): expected uint8 views, got {x.dtype}")
-            if x.ndim < 3 or x.shape[-1] != 3:
-                raise ValueError(f"preprocess(rgb): expected (..., H, W, 3), got {tuple(x.shape)}")
-            x = x.reshape(-1, *x.shape[-3:]).to(self.device, non_blocking=True)
-            x = x.permute(0, 3, 1, 2).float()
-            if norm == "caffe_bgr":
-                return x.flip(1) - self._caffe_mean_bgr
-            return (x.div_(255.0) - self._mean) / self._std
-        c = model.in_channels
-        if x.ndim < 3 or x.shape[-3] != c:
-            raise ValueError(
-                f"preprocess(flow): expected (..., {c}, H, W) for L={c // 2}, got {tuple(x.shape)}"
-            )
-        if not torch.is_floating_point(x):
-            raise ValueError(f"preprocess(flow): expected float views in [-1, 1], got {x.dtype}")
-        x = x.reshape(-1, *x.shape[-3:]).to(self.device, torch.float32, non_blocking=True)
-        if norm == "caffe_bgr":  # v - 128 with v = 127.5 x + 127.5
-            return x * 127.5 - 0.5
-        if norm == "tsn_torchvision":  # (v / 255 - 0.5) / mean(ImageNet std)
-            return x * (0.5 / float(np.mean(IMAGENET_STD)))
-        return x
+        return preprocess_views(stream, views, model.in_channels, model.input_norm, self.device)
 
     # -- inference --------------------------------------------------------------------
 

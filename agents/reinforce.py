@@ -1,0 +1,523 @@
+"""REINFORCE training of the attention-aware sampling agent (the paper's Algorithm 1).
+
+For every training video the agent computes keep probabilities ``p^a_t``; ``N`` episodes sample
+actions ``a_t ~ Bernoulli(p^a_t)`` and the environment (``FrameSelection-v0``, vector form) scores
+each with the paper's reward (Eq. 2-4). The loss of a video is
+
+* Eq. 8: ``-(R - b) * sum_t log pi(a_t | s_t)``, averaged over its N episodes, where ``b`` is the
+  video's moving-average baseline (updated after the step with the mean of the N rewards);
+* Eq. 9: ``beta * |mean_t p^a_t - m / T|`` (keep about m of the T frames).
+
+The paper's recipe: Adam (lr 1e-5, weight decay 1e-5), 45 epochs, learning rate divided by 10 at
+epochs 20 and 40, beta = 0.1, Omega = 10, m = 12. What the paper leaves open is an option of
+:class:`ReinforceConfig` (defaults documented there and in ``configs/as_paper.yaml``). One update
+uses ``batch_size`` videos at once (one forward pass of the BiLSTM over ``batch_size * N``
+sequences and one env step); ``batch_size=1`` is the paper's per-video loop.
+
+Everything random (the epoch order, the views the env draws, the Bernoulli samples, dropout)
+comes from generators seeded by ``config.seed`` and saved in every checkpoint, so an interrupted
+and resumed run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agents.as_agent import ASAgent, ASAgentConfig
+from frame_select_env.reward import DEFAULT_OMEGA
+from frame_select_env.vector_env import FrameSelectionVectorEnv
+
+BASELINE_INITS = ("zero", "first")
+BASELINE_MODES = ("moving_average", "episode_mean")
+LOGPROB_REDUCTIONS = ("sum", "mean")
+LOG_COLUMNS = (
+    "epoch", "reward", "accuracy", "accuracy_before", "mean_p", "num_selected", "loss",
+    "loss_pg", "loss_sampling", "baseline", "lr", "seconds", "videos_per_s",
+)
+
+
+@dataclass
+class ReinforceConfig:
+    """Everything that defines a training run (saved with checkpoints and agents).
+
+    The paper's values: ``epochs=45, lr=1e-5, weight_decay=1e-5, lr_milestones=(20, 40),
+    lr_gamma=0.1, beta=0.1, omega=10, m=12``. The rest is not specified by the paper.
+
+    :param epochs: passes over the training split.
+    :param lr: Adam learning rate.
+    :param weight_decay: Adam weight decay.
+    :param lr_milestones: epochs after which the learning rate is multiplied by ``lr_gamma``.
+    :param lr_gamma: the decay factor (0.1: "divided by 10").
+    :param beta: weight of the sampling loss (Eq. 9).
+    :param omega: the flip bonus/penalty of the reward (Eq. 4).
+    :param m: target number of kept frames (Eq. 9 pushes the mean of p^a towards m / T).
+    :param num_episodes: N, episodes sampled per video per update.
+    :param batch_size: videos per update (1 = the paper's per-video loop).
+    :param baseline_momentum: ``b <- momentum * b + (1 - momentum) * mean(R)`` per video.
+    :param baseline_mode: ``moving_average`` (the paper: the per-video moving average ``b``) or
+        ``episode_mean`` (the mean reward of the video's other N - 1 episodes of this update, a
+        leave-one-out baseline that follows the current policy).
+    :param baseline_init: ``zero`` (start every baseline at 0) or ``first`` (at the mean reward of
+        the video's first N episodes, so the first visit is not an uncentred update).
+    :param logprob_reduce: ``sum`` (Eq. 8) or ``mean`` of log pi(a_t|s_t) over frames.
+    :param grad_clip: max gradient norm (0 = off).
+    :param proj_dim: agent input projection size per state part.
+    :param hidden_size: BiLSTM hidden size per direction.
+    :param num_layers: BiLSTM layers.
+    :param dropout: agent dropout.
+    :param log_predictions: the agent reads log-probabilities instead of probabilities.
+    :param state: ``both`` (the paper), ``features`` or ``predictions`` (Table 2).
+    :param view: which crop the env shows in training: ``random``, ``center``, ``mean``.
+    :param shared_view: with ``view=random``, the N episodes of a video share one random view (the
+        paper's N samples of one state; the BiLSTM runs once per video); ``False`` draws a view
+        per episode and runs the BiLSTM on every episode (N times the compute).
+    :param num_frames: T (``None`` = every stored frame).
+    :param seed: the one seed of the run.
+    :param device: ``cpu``, ``cuda``, ``cuda:1``, ...
+    :param tensorboard: also write TensorBoard events when tensorboard is installed.
+    """
+
+    epochs: int = 45
+    lr: float = 1e-5
+    weight_decay: float = 1e-5
+    lr_milestones: tuple[int, ...] = (20, 40)
+    lr_gamma: float = 0.1
+    beta: float = 0.1
+    omega: float = DEFAULT_OMEGA
+    m: int = 12
+    num_episodes: int = 8
+    batch_size: int = 32
+    baseline_momentum: float = 0.9
+    baseline_mode: str = "moving_average"
+    baseline_init: str = "zero"
+    logprob_reduce: str = "sum"
+    grad_clip: float = 5.0
+    proj_dim: int = 128
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.0
+    log_predictions: bool = False
+    state: str = "both"
+    view: str = "random"
+    shared_view: bool = True
+    num_frames: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+    tensorboard: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lr_milestones = tuple(int(x) for x in self.lr_milestones)
+        checks = [
+            (self.epochs >= 0, "epochs must be >= 0"),
+            (self.lr > 0, "lr must be > 0"),
+            (self.m >= 1, "m must be >= 1"),
+            (self.num_episodes >= 1, "num_episodes must be >= 1"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (0.0 <= self.baseline_momentum < 1.0, "baseline_momentum must be in [0, 1)"),
+            (self.baseline_mode in BASELINE_MODES,
+             f"baseline_mode must be one of {BASELINE_MODES}"),
+            (self.baseline_mode == "moving_average" or self.num_episodes >= 2,
+             "baseline_mode='episode_mean' needs num_episodes >= 2"),
+            (self.baseline_init in BASELINE_INITS,
+             f"baseline_init must be one of {BASELINE_INITS}"),
+            (self.logprob_reduce in LOGPROB_REDUCTIONS,
+             f"logprob_reduce must be one of {LOGPROB_REDUCTIONS}"),
+            (self.grad_clip >= 0, "grad_clip must be >= 0"),
+            (self.beta >= 0, "beta must be >= 0"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(f"ReinforceConfig: {msg}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "config") -> ReinforceConfig:
+        """Build from a (YAML) dict; unknown keys are an error naming ``where``."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{where}: unknown training options {sorted(unknown)} "
+                             f"(known: {sorted(known)})")
+        return cls(**dict(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Primitives only (YAML- and ``weights_only``-safe)."""
+        out = asdict(self)
+        out["lr_milestones"] = list(self.lr_milestones)
+        return out
+
+    def agent_config(self, feature_dim: int, num_classes: int) -> ASAgentConfig:
+        return ASAgentConfig(
+            feature_dim=feature_dim, num_classes=num_classes, state=self.state,
+            proj_dim=self.proj_dim, hidden_size=self.hidden_size, num_layers=self.num_layers,
+            dropout=self.dropout, log_predictions=self.log_predictions,
+        )
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_log_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write the per-epoch training log as CSV (atomically)."""
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(LOG_COLUMNS), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    _atomic_write_text(Path(path), buf.getvalue())
+
+
+def reinforce_losses(
+    logits: torch.Tensor,
+    actions: torch.Tensor,
+    advantage: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    beta: float = 0.1,
+    target: float = 12 / 25,
+    reduce: str = "sum",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 8 (policy gradient) and Eq. 9 (sampling) losses for a batch of episodes.
+
+    :param logits: (E, T) pre-sigmoid agent outputs of the E episodes (``p^a = sigmoid``).
+    :param actions: (E, T) sampled 0/1 actions.
+    :param advantage: (E,) ``R - b`` of each episode.
+    :param weight: (E,) 1 for real episodes, 0 for padding (default all 1); both losses average
+        over the real episodes (so over the N episodes of a video, then over the videos).
+    :param beta: weight of the sampling loss.
+    :param target: ``m / T``.
+    :param reduce: ``sum`` (Eq. 8) or ``mean`` of ``log pi(a_t|s_t)`` over the frames.
+    :return: ``(-(R - b) * log pi(a|s), beta * |mean_t p^a_t - m/T|)``, each averaged.
+    """
+    if weight is None:
+        weight = torch.ones_like(advantage)
+    # log pi(a|s) of a Bernoulli with p = sigmoid(logit), stable for saturated p.
+    log_pi = -F.binary_cross_entropy_with_logits(logits, actions, reduction="none")
+    log_pi = log_pi.sum(-1) if reduce == "sum" else log_pi.mean(-1)
+    denom = weight.sum().clamp(min=1.0)
+    loss_pg = -(advantage * log_pi * weight).sum() / denom
+    mean_p = torch.sigmoid(logits).mean(-1)
+    loss_sampling = beta * ((mean_p - target).abs() * weight).sum() / denom
+    return loss_pg, loss_sampling
+
+
+class ReinforceTrainer:
+    """Trains one :class:`ASAgent` on one stream of a feature store.
+
+    :param store: path of a feature store (or a :class:`frame_select_env.store.FeatureStore`).
+    :param stream: ``rgb``, ``flow`` (a stream of the store) or ``fused``.
+    :param config: the run's :class:`ReinforceConfig`.
+    :param out_dir: where the checkpoint (``checkpoint_<tag>.pt``), the CSV log
+        (``train_log_<tag>.csv``) and TensorBoard events go; ``None`` keeps nothing on disk.
+    :param tag: file-name tag (default: the stream).
+    :param progress: show a tqdm bar over epochs.
+    :param split: the training split.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        stream: str = "rgb",
+        config: ReinforceConfig | None = None,
+        out_dir: str | os.PathLike | None = None,
+        tag: str | None = None,
+        progress: bool = False,
+        split: str = "train",
+    ) -> None:
+        self.config = cfg = config or ReinforceConfig()
+        self.stream = stream
+        self.device = torch.device(cfg.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"ReinforceTrainer: device {cfg.device!r} requested but CUDA is not "
+                             "available; use device='cpu'")
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.tag = tag or stream
+        self.progress = progress
+        # Every episode of a batch is one sub-env: batch_size videos x N episodes each.
+        self.env = FrameSelectionVectorEnv(
+            num_envs=cfg.batch_size * cfg.num_episodes, store=store, split=split, stream=stream,
+            num_frames=cfg.num_frames, omega=cfg.omega, state=cfg.state, view=cfg.view,
+        )
+        src = self.env.source
+        self.num_videos, self.num_frames = src.num_videos, src.num_frames
+        if cfg.m > self.num_frames:
+            raise ValueError(f"ReinforceConfig: m={cfg.m} exceeds the number of frames "
+                             f"T={self.num_frames} of {src.summary()}")
+
+        torch.manual_seed(cfg.seed)
+        self.agent = ASAgent(cfg.agent_config(src.feature_dim, src.num_classes))
+        # Input standardisation from (up to 512 videos of) the training split, every view.
+        stats_idx = np.linspace(0, self.num_videos - 1, min(self.num_videos, 512)).astype(int)
+        self.agent.set_input_stats(src.gather(np.unique(stats_idx)))
+        self.agent.to(self.device)
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=cfg.lr,
+                                          weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma)
+        self.baselines = np.zeros(self.num_videos, dtype=np.float64)
+        self.baseline_seen = np.zeros(self.num_videos, dtype=bool)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.sampler = torch.Generator(device=self.device)
+        self.sampler.manual_seed(cfg.seed)
+        self.env.reset(seed=cfg.seed)
+        self.epoch = 0
+        self.log: list[dict[str, Any]] = []
+        self._tb = None
+
+    # ----------------------------------------------------------------------------- paths
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / f"checkpoint_{self.tag}.pt"
+
+    @property
+    def log_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / f"train_log_{self.tag}.csv"
+
+    # ----------------------------------------------------------------------------- training
+
+    def losses(
+        self, logits: torch.Tensor, actions: torch.Tensor, advantage: torch.Tensor,
+        weight: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`reinforce_losses` with this run's beta, m, T and log-prob reduction."""
+        cfg = self.config
+        return reinforce_losses(logits, actions, advantage, weight, beta=cfg.beta,
+                                target=cfg.m / self.num_frames, reduce=cfg.logprob_reduce)
+
+    def train_step(self, videos: np.ndarray) -> dict[str, float]:
+        """One update on up to ``batch_size`` videos (positions in the training split)."""
+        cfg = self.config
+        b, n = cfg.batch_size, cfg.num_episodes
+        real = len(videos)
+        # Pad a short last batch with copies of its first video; padded episodes get weight 0.
+        padded = np.concatenate([videos, np.full(b - real, videos[0], dtype=videos.dtype)])
+        episodes = np.repeat(padded, n)  # video i's N episodes are rows i*N .. i*N+N-1
+        options: dict[str, Any] = {"indices": episodes}
+        src = self.env.source
+        shared = cfg.shared_view or src.fixed_view
+        if shared and not src.fixed_view:
+            options["views"] = np.repeat(self.rng.integers(0, src.num_views, size=b), n)
+        obs, _ = self.env.reset(options=options)
+        self.agent.train()
+        if shared:  # one forward pass per real video; its N episodes sample from the same p^a
+            logits = self.agent.logits({k: v[:real * n:n] for k, v in obs.items()})
+            if real < b:  # padding episodes: constant logits, weight 0 in the loss
+                logits = torch.cat([logits, logits.new_zeros(b - real, logits.shape[1])])
+            logits = logits.repeat_interleave(n, dim=0)
+        else:
+            logits = self.agent.logits(obs)
+        probs = torch.sigmoid(logits.detach())
+        actions = torch.bernoulli(probs, generator=self.sampler)
+        _, reward, _, _, info = self.env.step(actions.to(torch.int8).cpu().numpy())
+        reward = reward.reshape(b, n)[:real].astype(np.float64)
+        mean_reward = reward.mean(1)
+        base = self.baselines[videos].copy()
+        if cfg.baseline_init == "first":
+            base = np.where(self.baseline_seen[videos], base, mean_reward)
+        advantage = np.zeros((b, n))
+        if cfg.baseline_mode == "episode_mean":  # leave-one-out mean of the other episodes
+            advantage[:real] = reward - (reward.sum(1, keepdims=True) - reward) / (n - 1)
+        else:
+            advantage[:real] = reward - base[:, None]
+        weight = np.zeros((b, n))
+        weight[:real] = 1.0
+        loss_pg, loss_sampling = self.losses(
+            logits, actions,
+            torch.as_tensor(advantage.reshape(-1), dtype=torch.float32, device=self.device),
+            torch.as_tensor(weight.reshape(-1), dtype=torch.float32, device=self.device),
+        )
+        loss = loss_pg + loss_sampling
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        # Algorithm 1: the baseline moves towards the mean reward of this video's episodes.
+        mom = cfg.baseline_momentum
+        self.baselines[videos] = mom * base + (1.0 - mom) * mean_reward
+        self.baseline_seen[videos] = True
+        keep = slice(0, real * n)
+        return {
+            "reward": float(reward.sum()), "correct": float(info["correct_after"][keep].sum()),
+            "correct_before": float(info["correct_before"][keep].sum()),
+            "mean_p": float(probs[keep].mean(-1).sum()),
+            "num_selected": float(info["num_selected"][keep].sum()),
+            "loss": loss.item() * real, "loss_pg": loss_pg.item() * real,
+            "loss_sampling": loss_sampling.item() * real, "episodes": real * n, "videos": real,
+        }
+
+    def train_epoch(self) -> dict[str, Any]:
+        """One pass over the training split in a random order; returns the epoch's log row."""
+        cfg = self.config
+        start = time.perf_counter()
+        order = self.rng.permutation(self.num_videos)
+        lr = self.optimizer.param_groups[0]["lr"]
+        totals: dict[str, float] = {}
+        for s in range(0, self.num_videos, cfg.batch_size):
+            for k, v in self.train_step(order[s:s + cfg.batch_size]).items():
+                totals[k] = totals.get(k, 0.0) + v
+        self.scheduler.step()  # the paper's schedule is per epoch
+        self.epoch += 1
+        seconds = time.perf_counter() - start
+        ep, vids = totals["episodes"], totals["videos"]
+        row = {
+            "epoch": self.epoch, "reward": totals["reward"] / ep,
+            "accuracy": 100 * totals["correct"] / ep,
+            "accuracy_before": 100 * totals["correct_before"] / ep, "mean_p": totals["mean_p"] / ep,
+            "num_selected": totals["num_selected"] / ep, "loss": totals["loss"] / vids,
+            "loss_pg": totals["loss_pg"] / vids, "loss_sampling": totals["loss_sampling"] / vids,
+            "baseline": float(self.baselines.mean()), "lr": lr, "seconds": seconds,
+            "videos_per_s": vids / max(seconds, 1e-9),
+        }
+        self.log.append(row)
+        return row
+
+    def train(self, until_epoch: int | None = None) -> list[dict[str, Any]]:
+        """Train from the current epoch up to ``until_epoch`` (default ``config.epochs``).
+
+        Saves a checkpoint and the CSV log after every epoch when ``out_dir`` is set.
+
+        :return: the log rows of every epoch so far.
+        """
+        until = self.config.epochs if until_epoch is None else min(until_epoch, self.config.epochs)
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.config.epochs, initial=self.epoch, desc=f"REINFORCE {self.tag}",
+                       unit="epoch", leave=False)
+        try:
+            while self.epoch < until:
+                row = self.train_epoch()
+                self._write_epoch(row)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(reward=f"{row['reward']:.2f}", acc=f"{row['accuracy']:.1f}",
+                                    p=f"{row['mean_p']:.2f}")
+        finally:
+            if bar is not None:
+                bar.close()
+            if self._tb is not None:
+                self._tb.close()
+                self._tb = None
+        return self.log
+
+    def _write_epoch(self, row: Mapping[str, Any]) -> None:
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.save_checkpoint()
+        write_log_csv(self.log_path, self.log)
+        if self.config.tensorboard:
+            if self._tb is None:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+                except ImportError:  # tensorboard is optional
+                    self.config.tensorboard = False
+                    return
+                self._tb = SummaryWriter(str(self.out_dir / "tensorboard" / self.tag))
+            for key in LOG_COLUMNS[1:]:
+                self._tb.add_scalar(f"train/{key}", row[key], row["epoch"])
+
+    # ----------------------------------------------------------------------------- checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly (tensors and primitives only)."""
+        return {
+            "format": "as_reinforce/1",
+            "epoch": self.epoch,
+            "config": self.config.to_dict(),
+            "stream": self.stream,
+            "model": {k: v.detach().cpu() for k, v in self.agent.state_dict().items()},
+            "agent_config": asdict(self.agent.config),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "baselines": torch.from_numpy(self.baselines.copy()),
+            "baseline_seen": torch.from_numpy(self.baseline_seen.copy()),
+            "rng": {
+                "order": self.rng.bit_generator.state,
+                "env": self.env.np_random.bit_generator.state,
+                "sampler": self.sampler.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+            "log": [dict(r) for r in self.log],
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any], where: str = "checkpoint") -> None:
+        if state.get("format") != "as_reinforce/1":
+            raise ValueError(f"{where}: not a REINFORCE training checkpoint")
+        saved = {k: v for k, v in state["config"].items() if k not in ("epochs", "device",
+                                                                        "tensorboard")}
+        now = {k: v for k, v in self.config.to_dict().items() if k in saved}
+        if saved != now:
+            diff = sorted(k for k in saved if saved[k] != now.get(k))
+            raise ValueError(f"{where}: was trained with a different config (differs in {diff}); "
+                             f"resume with the same options or use a new output directory")
+        self.agent.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.baselines = state["baselines"].numpy().copy()
+        self.baseline_seen = state["baseline_seen"].numpy().copy()
+        rng = state["rng"]
+        self.rng.bit_generator.state = rng["order"]
+        self.env.np_random.bit_generator.state = rng["env"]
+        self.sampler.set_state(rng["sampler"])
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self.epoch = int(state["epoch"])
+        self.log = [dict(r) for r in state["log"]]
+
+    def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the training state atomically (default: ``out_dir/checkpoint_<tag>.pt``)."""
+        path = Path(path) if path is not None else self.checkpoint_path
+        if path is None:
+            raise ValueError("save_checkpoint: no path and no out_dir")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    def load_checkpoint(self, path: str | os.PathLike | None = None) -> bool:
+        """Continue from a checkpoint; returns False when there is none."""
+        path = Path(path) if path is not None else self.checkpoint_path
+        if path is None or not path.is_file():
+            return False
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.load_state_dict(state, where=f"checkpoint {str(path)!r}")
+        return True
+
+
+def train_agent(
+    store: Any,
+    stream: str = "rgb",
+    config: ReinforceConfig | None = None,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = False,
+) -> tuple[ASAgent, list[dict[str, Any]]]:
+    """Train an agent (resuming from ``out_dir``'s checkpoint when ``resume``).
+
+    :return: ``(the trained agent in eval mode, on the CPU; the per-epoch log)``.
+    """
+    trainer = ReinforceTrainer(store, stream, config, out_dir=out_dir, progress=progress)
+    if resume:
+        trainer.load_checkpoint()
+    log = trainer.train()
+    return trainer.agent.cpu().eval(), log

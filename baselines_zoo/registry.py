@@ -1,0 +1,319 @@
+"""Agent specs: the strings ``scripts/compare_agents.py --agents`` accepts.
+
+=================================  ==============================================================
+spec                               agent
+=================================  ==============================================================
+``random`` ``uniform`` ``all``     built-in baselines (:mod:`baselines_zoo.policies`)
+``confidence`` ``entropy``
+``oracle`` ``relevance-oracle``    upper bounds: they read the label / ground-truth relevance
+``as:PATH``                        the paper's agent: a checkpoint of ``agents.as_agent``, a
+                                   multi-stream checkpoint, or a run directory holding
+                                   ``agent_rgb.pt`` / ``agent_flow.pt`` (or ``agent.pt``);
+                                   ``PATH`` may contain ``{stream}``
+``ppo:PATH`` ``a2c:PATH``          a Stable-Baselines3 model (``model.zip`` or its run directory;
+``sac:PATH`` ``td3:PATH``          a directory may hold ``model_rgb.zip`` / ``model_flow.zip``)
+``sb3:PATH``                       same, the algorithm read from the run's ``config.yaml``;
+                                   ``PATH`` may contain ``{stream}`` (one run per stream)
+``MODULE:ATTR``                    your policy: a class, instance or function in an importable
+``path/to/file.py:ATTR``           module or a Python file (:func:`agents.policy.load_policy_spec`)
+``NAME=SPEC``                      any of the above, shown as ``NAME`` in tables and plots
+=================================  ==============================================================
+
+**Seeds.** ``PATH`` may contain ``{seed}``: evaluation seed k then uses the model trained with
+seed k, so the spread over seeds in the table includes training variance (e.g.
+``ppo:runs/ppo_s{seed}/model_{stream}``). A run directory with ``seed_<k>/`` sub-directories
+(``scripts/train_reinforce.py --seeds N``) is used the same way; otherwise one checkpoint serves
+every seed and its spread is 0.
+
+**Streams.** An agent trained on one stream (an AS checkpoint or SB3 model with one stream in its
+config) scores that stream. With ``cross_stream=True`` (the default) it also scores the other
+stream when the input sizes match, so it gets a row for every stream and for the fused
+prediction; the table then shows it as ``NAME*`` ("one model used for both streams"). With
+``cross_stream=False`` it only gets rows for its own stream. Per-stream checkpoints
+(``agent_rgb.pt`` + ``agent_flow.pt``) always use the matching agent per stream.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baselines_zoo.policies import BUILTIN_POLICIES, make_policy
+
+SB3_PREFIXES = ("ppo", "a2c", "sac", "td3", "sb3")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.+\-]+$")
+
+ACCEPTED = (
+    "accepted agent specs:\n"
+    f"  built-in baselines: {', '.join(sorted(BUILTIN_POLICIES))}\n"
+    "  as:PATH            the paper's AS agent (checkpoint file, or run dir with agent_rgb.pt / "
+    "agent_flow.pt / agent.pt)\n"
+    "  ppo:PATH a2c:PATH sac:PATH td3:PATH sb3:PATH   a Stable-Baselines3 model.zip (or its run "
+    "dir)\n"
+    "  MODULE:ATTR or path/to/file.py:ATTR           your own policy class, instance or function\n"
+    "  NAME=SPEC          any of the above, displayed as NAME\n"
+    "  a learned agent's PATH may contain {stream} (one model per stream) and {seed} (one "
+    "training run per evaluation seed)"
+)
+
+
+class AgentSpecError(ValueError):
+    """An ``--agents`` entry that cannot be used; the message lists what is accepted."""
+
+    def __init__(self, spec: str, problem: str) -> None:
+        super().__init__(f"bad agent spec {spec!r}: {problem}\n{ACCEPTED}")
+        self.spec = spec
+
+
+@dataclass
+class AgentEntry:
+    """A parsed agent spec.
+
+    :param spec: the original string.
+    :param name: display name.
+    :param kind: ``builtin``, ``as``, ``sb3`` or ``user``.
+    :param target: baseline name, checkpoint / model path, or ``MODULE:ATTR``.
+    :param algo: the SB3 algorithm (``None`` = read from ``config.yaml``).
+    """
+
+    spec: str
+    name: str
+    kind: str
+    target: str
+    algo: str | None = None
+    uses_label: bool = False
+    explicit_name: bool = False
+    cross_stream_used: bool = False
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # ----------------------------------------------------------------------------------------
+    def policies(self, streams: Sequence[str], seed: int = 0, cross_stream: bool = True,
+                 input_shapes: dict[str, dict[str, tuple[int, ...]]] | None = None
+                 ) -> dict[str, Any]:
+        """One selection policy per stream this agent can score.
+
+        :param streams: the streams being evaluated (``rgb``, ``flow``).
+        :param seed: seed of this evaluation run (for ``random`` and user policies with
+            ``reset(seed)``).
+        :param cross_stream: let a single-stream learned agent score the other streams too.
+        :param input_shapes: stream -> observation key -> (T, X), to check a learned agent fits.
+        :return: stream -> policy (a stream is missing when the agent cannot score it).
+        """
+        if self.kind == "builtin":
+            policy = make_policy(self.target, seed=seed)
+            policy.name = self.name
+            return {s: policy for s in streams}
+        if self.kind == "user":
+            policy = self._user_policy()
+            if callable(getattr(policy, "reset", None)):
+                policy.reset(seed)
+            return {s: policy for s in streams}
+        per_stream = self._learned(streams, seed)
+        out: dict[str, Any] = {}
+        for s in streams:
+            if s in per_stream["by_stream"]:
+                out[s] = per_stream["by_stream"][s]
+            elif cross_stream and per_stream["single"] is not None and _fits(
+                    per_stream["single"], (input_shapes or {}).get(s)):
+                out[s] = per_stream["single"]
+                self.cross_stream_used = True
+        if not out:
+            trained = sorted(per_stream["by_stream"]) or per_stream.get("trained_on")
+            hint = (" Models trained on stream='fused' see both streams at once and cannot be "
+                    "scored per stream; train one model per stream instead."
+                    if per_stream.get("trained_on") == "fused" else "")
+            raise AgentSpecError(self.spec, f"the model was trained on stream {trained}, not on "
+                                            f"any of {list(streams)}, and its input sizes do not "
+                                            f"fit them (or cross-stream use is off).{hint}")
+        return out
+
+    def _user_policy(self) -> Any:
+        from agents.policy import load_policy_spec
+
+        if "policy" not in self._cache:
+            self._cache["policy"] = load_policy_spec(
+                self.target, name=self.name if self.explicit_name else None)
+        return self._cache["policy"]
+
+    def target_for_seed(self, seed: int) -> str:
+        """The checkpoint path used for evaluation seed ``seed``.
+
+        ``{seed}`` in the path is replaced by the seed; a run directory with a ``seed_<seed>``
+        sub-directory (``scripts/train_reinforce.py --seeds N`` writes one per extra seed) uses
+        it. Otherwise every seed uses the same checkpoint.
+        """
+        if "{seed}" in self.target:
+            return self.target.replace("{seed}", str(seed))
+        sub = Path(self.target) / f"seed_{seed}"
+        return str(sub) if "{stream}" not in self.target and sub.is_dir() else self.target
+
+    def _learned(self, streams: Sequence[str], seed: int = 0) -> dict[str, Any]:
+        target = self.target_for_seed(seed)
+        key = f"learned:{target}"
+        if key not in self._cache:
+            loader = _load_as if self.kind == "as" else _load_sb3
+            self._cache[key] = loader(self, streams, target)
+        return self._cache[key]
+
+
+def _fits(policy: Any, shapes: dict[str, tuple[int, ...]] | None) -> bool:
+    """Whether a learned policy can read observations of the given shapes."""
+    if shapes is None:
+        return True
+    want = getattr(policy, "input_shapes", None)
+    if not want:
+        return True
+    return all(k in shapes and tuple(shapes[k][-1:]) == tuple(v[-1:]) for k, v in want.items())
+
+
+def _load_as(entry: AgentEntry, streams: Sequence[str], target: str) -> dict[str, Any]:
+    """AS checkpoints: per-stream files, a multi-stream file or one single-stream file."""
+    try:
+        from agents.as_agent import MULTI_CHECKPOINT_FORMAT, ASPolicy, load_agent
+    except ImportError as err:
+        raise AgentSpecError(entry.spec, f"agents.as_agent is not available ({err})") from err
+    import torch
+
+    def policy_of(path: Path, stream: str | None = None) -> tuple[Any, dict[str, Any]]:
+        agent, config = load_agent(path, stream=stream)
+        pol = ASPolicy(agent, name=entry.name)
+        pol.input_shapes = {"features": (agent.config.feature_dim,),
+                            "predictions": (agent.config.num_classes,)}
+        return pol, config
+
+    by_stream: dict[str, Any] = {}
+    single, trained_on = None, None
+    files: dict[str | None, Path] = {}
+    if "{stream}" in target:
+        files = {s: Path(target.replace("{stream}", s)) for s in streams
+                 if Path(target.replace("{stream}", s)).is_file()}
+    elif Path(target).is_dir():
+        files = {s: Path(target) / f"agent_{s}.pt" for s in streams
+                 if (Path(target) / f"agent_{s}.pt").is_file()}
+        if not files and (Path(target) / "agent.pt").is_file():
+            files = {None: Path(target) / "agent.pt"}
+    elif Path(target).is_file():
+        files = {None: Path(target)}
+    if not files:
+        raise AgentSpecError(entry.spec, f"no AS checkpoint found at {target!r} (expected a .pt "
+                                         f"file or a directory with agent_<stream>.pt or agent.pt)")
+    for stream, path in files.items():
+        if stream is not None:
+            by_stream[stream], _ = policy_of(path, stream=None)
+            continue
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(ckpt, dict) and ckpt.get("format") == MULTI_CHECKPOINT_FORMAT:
+            for s in ckpt["agents"]:
+                by_stream[s], _ = policy_of(path, stream=s)
+            continue
+        pol, config = policy_of(path)
+        trained_on = config.get("stream")
+        if trained_on in streams:
+            by_stream[trained_on] = pol
+        single = pol
+    return {"by_stream": by_stream, "single": single, "trained_on": trained_on}
+
+
+def _load_sb3(entry: AgentEntry, streams: Sequence[str], target_str: str) -> dict[str, Any]:
+    from agents.policy import SB3ScoresPolicy
+    from baselines_zoo.train import load_sb3, read_run_config
+
+    target = Path(target_str)
+    by_stream: dict[str, Any] = {}
+    single = None
+
+    def policy_of(path: Path) -> tuple[Any, dict[str, Any]]:
+        model = load_sb3(path, algo=entry.algo)
+        pol = SB3ScoresPolicy(model, name=entry.name)
+        pol.input_shapes = {k: tuple(model.observation_space[k].shape)
+                            for k in (pol.keys or [])}
+        return pol, read_run_config(path)
+
+    if "{stream}" in target_str:
+        for s in streams:
+            path = Path(target_str.replace("{stream}", s))
+            path = path / "model.zip" if path.is_dir() else path
+            if path.is_file():
+                by_stream[s], _ = policy_of(path)
+        if not by_stream:
+            raise AgentSpecError(entry.spec, f"no model found for any of {list(streams)} at "
+                                             f"{target_str!r}")
+        return {"by_stream": by_stream, "single": None}
+    if target.is_dir() and not (target / "model.zip").is_file():
+        for s in streams:
+            if (target / f"model_{s}.zip").is_file():
+                by_stream[s], _ = policy_of(target / f"model_{s}.zip")
+        if not by_stream:
+            raise AgentSpecError(entry.spec, f"directory {str(target)!r} has no model.zip or "
+                                             f"model_<stream>.zip")
+        return {"by_stream": by_stream, "single": None}
+    path = target / "model.zip" if target.is_dir() else target
+    if not path.is_file():
+        raise AgentSpecError(entry.spec, f"SB3 model {str(path)!r} not found")
+    single, config = policy_of(path)
+    if config.get("stream") in streams:
+        by_stream[config["stream"]] = single
+    return {"by_stream": by_stream, "single": single, "trained_on": config.get("stream")}
+
+
+def parse_agent_spec(spec: str) -> AgentEntry:
+    """Parse one ``--agents`` entry (see the module docstring); raises :class:`AgentSpecError`.
+
+    :param spec: e.g. ``random``, ``as:runs/as/agent.pt``, ``ppo_50k=ppo:runs/ppo/model.zip``,
+        ``my_policies.py:Confident``.
+    """
+    original = spec
+    name = None
+    head, eq, rest = spec.partition("=")
+    if eq and _NAME_RE.match(head) and rest:
+        name, spec = head, rest
+    if not spec:
+        raise AgentSpecError(original, "empty spec")
+    if spec in BUILTIN_POLICIES:
+        return AgentEntry(original, name or spec, "builtin", spec,
+                          uses_label=bool(getattr(make_policy(spec), "uses_label", False)))
+    prefix, colon, target = spec.partition(":")
+    if not colon:
+        close = [b for b in BUILTIN_POLICIES if b.startswith(spec[:3])]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise AgentSpecError(original, f"not a built-in baseline and not of the form "
+                                       f"KIND:PATH or MODULE:ATTR{hint}")
+    if not target:
+        raise AgentSpecError(original, f"nothing after {prefix + ':'!r}")
+    if prefix == "as":
+        if "{" not in target and not os.path.exists(target):
+            raise AgentSpecError(original, f"AS checkpoint {target!r} does not exist")
+        return AgentEntry(original, name or "as", "as", target, explicit_name=name is not None)
+    if prefix in SB3_PREFIXES:
+        if "{" not in target and not os.path.exists(target):
+            raise AgentSpecError(original, f"SB3 model {target!r} does not exist")
+        algo = None if prefix == "sb3" else prefix
+        return AgentEntry(original, name or prefix, "sb3", target, algo=algo,
+                          explicit_name=name is not None)
+    entry = AgentEntry(original, name or target.rsplit(".", 1)[-1], "user", spec,
+                       explicit_name=name is not None)
+    try:
+        policy = entry._user_policy()
+    except Exception as err:  # noqa: BLE001 - any failure while importing the user's code
+        raise AgentSpecError(original, f"could not load user policy "
+                                       f"({type(err).__name__}: {err})") from err
+    entry.uses_label = bool(getattr(policy, "uses_label", False))
+    if name is None:
+        entry.name = getattr(policy, "name", entry.name)
+    return entry
+
+
+def parse_agent_specs(specs: Sequence[str]) -> list[AgentEntry]:
+    """Parse many specs; display names must be unique (use ``NAME=SPEC`` to rename)."""
+    entries = [parse_agent_spec(s) for s in specs]
+    seen: dict[str, str] = {}
+    for e in entries:
+        if e.name in seen:
+            raise AgentSpecError(e.spec, f"display name {e.name!r} is already used by "
+                                         f"{seen[e.name]!r}; rename one with NAME=SPEC")
+        seen[e.name] = e.spec
+    return entries

@@ -1,0 +1,273 @@
+"""Train a Stable-Baselines3 agent (PPO, A2C, SAC, TD3) on ``FrameSelection-v0``.
+
+Used by ``scripts/train_sb3.py``; callable from Python for tests and notebooks::
+
+    from baselines_zoo.train import train_sb3
+    model_path = train_sb3("ppo", policy="bilstm", n_timesteps=20_000, seed=0, out="runs/ppo")
+
+The run directory gets ``model.zip`` (the final model), ``config.yaml`` (everything needed to
+rebuild the env: algorithm, policy, store, stream, hyperparameters), ``progress.csv`` (SB3's
+logger) and, while training, ``checkpoint.zip`` (saved atomically every ``save_freq`` steps;
+``resume=True`` continues from it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+import frame_select_env
+from baselines_zoo.sb3_policies import OFF_POLICY, ON_POLICY, policy_for
+from baselines_zoo.wrappers import TopMScoresWrapper
+
+ENV_ID = frame_select_env.ENV_ID
+HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
+ALGOS = ON_POLICY + OFF_POLICY
+# Keys of the YAML entry that are ours, not SB3 constructor arguments.
+_OWN_KEYS = ("n_envs", "n_timesteps", "policy", "env_kwargs", "policy_kwargs", "extractor_kwargs",
+             "top_m", "noise_type", "noise_std")
+
+
+def algo_class(algo: str) -> Any:
+    """The SB3 class of ``ppo``, ``a2c``, ``sac`` or ``td3``."""
+    import stable_baselines3 as sb3
+
+    classes = {"ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC, "td3": sb3.TD3}
+    if algo not in classes:
+        raise ValueError(f"unknown algorithm {algo!r}; choose from {sorted(classes)}")
+    return classes[algo]
+
+
+def load_hyperparams(algo: str, path: str | os.PathLike | None = None,
+                     env_id: str = ENV_ID) -> dict[str, Any]:
+    """Read the YAML hyperparameters of ``algo`` for ``env_id`` (``yaml.safe_load``).
+
+    :param algo: algorithm name.
+    :param path: a YAML file; defaults to ``baselines_zoo/hyperparams/<algo>.yml``.
+    :param env_id: the top-level key.
+    """
+    path = Path(path) if path is not None else HYPERPARAMS_DIR / f"{algo}.yml"
+    if not path.is_file():
+        raise FileNotFoundError(f"hyperparameter file {str(path)!r} not found")
+    with open(path) as f:
+        data = yaml.safe_load(f)
+    if not isinstance(data, dict) or env_id not in data:
+        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"hyperparameter file {str(path)!r} has no entry for {env_id!r} "
+                         f"(found {keys})")
+    params = dict(data[env_id] or {})
+    for key in ("env_kwargs", "policy_kwargs", "extractor_kwargs"):
+        if not isinstance(params.get(key, {}), dict):
+            raise ValueError(f"{str(path)!r}: {env_id}.{key} must be a mapping")
+    return params
+
+
+def make_env(store: str | os.PathLike | None, stream: str, algo: str, n_envs: int, seed: int,
+             env_kwargs: dict[str, Any], top_m: Any = 8, split: str = "train") -> Any:
+    """The SB3 vector env: ``n_envs`` copies of ``FrameSelection-v0`` in a ``DummyVecEnv``.
+
+    SAC and TD3 get :class:`TopMScoresWrapper` (continuous scores -> top-m).
+    """
+    from stable_baselines3.common.env_util import make_vec_env
+
+    kwargs = {"store": None if store is None else str(store), "split": split, "stream": stream,
+              **env_kwargs}
+    # make_vec_env asks for render_mode="rgb_array" unless told otherwise; the env has none.
+    kwargs.setdefault("render_mode", None)
+    wrapper = TopMScoresWrapper if algo in OFF_POLICY else None
+    wrapper_kwargs = {"m": top_m} if algo in OFF_POLICY else None
+    return make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, env_kwargs=kwargs,
+                        wrapper_class=wrapper, wrapper_kwargs=wrapper_kwargs)
+
+
+def _atomic_save(model: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.zip")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _checkpoint_callback(path: Path, every: int) -> Any:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _Checkpoint(BaseCallback):
+        """Saves the model atomically every ``every`` environment steps."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.last = 0
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps - self.last >= every:
+                self.last = self.num_timesteps
+                _atomic_save(self.model, path)
+            return True
+
+    return _Checkpoint()
+
+
+def train_sb3(
+    algo: str,
+    policy: str | None = None,
+    n_timesteps: int | None = None,
+    seed: int = 0,
+    out: str | os.PathLike = "runs/sb3",
+    store: str | os.PathLike | None = None,
+    stream: str = "rgb",
+    hyperparams: str | os.PathLike | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress_bar: bool = True,
+    save_freq: int = 10_000,
+    resume: bool = False,
+    device: str = "cpu",
+    verbose: int = 0,
+    num_threads: int | None = 1,
+) -> Path:
+    """Train and save an SB3 agent; returns the path of ``model.zip``.
+
+    :param algo: ``ppo``, ``a2c``, ``sac`` or ``td3``.
+    :param policy: ``mlp``, ``bilstm`` or ``bilstm-flat`` (default: the YAML's ``policy``).
+    :param n_timesteps: environment steps (= videos seen); default: the YAML's ``n_timesteps``.
+    :param seed: seeds SB3, torch, numpy and the envs.
+    :param out: run directory.
+    :param store: feature store; ``None`` = the built-in one.
+    :param stream: ``rgb``, ``flow`` or ``fused``.
+    :param hyperparams: YAML file (default ``baselines_zoo/hyperparams/<algo>.yml``).
+    :param overrides: entries replacing the YAML's (e.g. ``{"n_envs": 2, "n_steps": 32}``).
+    :param progress_bar: show SB3's progress bar (tqdm + rich).
+    :param save_freq: checkpoint every this many steps.
+    :param resume: continue from ``out/checkpoint.zip`` when it exists.
+    :param device: torch device.
+    :param verbose: SB3 verbosity.
+    :param num_threads: torch CPU threads (1 is fastest for these small networks, and far faster
+        on a busy machine); ``None`` leaves torch's default.
+    """
+    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    if algo not in ALGOS:
+        raise ValueError(f"unknown algorithm {algo!r}; choose from {ALGOS}")
+    if num_threads is not None:
+        import torch
+
+        torch.set_num_threads(int(num_threads))
+    params = load_hyperparams(algo, hyperparams)
+    params.update(overrides or {})
+    policy = policy or params.get("policy", "bilstm")
+    n_timesteps = int(n_timesteps if n_timesteps is not None else params.get("n_timesteps", 1e5))
+    n_envs = int(params.get("n_envs", 1))
+    env_kwargs = dict(params.get("env_kwargs") or {})
+    top_m = params.get("top_m", 8)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    env = make_env(store, stream, algo, n_envs, seed, env_kwargs, top_m)
+    policy_cls, policy_kwargs = policy_for(algo, policy, params.get("extractor_kwargs"))
+    policy_kwargs.update(params.get("policy_kwargs") or {})
+    sb3_kwargs = {k: v for k, v in params.items() if k not in _OWN_KEYS}
+    if algo == "td3" and params.get("noise_type"):
+        if params["noise_type"] != "normal":
+            raise ValueError(f"noise_type {params['noise_type']!r} is not supported (use normal)")
+        dim = env.action_space.shape[0]
+        sb3_kwargs["action_noise"] = NormalActionNoise(
+            np.zeros(dim), float(params.get("noise_std", 0.1)) * np.ones(dim))
+
+    cls = algo_class(algo)
+    checkpoint = out / "checkpoint.zip"
+    if resume and checkpoint.is_file():
+        model = cls.load(checkpoint, env=env, device=device)
+        remaining = max(n_timesteps - int(model.num_timesteps), 0)
+        reset = False
+    else:
+        model = cls(policy_cls, env, seed=seed, device=device, verbose=verbose,
+                    policy_kwargs=policy_kwargs, **sb3_kwargs)
+        remaining, reset = n_timesteps, True
+    model.set_logger(configure(str(out), ["csv"]))
+
+    source = env.envs[0].unwrapped.source
+    config = {
+        "env_id": ENV_ID, "algo": algo, "policy": policy, "n_timesteps": n_timesteps,
+        "seed": seed, "stream": stream, "store": None if store is None else str(Path(store)
+                                                                                 .resolve()),
+        "num_frames": int(source.num_frames), "feature_dim": int(source.feature_dim),
+        "num_classes": int(source.num_classes), "hyperparams": params,
+    }
+    tmp = out / f".config.{os.getpid()}.tmp"
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    os.replace(tmp, out / "config.yaml")
+
+    if remaining > 0:
+        model.learn(remaining, callback=_checkpoint_callback(checkpoint, save_freq),
+                    progress_bar=progress_bar, reset_num_timesteps=reset)
+    final = out / "model.zip"
+    _atomic_save(model, final)
+    checkpoint.unlink(missing_ok=True)
+    env.close()
+    return final
+
+
+def quick_eval(model_path: str | os.PathLike, split: str = "val",
+               ms: tuple[int, ...] = (4, 8, 16)) -> list[dict[str, Any]]:
+    """Frame-based accuracy of a trained model on ``split`` next to the ``all`` baseline.
+
+    Uses :func:`agents.evaluation.evaluate_policies` on the stream the model was trained on
+    (nothing for ``fused`` models, which cannot be scored per stream).
+
+    :param model_path: ``model.zip`` written by :func:`train_sb3`.
+    :param split: evaluation split.
+    :param ms: numbers of kept frames.
+    :return: the evaluation rows (empty when the model's stream cannot be evaluated).
+    """
+    from agents.evaluation import evaluate_policies
+    from agents.policy import SB3ScoresPolicy
+    from frame_select_env.store import FeatureStore
+
+    config = read_run_config(model_path)
+    stream = config.get("stream")
+    if stream in (None, "fused"):
+        return []
+    store = config.get("store")
+    if store is None:
+        from frame_select_env.builtin import builtin_store_path
+
+        store = builtin_store_path()
+    fs = FeatureStore(store)
+    if len(fs.indices(split)) == 0:
+        return []
+    policy = SB3ScoresPolicy(load_sb3(model_path, algo=config.get("algo")),
+                             name=str(config.get("algo", "sb3")))
+    return evaluate_policies({policy.name: {stream: policy}}, fs, split=split, streams=(stream,),
+                             ms=ms, schemes=("frame",))
+
+
+def load_sb3(path: str | os.PathLike, algo: str | None = None, device: str = "cpu") -> Any:
+    """Load a saved SB3 model; the algorithm comes from ``algo`` or the run's ``config.yaml``.
+
+    :param path: ``model.zip`` (or its run directory).
+    :param algo: ``ppo``, ``a2c``, ``sac``, ``td3``; ``None`` reads ``config.yaml`` next to it.
+    :param device: torch device.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.zip"
+    if not path.is_file():
+        raise FileNotFoundError(f"SB3 model {str(path)!r} not found")
+    if algo is None:
+        config = read_run_config(path)
+        if "algo" not in config:
+            raise ValueError(f"cannot tell the algorithm of {str(path)!r}: no config.yaml next to "
+                             f"it; pass it explicitly, e.g. 'ppo:{path}'")
+        algo = str(config["algo"])
+    return algo_class(algo).load(path, device=device)
+
+
+def read_run_config(model_path: str | os.PathLike) -> dict[str, Any]:
+    """The ``config.yaml`` written next to a model by :func:`train_sb3` (``{}`` if absent)."""
+    cfg = Path(model_path).parent / "config.yaml"
+    if not cfg.is_file():
+        return {}
+    with open(cfg) as f:
+        return yaml.safe_load(f) or {}

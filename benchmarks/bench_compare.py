@@ -1,0 +1,160 @@
+#!/usr/bin/env python
+"""How long does comparing agents take, relative to just running them?
+
+Times :func:`agents.evaluation.evaluate_policies` for 6 agents (random, uniform, confidence,
+oracle, the AS agent and an SB3 PPO BiLSTM agent) x 6 values of m x 2 schemes x 2 streams (+ fused)
+on the test split, and one forward pass of the same agents (every view of every test video scored
+once, per stream). The evaluation is batched (one ``scores`` call per view over all videos, the
+top-m selection and aggregation as array operations), so the ratio should stay small: the extra
+cost is selecting and aggregating 6 x 2 times, plus ``uniform`` being asked once per m.
+
+Learned agents are untrained unless ``--as PATH`` / ``--ppo PATH`` are given (the timing does
+not depend on the weights). Without ``--store`` the built-in store is used; ``--synthetic``
+times a synthetic store of the same shape as the built-in one instead.
+
+    python benchmarks/bench_compare.py [--store PATH] [--repeats 3] [--out bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: str | None
+                 ) -> dict[str, dict[str, Any]]:
+    """The six agents, one policy per stream."""
+    import torch
+
+    from agents.as_agent import ASAgent, ASAgentConfig, ASPolicy
+    from agents.policy import SB3ScoresPolicy
+    from baselines_zoo.policies import make_policy
+    from baselines_zoo.registry import parse_agent_spec
+
+    agents: dict[str, dict[str, Any]] = {
+        name: {s: make_policy(name) for s in streams}
+        for name in ("random", "uniform", "confidence", "oracle")
+    }
+    shapes = {s: {"features": (store.num_frames, store.feature_dim(s)),
+                  "predictions": (store.num_frames, store.num_classes)} for s in streams}
+    if as_path:
+        agents["as"] = parse_agent_spec(f"as:{as_path}").policies(streams, input_shapes=shapes)
+    else:
+        torch.manual_seed(0)
+        agents["as"] = {s: ASPolicy(ASAgent(ASAgentConfig(store.feature_dim(s),
+                                                          store.num_classes)), name="as")
+                        for s in streams}
+    if ppo_path:
+        agents["ppo"] = parse_agent_spec(f"ppo:{ppo_path}").policies(streams,
+                                                                     input_shapes=shapes)
+    else:
+        from stable_baselines3 import PPO
+
+        from baselines_zoo.train import make_env
+
+        agents["ppo"] = {}
+        for s in streams:
+            env = make_env(store.path, s, "ppo", 1, 0, {})
+            from baselines_zoo.sb3_policies import policy_for
+
+            policy_cls, kwargs = policy_for("ppo", "bilstm", {"proj_dim": 64, "hidden_size": 64})
+            model = PPO(policy_cls, env, policy_kwargs=kwargs, device="cpu", n_steps=64)
+            agents["ppo"][s] = SB3ScoresPolicy(model, name="ppo")
+    return agents
+
+
+def median_time(fn: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--store", default=None)
+    ap.add_argument("--synthetic", action="store_true",
+                    help="time a synthetic store (when the built-in one is not built)")
+    ap.add_argument("--as", dest="as_path", default=None, help="an AS checkpoint / run dir")
+    ap.add_argument("--ppo", dest="ppo_path", default=None, help="an SB3 PPO model.zip")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--out", default=None, help="write the numbers as JSON here")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from agents.evaluation import evaluate_policies, load_split, policy_importance
+    from frame_select_env.store import FeatureStore
+
+    torch.set_num_threads(args.threads)
+    if args.synthetic:
+        from frame_select_env.synthetic import make_synthetic_store
+
+        tmp = tempfile.mkdtemp()
+        store_path = make_synthetic_store(Path(tmp) / "synthetic.h5", num_videos=2000,
+                                          feature_dim=64, num_classes=10, num_views=1)
+    elif args.store:
+        store_path = Path(args.store)
+    else:
+        from frame_select_env.builtin import builtin_store_path
+
+        store_path = builtin_store_path()
+    store = FeatureStore(store_path)
+    streams = [s for s in ("rgb", "flow") if s in store.streams]
+    ms, schemes = (4, 8, 12, 16, 20, 25), ("frame", "region")
+
+    start = time.perf_counter()
+    data = load_split(store, "test", streams)
+    load_s = time.perf_counter() - start
+    agents = build_agents(store, streams, args.as_path, args.ppo_path)
+    info = {"label": data.labels, "relevance": data.relevance}
+
+    def forward() -> None:
+        for per_stream in agents.values():
+            for s, policy in per_stream.items():
+                policy_importance(policy, data.obs[s], info)
+
+    def evaluate() -> list:
+        return evaluate_policies(agents, store, "test", streams, ms, schemes, data=data,
+                                 include_all=False)
+
+    evaluate()  # warm-up (imports, allocator)
+    forward_s = median_time(forward, args.repeats)
+    eval_s = median_time(evaluate, args.repeats)
+    per_agent = {}
+    for name, per_stream in agents.items():
+        per_agent[name] = median_time(lambda n=name, p=per_stream: evaluate_policies(
+            {n: p}, store, "test", streams, ms, schemes, data=data, include_all=False),
+            args.repeats)
+    num_videos = len(data.labels)
+    views = next(iter(data.obs.values()))["predictions"].shape[2]
+    result = {
+        "store": str(store_path), "test_videos": num_videos, "views": views,
+        "frames": data.num_frames, "streams": streams, "agents": list(agents),
+        "ms": list(ms), "schemes": list(schemes), "rows": len(evaluate()),
+        "load_split_s": round(load_s, 4), "forward_pass_s": round(forward_s, 4),
+        "evaluate_s": round(eval_s, 4), "ratio_evaluate_over_forward": round(eval_s / forward_s, 2),
+        "evaluate_per_agent_s": {k: round(v, 4) for k, v in per_agent.items()},
+        "torch_threads": args.threads,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""Feature-extraction throughput on the nine real UCF101 clips (CPU, DIS flow, centre view).
+
+Prints, measured side by side in one run:
+
+* decode + flow alone (``prepare_video`` in this process, one video after another),
+* classifier forward alone on the same prepared tensors (``classify_video``),
+* end to end (``extract_features`` with decode workers overlapping the classifier),
+* the ratio end-to-end throughput / throughput of the slower part (target >= 0.7),
+* the time of a second, fully resumed run as a fraction of the first (target < 10 %),
+* TV-L1 vs DIS seconds per video (TV-L1 is measured with fewer segments and extrapolated by the
+  number of distinct frame pairs, because it takes minutes per video at T = 25 on a CPU).
+
+The classifier is randomly initialised (there is no trained checkpoint in the repository): speed
+does not depend on the weights.
+
+    python benchmarks/bench_extract.py --arch resnet18 --workers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from frame_select_env.datasets.lists import VideoRecord
+from frame_select_env.extract import ExtractConfig, classify_video, extract_features, prepare_video
+from frame_select_env.models.classifier import TwoStreamClassifier
+from frame_select_env.video.decode import count_frames, sample_indices, window_indices
+
+CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "ucf101_clips"
+
+
+def _pairs(n: int, t: int, length: int) -> int:
+    """Distinct flow frame pairs that T stacks of L fields need (overlaps computed once)."""
+    starts = sample_indices(n, t, length + 1)
+    return len(set(window_indices(starts, length).ravel().tolist()))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clips", type=Path, default=CLIPS)
+    p.add_argument("--arch", default="resnet18", help="small, resnet18, resnet50, bninception")
+    p.add_argument("--num-frames", type=int, default=25)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave default)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--tvl1-segments", type=int, default=2,
+                   help="segments for the TV-L1 vs DIS timing (extrapolated to --num-frames)")
+    p.add_argument("--skip-tvl1", action="store_true")
+    args = p.parse_args()
+    clips = sorted(args.clips.glob("*.mp4"))
+    if not clips:
+        raise SystemExit(f"no clips in {args.clips}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = ExtractConfig(num_frames=args.num_frames, flow_method="dis", num_views=1)
+    classes = [f"c{i}" for i in range(101)]
+    clf = TwoStreamClassifier.random_init(args.arch, 101, cfg.flow_length, seed=0, device="cpu",
+                                          class_names=classes)
+    n = len(clips)
+    print(f"{n} clips, T={cfg.num_frames}, L={cfg.flow_length}, {cfg.size[0]}x{cfg.size[1]} "
+          f"crop {cfg.crop}, V=1, DIS, arch={args.arch}, torch threads={torch.get_num_threads()}, "
+          f"workers={args.workers}")
+    classify_video(clf, prepare_video(clips[0], cfg), cfg, args.batch_size)  # warm-up
+
+    t0 = time.perf_counter()
+    prepared = [prepare_video(c, cfg) for c in clips]
+    t_prep = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for item in prepared:
+        classify_video(clf, item, cfg, args.batch_size)
+    t_clf = time.perf_counter() - t0
+    del prepared
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_extract_"))
+    try:
+        recs = [VideoRecord(c.name, 0, "test") for c in clips]
+        t0 = time.perf_counter()
+        res = extract_features(recs, args.clips, tmp / "f.h5", clf, classes, cfg,
+                               classifier_id="bench", batch_size=args.batch_size,
+                               workers=args.workers, progress=False)
+        t_e2e = time.perf_counter() - t0
+        assert res.num_done == n and not res.failures, res.failures
+        t0 = time.perf_counter()
+        res2 = extract_features(recs, args.clips, tmp / "f.h5", clf, classes, cfg,
+                                classifier_id="bench", workers=args.workers, progress=False)
+        t_resume = time.perf_counter() - t0
+        assert res2.num_skipped == n
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    slower = max(t_prep, t_clf)
+    print(f"decode+flow alone    : {n / t_prep:6.2f} videos/s ({t_prep / n:.3f} s/video)")
+    print(f"classifier alone     : {n / t_clf:6.2f} videos/s ({t_clf / n:.3f} s/video)")
+    print(f"end to end           : {n / t_e2e:6.2f} videos/s ({t_e2e / n:.3f} s/video)")
+    print(f"serial sum (no overlap): {n / (t_prep + t_clf):6.2f} videos/s")
+    print(f"ratio e2e / slower   : {slower / t_e2e:6.2f}  (end-to-end throughput / throughput of "
+          f"the slower part = {'classifier' if t_clf >= t_prep else 'decode+flow'}; "
+          f"target >= 0.7; includes worker start-up and store assembly)")
+    print(f"resumed run          : {t_resume:.3f} s = {100 * t_resume / t_e2e:.1f}% of the first "
+          f"run (target < 10%)")
+
+    if not args.skip_tvl1:
+        clip = min(clips, key=lambda c: c.stat().st_size)
+        nf = count_frames(clip)
+        small = ExtractConfig(num_frames=args.tvl1_segments, num_views=1)
+        times = {}
+        for method in ("dis", "tvl1"):
+            small.flow_method = method
+            t0 = time.perf_counter()
+            prepare_video(clip, small)
+            times[method] = time.perf_counter() - t0
+        k_small = _pairs(nf, small.num_frames, small.flow_length)
+        k_full = _pairs(nf, cfg.num_frames, cfg.flow_length)
+        # decode is common to both; scale only the flow part by the number of frame pairs
+        per_pair = {m: max(times[m] - times["dis"], 0.0) / k_small for m in times}
+        est_tvl1 = t_prep / n + per_pair["tvl1"] * k_full
+        print(f"flow on {clip.name} ({nf} frames), T={small.num_frames} ({k_small} pairs): "
+              f"DIS {times['dis']:.2f} s, TV-L1 {times['tvl1']:.2f} s per video (measured); "
+              f"T={cfg.num_frames} ({k_full} pairs): DIS {t_prep / n:.2f} s (measured above, "
+              f"all clips), TV-L1 ~{est_tvl1:.0f} s per video (extrapolated)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()} CPUs, 1-min load average {load:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""Benchmarks of the REINFORCE trainer and the agent.
+
+1. Training throughput (videos/s) of the batched trainer vs the per-video loop (``batch_size=1``,
+   as the paper and pytorch-vsumm-reinforce), same model, same N, same epochs, and the test
+   accuracy each reaches (AS, frame-based, at the training m and at the best m).
+2. The BiLSTM's achieved FLOP rate in training (forward + backward) as a fraction of this CPU's
+   measured float32 matmul rate.
+3. The agent's inference cost per video as a fraction of the frozen classifier's
+   (``TwoStreamClassifier`` with the built-in config's small CNN on a video's T x V crops).
+
+    python benchmarks/bench_train.py                     # built-in store (else a toy store)
+    python benchmarks/bench_train.py --store S.h5 --epochs 10 --threads 2 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402
+
+from agents.as_agent import ASAgent, ASPolicy  # noqa: E402
+from agents.evaluation import evaluate_policies  # noqa: E402
+from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
+from frame_select_env.synthetic import make_synthetic_store  # noqa: E402
+
+
+def load_default_config() -> ReinforceConfig:
+    path = REPO / "configs" / "as_sparse_actions.yaml"
+    data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return ReinforceConfig.from_dict({**data, "tensorboard": False})
+
+
+def train_and_eval(
+    store: Path, stream: str, configs: dict[str, ReinforceConfig]
+) -> dict[str, dict[str, float]]:
+    """Train one agent per config, epochs interleaved (so a load change on a shared machine hits
+    every run alike); time the training epochs only, then evaluate each agent."""
+    trainers = {name: ReinforceTrainer(store, stream, cfg) for name, cfg in configs.items()}
+    seconds = dict.fromkeys(trainers, 0.0)
+    for trainer in trainers.values():
+        trainer.train_epoch()  # warm-up epoch, not timed (first-call allocations)
+    epochs = max(cfg.epochs for cfg in configs.values())
+    for _ in range(1, epochs):
+        for name, trainer in trainers.items():
+            if trainer.epoch < trainer.config.epochs:
+                start = time.perf_counter()
+                trainer.train_epoch()
+                seconds[name] += time.perf_counter() - start
+    out = {}
+    for name, trainer in trainers.items():
+        cfg = trainer.config
+        rows = evaluate_policies({"as": {stream: ASPolicy(trainer.agent.cpu())}}, store,
+                                 streams=(stream,), ms=(4, 8, 12, 16, 20), schemes=("frame",))
+        acc = {(r["agent"], r["m"]): r["accuracy"] for r in rows}
+        best_m = max((m for a, m in acc if a == "as"), key=lambda m: acc[("as", m)])
+        videos = trainer.num_videos * (cfg.epochs - 1)
+        out[name] = {"batch_size": cfg.batch_size, "videos_per_s": videos / seconds[name],
+                     "train_seconds": seconds[name], "accuracy_at_m": acc[("as", cfg.m)],
+                     "best_accuracy": acc[("as", best_m)], "best_m": best_m,
+                     "all_frames": acc[("all", cfg.m)]}
+    return out
+
+
+def lstm_flops(agent: ASAgent, batch: int, num_frames: int) -> float:
+    """FLOPs (2 per multiply-add) of one forward pass: projections, BiLSTM, head."""
+    cfg = agent.config
+    dims = {"features": cfg.feature_dim, "predictions": cfg.num_classes}
+    per_frame = sum(2 * dims[p] * cfg.proj_dim for p in cfg.parts)
+    inp, h = cfg.proj_dim * len(cfg.parts), cfg.hidden_size
+    for _ in range(cfg.num_layers):
+        per_frame += 2 * 2 * 4 * h * (inp + h)  # 2 directions x 4 gates x (input + recurrent)
+        inp = 2 * h
+    per_frame += 2 * 2 * h  # the shared head
+    return batch * num_frames * per_frame
+
+
+def matmul_rate(size: int = 512, repeats: int = 20) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def flop_fraction(cfg: ReinforceConfig, feature_dim: int, num_classes: int,
+                  num_frames: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    agent = ASAgent(cfg.agent_config(feature_dim, num_classes))
+    # One sequence per video with shared views (the default), one per episode otherwise.
+    batch = cfg.batch_size * (1 if cfg.shared_view else cfg.num_episodes)
+    obs = {"features": torch.randn(batch, num_frames, feature_dim),
+           "predictions": torch.softmax(torch.randn(batch, num_frames, num_classes), -1)}
+    opt = torch.optim.Adam(agent.parameters())
+
+    def step() -> None:
+        opt.zero_grad()
+        agent.logits(obs).sum().backward()
+
+    for _ in range(3):
+        step()
+    repeats = 20
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    seconds = (time.perf_counter() - start) / repeats
+    achieved = 3 * lstm_flops(agent, batch, num_frames) / seconds  # forward + 2x backward
+    peak = matmul_rate()
+    return {"batch_sequences": batch, "step_ms": 1e3 * seconds, "achieved_gflops": achieved / 1e9,
+            "matmul_gflops": peak / 1e9, "fraction_of_matmul": achieved / peak}
+
+
+def inference_cost(cfg: ReinforceConfig, feature_dim: int, num_classes: int, num_frames: int,
+                   num_views: int) -> dict[str, float | str]:
+    """Agent vs classifier time per video (both streams, T x V crops)."""
+    torch.manual_seed(0)
+    agent = ASAgent(cfg.agent_config(feature_dim, num_classes)).eval()
+    policy = ASPolicy(agent)
+    obs = {"features": np.random.randn(num_views, num_frames, feature_dim).astype(np.float32),
+           "predictions": np.full((num_views, num_frames, num_classes), 1 / num_classes,
+                                  np.float32)}
+
+    def time_it(fn, repeats: int) -> float:
+        fn()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        return (time.perf_counter() - start) / repeats
+
+    # One video = V sequences per stream; two streams.
+    agent_s = 2 * time_it(lambda: policy.scores(obs), 50)
+    out: dict[str, float | str] = {"agent_ms_per_video": 1e3 * agent_s}
+    try:
+        from frame_select_env.models.classifier import TwoStreamClassifier
+    except ImportError as err:
+        out["classifier"] = f"missing ({err})"
+        return out
+    tsn = yaml.safe_load((REPO / "configs" / "tsn" / "sparse_actions_rgb.yaml").read_text())
+    clf = TwoStreamClassifier.random_init(arch=tsn.get("arch", "small"), num_classes=num_classes,
+                                          backbone_kwargs=tsn.get("arch_kwargs"), device="cpu")
+    crop = int(tsn.get("crop_size", 112))
+    rgb = np.random.randint(0, 255, (num_frames, num_views, crop, crop, 3), np.uint8)
+    flow = np.random.uniform(-1, 1, (num_frames, num_views, 2 * clf.flow_length, crop, crop))
+    flow = flow.astype(np.float32)
+    clf_s = time_it(lambda: (clf.extract("rgb", rgb), clf.extract("flow", flow)), 3)
+    out.update(classifier=f"TwoStreamClassifier small CNN {tsn.get('arch_kwargs')}, "
+                          f"{num_frames}x{num_views} crops of {crop}x{crop}, rgb + flow",
+               classifier_ms_per_video=1e3 * clf_s, agent_fraction_of_classifier=agent_s / clf_s)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--store", default=None, help="feature store (default: the built-in one)")
+    p.add_argument("--stream", default="rgb")
+    p.add_argument("--epochs", type=int, default=None, help="default: the config's")
+    p.add_argument("--batch-size", type=int, default=None, help="batched trainer (default: config)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--skip-per-video", action="store_true", help="only the batched trainer")
+    p.add_argument("--json", default=None, help="also write the results here")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    if args.store:
+        store = Path(args.store)
+    else:
+        try:
+            from frame_select_env.builtin import builtin_store_path
+
+            store = builtin_store_path()
+        except FileNotFoundError:
+            store = Path(tempfile.mkdtemp()) / "toy.h5"
+            print("built-in store missing: benchmarking on a toy store")
+            make_synthetic_store(store, num_videos=500, num_views=10, feature_dim=12,
+                           split_fractions=(0.4, 0.1, 0.5))
+    cfg = load_default_config()
+    if args.epochs:
+        cfg.epochs = args.epochs
+    if args.batch_size:
+        cfg.batch_size = args.batch_size
+    # the whole schedule at each run's own length (epochs may be reduced)
+    cfg.lr_milestones = tuple(m for m in cfg.lr_milestones if m < cfg.epochs)
+    results: dict[str, object] = {"store": str(store), "stream": args.stream,
+                                  "threads": args.threads, "config": cfg.to_dict()}
+
+    print(f"training {cfg.epochs} epochs, N={cfg.num_episodes}, threads={args.threads}")
+    configs = {"batched": cfg}
+    if not args.skip_per_video:
+        configs["per_video"] = ReinforceConfig.from_dict({**cfg.to_dict(), "batch_size": 1})
+    results.update(train_and_eval(store, args.stream, configs))
+    for name in configs:
+        print(f"{name}: {results[name]}")
+    if not args.skip_per_video:
+        results["speedup"] = (results["batched"]["videos_per_s"]
+                              / results["per_video"]["videos_per_s"])
+        print(f"speed-up {results['speedup']:.1f}x, accuracy difference "
+              f"{results['batched']['best_accuracy'] - results['per_video']['best_accuracy']:+.1f}"
+              f" points (best m)")
+
+    from frame_select_env.store import FeatureStore
+
+    fs = FeatureStore(store)
+    d, c, t, v = fs.feature_dim(args.stream), fs.num_classes, fs.num_frames, fs.num_views(
+        args.stream)
+    results["flops"] = flop_fraction(cfg, d, c, t)
+    print(f"BiLSTM training FLOP rate: {results['flops']}")
+    results["inference"] = inference_cost(cfg, d, c, t, v)
+    print(f"inference per video: {results['inference']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+#!/usr/bin/env python
+"""Join feature stores (e.g. the shards of ``extract_features.py --shard i/n``) into one store.
+
+The stores must agree on class names, T, streams, views V and feature sizes D, dtype, relevance
+presence and extraction config (ignoring the shard fields). Rows are concatenated in the order of
+the inputs (``--sort-ids`` sorts by video id instead). The output is written atomically.
+
+    python scripts/merge_stores.py runs/ucf.h5.shard0 runs/ucf.h5.shard1 --out runs/ucf.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from frame_select_env.store import FeatureStore, StoreWriter
+
+# metadata keys that legitimately differ between shards
+_PER_SHARD = {"shard", "num_failed"}
+
+
+def _schema(s: FeatureStore) -> dict:
+    f = s._h5
+    return {
+        "class_names": list(s.class_names),
+        "num_frames": s.num_frames,
+        "streams": {k: (s.num_views(k), s.feature_dim(k)) for k in s.streams},
+        "dtype": str(f[f"streams/{s.streams[0]}/features"].dtype),
+        "relevance": s.has_relevance,
+    }
+
+
+def merge_stores(
+    inputs: list[str | Path], out: str | Path, sort_ids: bool = False, block: int = 256
+) -> Path:
+    """Merge stores into ``out``.
+
+    :param inputs: store files
+    :param out: merged store path
+    :param sort_ids: order rows by video id instead of input order
+    :param block: rows copied per read
+    :return: the output path
+    :raises ValueError: when the inputs disagree on their schema or share a video id
+    """
+    if not inputs:
+        raise ValueError("merge_stores: no input stores")
+    stores = [FeatureStore(p) for p in inputs]
+    ref, ref_meta = _schema(stores[0]), stores[0].metadata
+    for s in stores[1:]:
+        sch = _schema(s)
+        for key, val in ref.items():
+            if sch[key] != val:
+                raise ValueError(f"{s.path}: {key} differs from {stores[0].path} "
+                                 f"({sch[key]!r} vs {val!r})")
+        a = {k: v for k, v in s.metadata.items() if k not in _PER_SHARD}
+        b = {k: v for k, v in ref_meta.items() if k not in _PER_SHARD}
+        if a != b:
+            diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            raise ValueError(f"{s.path}: metadata differs from {stores[0].path} in {diff}")
+    rows = [(si, int(r)) for si, s in enumerate(stores) for r in range(len(s))]
+    ids = [str(stores[si].video_ids[r]) for si, r in rows]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        raise ValueError(f"merge_stores: video ids occur in more than one input: {dup}")
+    if sort_ids:
+        order = np.argsort(np.asarray(ids), kind="stable")
+        rows = [rows[i] for i in order]
+    meta = {k: v for k, v in ref_meta.items() if k not in _PER_SHARD}
+    meta["merged_from"] = [str(p) for p in inputs]
+    meta["num_failed"] = int(sum(int(s.metadata.get("num_failed", 0)) for s in stores))
+    with StoreWriter(
+        out, num_videos=len(rows), num_frames=ref["num_frames"], streams=ref["streams"],
+        class_names=ref["class_names"], dtype=ref["dtype"], with_relevance=ref["relevance"],
+        metadata=meta,
+    ) as w:
+        # copy runs of consecutive rows of one input as blocks (the common, unsorted case)
+        start = 0
+        while start < len(rows):
+            si, r0 = rows[start]
+            stop = start + 1
+            while (stop < len(rows) and stop - start < block and rows[stop][0] == si
+                   and rows[stop][1] == r0 + (stop - start)):
+                stop += 1
+            s, sl = stores[si], slice(r0, r0 + stop - start)
+            arrays = {
+                "videos/id": list(s.video_ids[sl]), "videos/label": s.labels[sl],
+                "videos/split": list(s.splits[sl]),
+            }
+            for k in s.streams:
+                arrays[f"streams/{k}/features"] = s._h5[f"streams/{k}/features"][sl]
+                arrays[f"streams/{k}/logits"] = s._h5[f"streams/{k}/logits"][sl]
+            if ref["relevance"]:
+                arrays["relevance"] = s._h5["relevance"][sl]
+            w.write_block(start, arrays)
+            start = stop
+    for s in stores:
+        s.close()
+    return Path(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", type=Path, help="stores to merge")
+    p.add_argument("--out", type=Path, required=True, help="merged store")
+    p.add_argument("--sort-ids", action="store_true", help="order rows by video id")
+    args = p.parse_args(argv)
+    try:
+        path = merge_stores(args.inputs, args.out, args.sort_ids)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    n = len(FeatureStore(path))
+    print(f"merged {len(args.inputs)} stores, {n} videos -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
