@@ -1,0 +1,438 @@
+#!/usr/bin/env python
+"""Build the built-in SparseActions feature store from scratch (resumable, deterministic).
+
+Stages (each skips the work already done in ``--workdir``, so an interrupted build resumes):
+
+1. ``generate``  : procedural videos -> ``videos/<split>/<class>_<k>.avi`` (MJPG) plus a sidecar
+                   ``.json`` with the ground truth (action window, distractors);
+2. ``rawframes`` : train/val videos -> raw-frame folders (``img_``, DIS ``flow_x_/flow_y_`` JPEGs);
+3. ``trim``      : the action window of each train/val video as its own raw-frame folder (hard
+                   links): the trimmed clips the baseline CNNs are trained on;
+4. ``train``     : RGB and flow SmallCNN streams with the TSN trainer
+                   (``configs/tsn/sparse_actions_{rgb,flow}.yaml``);
+5. ``extract``   : the untrimmed videos -> per-frame features/logits (T=25, ten-crop) with
+                   ``frame_select_env.extract`` and the sampled frames' relevance;
+6. ``finalize``  : measurements (all-frames, oracle, random-m, relevance probe) on the store,
+                   the compressed shipped store (``--out``) and its summary ``.json``.
+
+Example::
+
+    python scripts/build_sparse_actions.py                # the shipped store, seed 0
+    python scripts/build_sparse_actions.py --seed 1 --out /tmp/sa1.h5 --workdir /tmp/sa1
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ("generate", "rawframes", "trim", "train", "extract", "finalize")
+#: extraction settings of the built-in store (frames are generated at this size already)
+FRAME_SIZE = (160, 120)
+CROP = 112
+
+
+DESCRIPTION = (
+    "10 classes, each a sprite with its own shape/colour/texture and its own motion pattern "
+    "(mirror-distinct, since flips are used). 160x120 MJPG videos of 60-80 frames; the action "
+    "fills one random window of 15-35% of the frames; the rest is clutter (textured panning "
+    "background, noise, flicker, grey moving blobs) and weaker distractors of other classes "
+    "(semi-transparent, smaller, slower; some appearance-only or motion-only). Baseline CNNs "
+    "(SmallCNN; D=16 RGB, D=12 flow) are trained with the TSN trainer on clips of the train split "
+    "cut around the action window (loose temporal annotations: window +- margin x its length) and "
+    "frozen; the store holds every split's untrimmed videos (T=25 segment centres, ten-crop 112 "
+    "of 160x120, DIS flow L=5) with per-frame relevance."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--seed", type=int, default=0, help="dataset + training seed (default 0)")
+    p.add_argument(
+        "--workdir", type=Path,
+        default=Path.home() / ".cache" / "frame_select_env" / "sparse_actions_build",
+        help="intermediate files (videos, frames, checkpoints); reused by a rerun",
+    )
+    p.add_argument("--out", type=Path,
+                   default=REPO / "frame_select_env" / "data" / "sparse_actions.h5",
+                   help="final store; the summary goes next to it with a .json suffix")
+    p.add_argument("--counts", default="20,5,25",
+                   help="videos per class for train,val,test (default 20,5,25)")
+    p.add_argument("--views", type=int, default=10, choices=[1, 10], help="stored views V")
+    p.add_argument("--num-frames", type=int, default=25, help="T (default 25)")
+    p.add_argument("--rgb-config", type=Path,
+                   default=REPO / "configs" / "tsn" / "sparse_actions_rgb.yaml")
+    p.add_argument("--flow-config", type=Path,
+                   default=REPO / "configs" / "tsn" / "sparse_actions_flow.yaml")
+    p.add_argument("--rgb-margin", type=float, default=1.0,
+                   help="RGB training clips: action window + this x its length on each side")
+    p.add_argument("--flow-margin", type=float, default=1.0,
+                   help="flow training clips: action window + this x its length on each side")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--stages", default=",".join(STAGES),
+                   help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _atomic_json(path: Path, obj: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def sha256_file(path: Path) -> str:
+    """:return: hex sha256 of a file"""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def parse_counts(spec: str) -> dict[str, int]:
+    """``"20,5,25"`` -> ``{"train": 20, "val": 5, "test": 25}``."""
+    try:
+        vals = [int(s) for s in spec.split(",")]
+    except ValueError:
+        raise SystemExit(f"--counts must be 'train,val,test' integers, got {spec!r}") from None
+    if len(vals) != 3 or vals[0] < 1 or vals[2] < 1 or vals[1] < 0:
+        raise SystemExit(f"--counts must be 'train,val,test' with train, test >= 1, got {spec!r}")
+    return dict(zip(("train", "val", "test"), vals, strict=True))
+
+
+def _gen_one(job: tuple[int, int, int, str, str]) -> None:
+    """Generate one video + its ground-truth sidecar (worker process)."""
+    import cv2
+
+    from frame_select_env.sparse_actions import SparseActionsConfig, generate_video, write_avi
+
+    cv2.setNumThreads(1)
+    seed, index, label, avi, cfg_json = job
+    cfg = SparseActionsConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in json.loads(cfg_json).items()})
+    v = generate_video(label, seed, index, cfg)
+    avi_path = Path(avi)
+    write_avi(avi_path, v.frames, cfg.fps)
+    _atomic_json(
+        avi_path.with_suffix(".json"),
+        {"index": index, "label": label, "num_frames": int(len(v.frames)),
+         "window": list(v.window), "distractors": v.distractors},
+    )
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def stage_generate(args, plan, gen_cfg, videos: Path) -> None:
+    from tqdm import tqdm
+
+    cfg_json = json.dumps(gen_cfg.to_dict())
+    jobs = []
+    for r in plan:
+        avi = videos / f"{r.video_id}.avi"
+        if not (avi.is_file() and avi.with_suffix(".json").is_file()):
+            jobs.append((args.seed, r.index, r.label, str(avi), cfg_json))
+    bar = tqdm(total=len(plan), initial=len(plan) - len(jobs), desc="generate", unit="video",
+               disable=args.no_progress)
+    if args.workers <= 1:
+        for j in jobs:
+            _gen_one(j)
+            bar.update(1)
+    else:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            for _ in pool.map(_gen_one, jobs, chunksize=4):
+                bar.update(1)
+    bar.close()
+
+
+def load_truth(videos: Path, plan) -> dict[str, dict]:
+    """Ground truth of every planned video (from the sidecars), keyed by video id."""
+    truth = {}
+    for r in plan:
+        p = videos / f"{r.video_id}.json"
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: ground-truth sidecar missing; run the generate stage")
+        truth[r.video_id] = json.loads(p.read_text())
+    return truth
+
+
+def stage_rawframes(args, train_val, videos: Path, full: Path) -> None:
+    from frame_select_env.video.rawframes import build_rawframes
+
+    fails = build_rawframes(
+        [f"{r.video_id}.avi" for r in train_val], videos, full, flow_method="dis",
+        size=FRAME_SIZE, workers=args.workers, progress=not args.no_progress,
+    )
+    if fails:
+        raise RuntimeError(f"raw frames failed for {len(fails)} videos, e.g. {fails[:3]}")
+
+
+def trimmed_root(wd: Path, margin: float) -> Path:
+    """Folder of the training clips cut with ``margin`` (fraction of the window on each side)."""
+    return wd / f"frames_trimmed_m{int(round(margin * 100)):03d}"
+
+
+def clip_span(window: list[int], num_frames: int, margin: float) -> tuple[int, int]:
+    """The action window widened by ``margin`` x its length on each side (clipped to the video).
+
+    A margin gives the clip some clutter frames carrying the clip's label, as loose temporal
+    annotations do; without any, a network never sees action-free frames and maps them all to
+    one class.
+    """
+    s, e = window
+    pad = int(round(margin * (e - s)))
+    return max(0, s - pad), min(num_frames, e + pad)
+
+
+def stage_trim(args, train_val, truth, full: Path, trimmed: Path, margin: float) -> None:
+    """Hard-link the clip frames (and the flow fields inside the clip) into new folders."""
+    import shutil
+
+    from tqdm import tqdm
+
+    from frame_select_env.video.decode import FLOW_X_TMPL, FLOW_Y_TMPL, IMG_TMPL
+
+    for r in tqdm(train_val, desc="trim", unit="clip", disable=args.no_progress):
+        dst = trimmed / r.video_id
+        if dst.is_dir():
+            continue
+        src = full / r.video_id
+        s, e = clip_span(truth[r.video_id]["window"], truth[r.video_id]["num_frames"], margin)
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for k, i in enumerate(range(s, e)):  # frame i (0-based) -> clip frame k
+            os.link(src / IMG_TMPL.format(i + 1), tmp / IMG_TMPL.format(k + 1))
+            if i + 1 < e:  # field between frames i and i + 1 stays inside the window
+                os.link(src / FLOW_X_TMPL.format(i + 1), tmp / FLOW_X_TMPL.format(k + 1))
+                os.link(src / FLOW_Y_TMPL.format(i + 1), tmp / FLOW_Y_TMPL.format(k + 1))
+        os.replace(tmp, dst)
+
+
+def margins(args) -> dict[str, float]:
+    """Training-clip margin of each stream."""
+    return {"rgb": args.rgb_margin, "flow": args.flow_margin}
+
+
+def stream_configs(args) -> dict:
+    """The two TSN configs (seed from ``--seed``) and their training folders.
+
+    A folder is named after a hash of its config, so a changed config trains afresh instead of
+    resuming (or reusing) a checkpoint of another config.
+    """
+    from frame_select_env.tsn import load_config
+
+    out = {}
+    for stream, cfg_path in (("rgb", args.rgb_config), ("flow", args.flow_config)):
+        cfg = load_config(cfg_path, seed=args.seed)
+        if cfg.stream != stream:
+            raise SystemExit(f"{cfg_path}: stream is {cfg.stream!r}, expected {stream!r}")
+        blob = json.dumps([cfg.to_dict(), margins(args)[stream]], sort_keys=True)
+        key = hashlib.sha256(blob.encode()).hexdigest()
+        out[stream] = (cfg, f"{stream}_{key[:10]}")
+    return out
+
+
+def stage_train(args, train_val, wd: Path, ckpt_dir: Path) -> dict[str, Path]:
+    from frame_select_env.datasets.lists import VideoRecord
+    from frame_select_env.sparse_actions import CLASS_NAMES
+    from frame_select_env.tsn import train_tsn
+
+    tr = [VideoRecord(r.video_id, r.label, "train") for r in train_val if r.split == "train"]
+    va = [VideoRecord(r.video_id, r.label, "val") for r in train_val if r.split == "val"]
+    out = {}
+    for stream, (cfg, name) in stream_configs(args).items():
+        out[stream] = train_tsn(
+            cfg, tr, va, trimmed_root(wd, margins(args)[stream]), ckpt_dir / name, CLASS_NAMES,
+            device="cpu", progress=not args.no_progress, tensorboard=False,
+        )
+    return out
+
+
+def stage_extract(args, plan, truth, videos: Path, ckpts: dict[str, Path], raw_store: Path):
+    from frame_select_env.datasets.lists import VideoRecord
+    from frame_select_env.extract import ExtractConfig, extract_features
+    from frame_select_env.models import TwoStreamClassifier
+    from frame_select_env.sparse_actions import CLASS_NAMES, sampled_relevance
+
+    records = [VideoRecord(f"{r.video_id}.avi", r.label, r.split) for r in plan]
+
+    def relevance(rec, rgb_idx, n):
+        gt = truth[rec.video_id]
+        if gt["num_frames"] != n:
+            raise ValueError(f"{rec.path}: decoded {n} frames, the generator wrote "
+                             f"{gt['num_frames']}")
+        rel = np.zeros(n, bool)
+        rel[gt["window"][0] : gt["window"][1]] = True
+        return sampled_relevance(rel, rgb_idx).astype(np.uint8)
+
+    ecfg = ExtractConfig(num_frames=args.num_frames, flow_length=5, flow_method="dis",
+                         num_views=args.views, size=FRAME_SIZE, crop=CROP, dtype="float16")
+    ident = "|".join(f"{s}:{sha256_file(p)[:16]}" for s, p in sorted(ckpts.items()))
+    res = extract_features(
+        records, videos, raw_store,
+        lambda: TwoStreamClassifier.from_checkpoints(
+            {s: str(p) for s, p in ckpts.items()}, device="cpu", amp_dtype=None),
+        CLASS_NAMES, ecfg, classifier_id=ident, batch_size=250, workers=args.workers,
+        relevance_fn=relevance, progress=not args.no_progress,
+    )
+    if res.failures:
+        raise RuntimeError(f"extraction failed for {len(res.failures)} videos: {res.failures[:3]}")
+    return ecfg
+
+
+def tsn_summary(ckpts: dict[str, Path]) -> dict:
+    """Validation accuracy (trimmed val clips, segment centres) of the trained streams."""
+    from frame_select_env.models import read_stream_checkpoint
+
+    out = {}
+    for s, p in ckpts.items():
+        if p.is_file():
+            cfg = read_stream_checkpoint(p).get("config", {})
+            out[s] = {k: cfg.get(k) for k in ("epochs_trained", "best_val", "best_epoch",
+                                               "final_val", "feature_dim", "arch_kwargs")}
+            out[s]["checkpoint_sha256"] = sha256_file(p)
+    return out
+
+
+def stage_finalize(args, gen_cfg, ecfg, raw_store: Path, timings: dict) -> dict:
+    from frame_select_env.sparse_actions import measure_store
+    from frame_select_env.store import FeatureStore, write_store
+
+    st = FeatureStore(raw_store)
+    idx = np.arange(len(st))
+    feats = {s: st.features(s, idx) for s in st.streams}
+    logits = {s: st.logits(s, idx) for s in st.streams}
+    meta = dict(st.metadata)
+    meta.update(
+        dataset="sparse_actions",
+        seed=args.seed,
+        generator=gen_cfg.to_dict(),
+        relevance="1 where the sampled RGB frame (sample_indices(n, T, 1)) lies in the action "
+                  "window",
+    )
+    write_store(
+        args.out, features=feats, logits=logits, labels=st.labels, video_ids=st.video_ids,
+        splits=st.splits, class_names=st.class_names, relevance=st.relevance(idx),
+        metadata=meta, dtype="float16", compression="gzip",
+    )
+    t0 = time.perf_counter()
+    metrics = measure_store(args.out, seed=args.seed)
+    timings["measure_s"] = round(time.perf_counter() - t0, 1)
+    return metrics
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    if bad := [s for s in stages if s not in STAGES]:
+        raise SystemExit(f"--stages: unknown stage(s) {bad}; choose from {STAGES}")
+    import cv2
+    import torch
+
+    # One seed, a fixed thread count and deterministic kernels make a CPU rebuild reproducible.
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    cv2.setNumThreads(1)
+
+    from frame_select_env.sparse_actions import CLASS_NAMES, SparseActionsConfig, plan_dataset
+
+    counts = parse_counts(args.counts)
+    gen_cfg = SparseActionsConfig()
+    plan = plan_dataset(counts)
+    wd = args.workdir / f"seed{args.seed}"
+    videos, full = wd / "videos", wd / "frames_full"
+    ckpt_dir = wd / "tsn"
+    train_val = [r for r in plan if r.split in ("train", "val")]
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *a):
+        t0 = time.perf_counter()
+        print(f"== {name}", flush=True)
+        out = fn(*a)
+        timings[f"{name}_s"] = round(time.perf_counter() - t0, 1)
+        return out
+
+    if "generate" in stages:
+        timed("generate", stage_generate, args, plan, gen_cfg, videos)
+    truth = load_truth(videos, plan)
+    if "rawframes" in stages:
+        timed("rawframes", stage_rawframes, args, train_val, videos, full)
+    if "trim" in stages:
+        for margin in sorted(set(margins(args).values())):
+            timed(f"trim_m{margin:g}", stage_trim, args, train_val, truth, full,
+                  trimmed_root(wd, margin), margin)
+    names = {s: name for s, (_, name) in stream_configs(args).items()}
+    ckpts = {s: ckpt_dir / name / "model.pt" for s, name in names.items()}
+    # The unshipped store of one classifier (its parts let an interrupted extraction resume).
+    raw_store = wd / f"features_v{args.views}_t{args.num_frames}_{names['rgb']}_{names['flow']}.h5"
+    if "train" in stages:
+        ckpts = timed("train", stage_train, args, train_val, wd, ckpt_dir)
+    ecfg = None
+    if "extract" in stages:
+        missing = [str(p) for p in ckpts.values() if not p.is_file()]
+        if missing:
+            raise SystemExit(f"extract: checkpoints missing {missing}; run the train stage")
+        ecfg = timed("extract", stage_extract, args, plan, truth, videos, ckpts, raw_store)
+    if "finalize" in stages:
+        if not raw_store.is_file():
+            raise SystemExit(f"finalize: {raw_store} missing; run the extract stage")
+        metrics = timed("finalize", stage_finalize, args, gen_cfg, ecfg, raw_store, timings)
+        summary_path = args.out.with_suffix(".json")
+        old = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        summary = {
+            "dataset": "sparse_actions",
+            "description": DESCRIPTION,
+            "seed": args.seed,
+            "counts_per_class": counts,
+            "num_videos": len(plan),
+            "generator": gen_cfg.to_dict(),
+            "extraction": {"num_frames": args.num_frames, "flow_length": 5, "flow_method": "dis",
+                           "num_views": args.views, "size": list(FRAME_SIZE), "crop": CROP,
+                           "dtype": "float16"},
+            "tsn_configs": {
+                "rgb": str(args.rgb_config.relative_to(REPO)) if args.rgb_config.is_relative_to(
+                    REPO) else str(args.rgb_config),
+                "flow": str(args.flow_config.relative_to(REPO)) if args.flow_config.is_relative_to(
+                    REPO) else str(args.flow_config),
+            },
+            "classes": list(CLASS_NAMES),
+            "tsn_training": tsn_summary(ckpts),
+            "train_clip_margin": margins(args),
+            "metrics": metrics,
+            "timings_s": {**old.get("timings_s", {}), **timings},
+            "store_bytes": args.out.stat().st_size,
+            "store_sha256": sha256_file(args.out),
+            "bit_for_bit_rebuild_verified": old.get("bit_for_bit_rebuild_verified", False),
+            "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                        "torch": torch.__version__, "opencv": cv2.__version__,
+                        "torch_threads": args.threads},
+        }
+        if args.out.with_suffix(".json") == summary_path:
+            _atomic_json(summary_path, summary)
+        print(json.dumps(metrics, indent=1))
+        print(f"store {args.out} ({summary['store_bytes'] / 1e6:.2f} MB), summary {summary_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
