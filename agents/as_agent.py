@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from agents.policy import Observation
+from frame_select_env.atomic import atomic_torch_save
 
 STATES = ("both", "features", "predictions")
 CHECKPOINT_FORMAT = "as_agent/1"
@@ -187,16 +188,6 @@ class ASPolicy:
         return torch.cat(out).numpy().astype(np.float32)
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def agent_checkpoint(agent: ASAgent, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The checkpoint dict of one agent (tensors and primitives only)."""
     return {
@@ -217,7 +208,7 @@ def save_agent(
     :param config: primitives-only training config stored alongside (``load_agent`` returns it).
     """
     path = Path(path)
-    _atomic_save(agent_checkpoint(agent, config), path)
+    atomic_torch_save(agent_checkpoint(agent, config), path)
     return path
 
 
@@ -226,7 +217,7 @@ def save_agents(
 ) -> Path:
     """Save one agent per stream in one file (``load_agent(path, stream=...)`` reads one)."""
     path = Path(path)
-    _atomic_save({"format": MULTI_CHECKPOINT_FORMAT,
+    atomic_torch_save({"format": MULTI_CHECKPOINT_FORMAT,
                   "agents": {s: agent_checkpoint(a, config) for s, a in agents.items()}}, path)
     return path
 

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from agents.as_agent import ASAgent, ASAgentConfig
+from frame_select_env.atomic import atomic_torch_save, atomic_write_text
 from frame_select_env.reward import DEFAULT_OMEGA
 from frame_select_env.vector_env import FrameSelectionVectorEnv
 
@@ -164,12 +165,6 @@ class ReinforceConfig:
         )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_log_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write the per-epoch training log as CSV (atomically)."""
     import io
@@ -179,7 +174,7 @@ def write_log_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) ->
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    _atomic_write_text(Path(path), buf.getvalue())
+    atomic_write_text(Path(path), buf.getvalue())
 
 
 def reinforce_losses(
@@ -489,10 +484,7 @@ class ReinforceTrainer:
         path = Path(path) if path is not None else self.checkpoint_path
         if path is None:
             raise ValueError("save_checkpoint: no path and no out_dir")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
-        return path
+        return atomic_torch_save(self.state_dict(), path)
 
     def load_checkpoint(self, path: str | os.PathLike | None = None) -> bool:
         """Continue from a checkpoint; returns False when there is none."""

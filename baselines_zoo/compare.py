@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from baselines_zoo.registry import AgentEntry, parse_agent_specs
+from frame_select_env.atomic import atomic_path, atomic_savefig, atomic_write_text
 from frame_select_env.store import FeatureStore
 
 MS = (4, 8, 12, 16, 20, 25)
@@ -113,14 +114,12 @@ def evaluate_agents(
 
 def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """Write the tidy rows atomically."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         for r in rows:
             writer.writerow({k: (f"{r[k]:.4f}" if isinstance(r[k], float) else r[k])
                              for k in COLUMNS})
-    os.replace(tmp, path)
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -269,12 +268,7 @@ def plot_accuracy_vs_m(rows: Sequence[dict[str, Any]], path: Path, metric: str =
 
 
 def _save_fig(fig: Any, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_savefig(fig, path, dpi=110)
 
 
 def plot_selections(entries: Sequence[AgentEntry], store: str | os.PathLike, path: Path,
@@ -430,9 +424,7 @@ def compare_agents(
                                       "Precision: % of kept frames that show the action")
     text += f"\nEvaluation time: {seconds:.1f} s for {len(entries)} agents x {len(ms)} m x " \
             f"{len(schemes)} schemes x {seeds} seed(s).\n"
-    tmp = paths["table"].with_name(f".table.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, paths["table"])
+    atomic_write_text(paths["table"], text)
     plot_accuracy_vs_m(rows, paths["accuracy_vs_m"])
     plot_selections(entries, store, paths["selections"], stream=streams[0], m=selection_m,
                     num_videos=selection_videos, split=split, cross_stream=cross_stream)

@@ -23,6 +23,7 @@ import yaml
 import frame_select_env
 from baselines_zoo.sb3_policies import OFF_POLICY, ON_POLICY, policy_for
 from baselines_zoo.wrappers import TopMScoresWrapper
+from frame_select_env.atomic import atomic_path, atomic_write_text
 
 ENV_ID = frame_select_env.ENV_ID
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
@@ -85,9 +86,8 @@ def make_env(store: str | os.PathLike | None, stream: str, algo: str, n_envs: in
 
 
 def _atomic_save(model: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.zip")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # keeps the .zip suffix, so SB3 adds none
+        model.save(tmp)
 
 
 def _checkpoint_callback(path: Path, every: int) -> Any:
@@ -195,9 +195,7 @@ def train_sb3(
         "num_frames": int(source.num_frames), "feature_dim": int(source.feature_dim),
         "num_classes": int(source.num_classes), "hyperparams": params,
     }
-    tmp = out / f".config.{os.getpid()}.tmp"
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    os.replace(tmp, out / "config.yaml")
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
     if remaining > 0:
         model.learn(remaining, callback=_checkpoint_callback(checkpoint, save_freq),

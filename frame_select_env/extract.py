@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from frame_select_env.atomic import atomic_path, atomic_write_text
 from frame_select_env.datasets.lists import VideoRecord
 from frame_select_env.video.decode import (
     DEFAULT_SIZE,
@@ -224,13 +225,8 @@ def _part_path(parts_dir: Path, index: int, key: str) -> Path:
 
 
 def _save_part(path: Path, arrays: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def _load_part(path: Path) -> dict[str, np.ndarray] | None:
@@ -239,12 +235,6 @@ def _load_part(path: Path) -> dict[str, np.ndarray] | None:
             return {k: z[k] for k in z.files}
     except Exception:  # a damaged part is redone, not trusted
         return None
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def parse_shard(spec: str | None) -> tuple[int, int]:
@@ -398,7 +388,7 @@ def extract_features(
     failures.sort()
     fail_path = Path(f"{out}.failures.txt")
     if failures:
-        _atomic_text(fail_path, "".join(f"{p}\t{why}\n" for p, why in failures))
+        atomic_write_text(fail_path, "".join(f"{p}\t{why}\n" for p, why in failures))
     else:
         fail_path.unlink(missing_ok=True)
     if not done:

@@ -32,6 +32,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from frame_select_env.atomic import atomic_write_text
+
 CLASS_NAMES: tuple[str, ...] = (
     "red_disc_slide",
     "green_square_rise",
@@ -615,10 +617,7 @@ def sampled_relevance(relevance: np.ndarray, frame_indices: np.ndarray) -> np.nd
 
 def save_annotations(path: str | os.PathLike, items: list[dict]) -> None:
     """Write the per-video ground truth (window, distractors, ...) as JSON, atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(items, indent=1))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(items, indent=1))
 
 
 # --------------------------------------------------------------------------- measurements

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from frame_select_env.atomic import atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("generate", "rawframes", "trim", "train", "extract", "finalize")
 #: extraction settings of the built-in store (frames are generated at this size already)
@@ -90,10 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _atomic_json(path: Path, obj: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 def sha256_file(path: Path) -> str:

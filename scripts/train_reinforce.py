@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -40,6 +39,7 @@ if str(REPO) not in sys.path:  # runnable from a checkout without installing
 from agents.as_agent import ASAgent, ASPolicy, save_agent, save_agents  # noqa: E402
 from agents.evaluation import DEFAULT_MS, evaluate_policies, load_split, summarize  # noqa: E402
 from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
+from frame_select_env.atomic import atomic_savefig, atomic_write_text  # noqa: E402
 from frame_select_env.store import FeatureStore  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
@@ -154,9 +154,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write_text(path, buf.getvalue())
 
 
 def print_table(mean_rows: list[dict[str, Any]], ms: list[int], streams: list[str],
@@ -217,10 +215,7 @@ def plot_accuracy(mean_rows: list[dict[str, Any]], ms: list[int], streams: list[
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center right", fontsize=7)  # outside the panels
     fig.tight_layout(rect=(0, 0, 1 - 1.5 / fig.get_figwidth(), 1))
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    atomic_savefig(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -244,9 +239,7 @@ def main(argv: list[str] | None = None) -> Path:
     seeds = list(range(args.seed, args.seed + max(1, args.seeds)))
     run_config = {"args": asdict(args), "store": str(store_path), "streams": streams,
                   "variants": variants, "seeds": seeds, "training": config.to_dict()}
-    tmp = out / ".config.yaml.tmp"
-    tmp.write_text(yaml.safe_dump(run_config, sort_keys=False))
-    os.replace(tmp, out / "config.yaml")
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
     print(f"store {store_path} ({len(store)} videos, streams {store.streams}); output {out}")
 
     # 1. train an agent per (variant, stream, seed); checkpoints make every run resumable

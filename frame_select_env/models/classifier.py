@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from frame_select_env.atomic import atomic_torch_save
 from frame_select_env.models.backbones import build_backbone
 
 CHECKPOINT_FORMAT = "frame_select_env.stream/1"
@@ -211,17 +212,6 @@ def stream_model_from_public(
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _plain(obj: Any, where: str) -> Any:
     # torch.load(weights_only=True) only accepts plain containers/scalars (and tensors)
     if obj is None or isinstance(obj, (bool, int, float, str)):
@@ -299,7 +289,7 @@ def save_stream_checkpoint(
     :return: the path written
     """
     path = Path(path)
-    _atomic_torch_save(
+    atomic_torch_save(
         stream_checkpoint_dict(model, class_names, config, arch, backbone_kwargs), path
     )
     return path

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from frame_select_env.atomic import atomic_write_text
 from frame_select_env.selection import (
     accuracy,
     aggregate_predictions,
@@ -104,10 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in res.items()))
     if args.json:
-        tmp = f"{args.json}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(res, f, indent=2)
-        os.replace(tmp, args.json)
+        atomic_write_text(args.json, json.dumps(res, indent=2))
     return 0
 
 

@@ -35,6 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
+from frame_select_env.atomic import atomic_path, atomic_torch_save
 from frame_select_env.models import (
     StreamModel,
     build_stream_model,
@@ -235,25 +236,13 @@ def _set_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(cuda)
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_log(path: Path, history: Sequence[dict[str, Any]]) -> None:
     """Rewrite ``log.csv`` atomically from the history rows."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
         w.writeheader()
         for row in history:
             w.writerow({k: row.get(k, "") for k in LOG_FIELDS})
-    os.replace(tmp, path)
 
 
 def read_log(path: str | os.PathLike) -> list[dict[str, float]]:
@@ -579,7 +568,7 @@ def train_tsn(
             }
             history.append(row)
             if is_main:
-                _atomic_save(
+                atomic_torch_save(
                     {
                         "format": TRAIN_FORMAT,
                         "model": model.state_dict(),
