@@ -39,7 +39,8 @@ if str(REPO) not in sys.path:  # runnable from a checkout without installing
 from agents.as_agent import ASAgent, ASPolicy, save_agent, save_agents  # noqa: E402
 from agents.evaluation import DEFAULT_MS, evaluate_policies, load_split, summarize  # noqa: E402
 from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
-from frame_select_env.atomic import atomic_savefig, atomic_write_text  # noqa: E402
+from baselines_zoo.compare import plot_accuracy_vs_m  # noqa: E402
+from frame_select_env.atomic import atomic_write_text  # noqa: E402
 from frame_select_env.store import FeatureStore  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
@@ -189,35 +190,6 @@ def print_table(mean_rows: list[dict[str, Any]], ms: list[int], streams: list[st
             print("  ".join(str(x).rjust(w) for x, w in zip(row, widths, strict=False)))
 
 
-def plot_accuracy(mean_rows: list[dict[str, Any]], ms: list[int], streams: list[str],
-                  path: Path, num_seeds: int = 1) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(streams), figsize=(4.5 * len(streams) + 1.6, 3.6),
-                             squeeze=False)
-    agents = list(dict.fromkeys(r["agent"] for r in mean_rows))
-    for ax, stream in zip(axes[0], streams, strict=False):
-        for agent in agents:
-            for scheme, style in (("frame", "-"), ("region", "--")):
-                pts = sorted((r["m"], r["accuracy"]) for r in mean_rows if r["agent"] == agent
-                             and r["stream"] == stream and r["scheme"] == scheme)
-                if pts and (agent != "all" or scheme == "frame"):
-                    label = agent if agent == "all" else f"{agent} ({scheme})"
-                    ax.plot(*zip(*pts, strict=False), style, marker="o", ms=3, label=label)
-        ax.set_title(f"{stream} (mean of {num_seeds} seed{'s' if num_seeds > 1 else ''})")
-        ax.set_xlabel("m (kept frames)")
-        ax.set_xticks(ms)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("top-1 accuracy (%)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", fontsize=7)  # outside the panels
-    fig.tight_layout(rect=(0, 0, 1 - 1.5 / fig.get_figwidth(), 1))
-    atomic_savefig(fig, path, dpi=120)
-
-
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
@@ -295,7 +267,7 @@ def main(argv: list[str] | None = None) -> Path:
     mean_rows = summarize(rows)
     write_csv(out / "results_mean.csv", mean_rows)
     table_streams = streams + (["fused"] if len(streams) > 1 else [])
-    plot_accuracy(mean_rows, ms, table_streams, out / "accuracy_vs_m.png", len(seeds))
+    plot_accuracy_vs_m(rows, out / "accuracy_vs_m.png")  # the comparison script's figure
     print_table(mean_rows, ms, table_streams, args.split, len(seeds))
     report_best(mean_rows, variants, table_streams)
     print(f"training {train_seconds:.1f} s, evaluation {eval_seconds:.1f} s; results in {out}")
