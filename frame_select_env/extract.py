@@ -106,6 +106,18 @@ class ExtractResult:
 
 
 # ------------------------------------------------------------------ worker side
+def video_location(root: Path, rel_path: str) -> Path:
+    """Where a listed video is: ``root/rel_path``, or its raw-frame folder.
+
+    Official lists name ``Class/v_x.avi``; raw-frame folders (``build_rawframes``) drop the
+    suffix (``Class/v_x/``), so ``--root FRAMES`` works with the same list files.
+    """
+    path = root / rel_path
+    if not path.exists() and path.suffix and path.with_suffix("").is_dir():
+        return path.with_suffix("")
+    return path
+
+
 def prepare_video(path: str | os.PathLike, cfg: ExtractConfig) -> dict[str, Any]:
     """Decode + flow for one video (runs in a worker process).
 
@@ -333,7 +345,7 @@ def extract_features(
             )
         from torch.utils.data import DataLoader
 
-        ds = _VideoDataset([(i, str(root / r.path)) for i, r in todo], cfg)
+        ds = _VideoDataset([(i, str(video_location(root, r.path))) for i, r in todo], cfg)
         loader = DataLoader(
             ds, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity,
             worker_init_fn=_worker_init if workers > 0 else None,

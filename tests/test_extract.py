@@ -158,3 +158,14 @@ def test_parse_shard():
     for bad in ("4/4", "x", "1/0"):
         with pytest.raises(ValueError, match="shard"):
             parse_shard(bad)
+
+
+def test_list_paths_find_rawframe_folders(tmp_path: Path) -> None:
+    from frame_select_env.extract import video_location
+
+    (tmp_path / "Class" / "v_x").mkdir(parents=True)
+    assert video_location(tmp_path, "Class/v_x.avi") == tmp_path / "Class" / "v_x"
+    (tmp_path / "Class" / "v_y.avi").write_bytes(b"\0")
+    assert video_location(tmp_path, "Class/v_y.avi") == tmp_path / "Class" / "v_y.avi"
+    # Neither exists: the listed path is kept, so the failure report names it.
+    assert video_location(tmp_path, "Class/v_z.avi") == tmp_path / "Class" / "v_z.avi"
