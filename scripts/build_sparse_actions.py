@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=REPO / "configs" / "tsn" / "sparse_actions_rgb.yaml")
     p.add_argument("--flow-config", type=Path,
                    default=REPO / "configs" / "tsn" / "sparse_actions_flow.yaml")
-    p.add_argument("--rgb-margin", type=float, default=1.0,
+    p.add_argument("--rgb-margin", type=float, default=1.5,
                    help="RGB training clips: action window + this x its length on each side")
     p.add_argument("--flow-margin", type=float, default=1.0,
                    help="flow training clips: action window + this x its length on each side")
