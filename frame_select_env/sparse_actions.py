@@ -294,14 +294,16 @@ def class_motion(
     # Horizontal directions are drawn at random: TSN's flip augmentation and the flipped test
     # views mirror every video, so no two classes may differ only by left/right.
     side = 1.0 if rng.uniform() < 0.5 else -1.0
+    # Translating classes move faster than clutter (0.5-2.5 px per frame), so that their flow is
+    # not that of a clutter blob.
     if label == 0:  # slide sideways, fast
         x, y = linear(side * 3.5 * s, 0.0)
         return x, y, zero + ang0, one
     if label == 1:  # rise
-        x, y = linear(0.0, -2.5 * s)
+        x, y = linear(0.0, -3.5 * s)
         return x, y, zero + ang0, one
     if label == 2:  # fall diagonally
-        x, y = linear(side * 2.2 * s, 1.6 * s)
+        x, y = linear(side * 2.8 * s, 2.2 * s)
         return x, y, zero + ang0, one
     if label == 3:  # spin in place
         cx, cy = centre(4, 4)
@@ -313,9 +315,12 @@ def class_motion(
         cx, cy = centre(18, 16)
         a = phase + side * 2 * math.pi * t * s / 20.0
         return cx + 18.0 * np.cos(a), cy + 16.0 * np.sin(a), zero, one
-    if label == 6:  # pulse (grow / shrink) in place
+    if label == 6:  # pulse (grow / shrink) in place, fast and deep
+        # A slow, shallow pulse moved the sprite's edges < 1.5 px per frame, which DIS flow does
+        # not tell from a static background: the flow network then mapped every action-free
+        # frame to this class. At period 6 and depth 0.5 the edges move ~9 px per frame.
         cx, cy = centre(8, 8)
-        return cx + zero, cy + zero, zero, 1.0 + 0.35 * np.sin(2 * math.pi * t * s / 10.0 + phase)
+        return cx + zero, cy + zero, zero, 1.0 + 0.5 * np.sin(2 * math.pi * t * s / 6.0 + phase)
     if label == 7:  # zigzag: drift sideways while moving up and down in a triangle wave
         x, y = linear(side * 2.4 * s, 0.0)
         tri = 2.0 * np.abs(((t * s / 10.0 + phase / (2 * math.pi)) % 1.0) - 0.5) - 0.5
@@ -326,7 +331,7 @@ def class_motion(
         hop = np.abs(np.sin(math.pi * t * s / 8.0 + phase))
         return cx + zero, cy + 18.0 - 36.0 * hop, zero, one
     if label == 9:  # sink straight down
-        x, y = linear(0.0, 2.8 * s)
+        x, y = linear(0.0, 3.5 * s)
         return x, y, zero - 90.0, one
     raise ValueError(f"class_motion: label {label} out of range [0, {len(CLASS_NAMES)})")
 

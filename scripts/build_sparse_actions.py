@@ -50,10 +50,10 @@ DESCRIPTION = (
     "fills one random window of 15-35% of the frames; the rest is clutter (textured panning "
     "background, noise, flicker, grey moving blobs) and weaker distractors of other classes "
     "(semi-transparent, smaller, slower; some appearance-only or motion-only). Baseline CNNs "
-    "(SmallCNN; D=16 RGB, D=12 flow) are trained with the TSN trainer on clips of the train split "
-    "cut around the action window (loose temporal annotations: window +- margin x its length) and "
-    "frozen; the store holds every split's untrimmed videos (T=25 segment centres, ten-crop 112 "
-    "of 160x120, DIS flow L=5) with per-frame relevance."
+    "(SmallCNN: RGB width 16, D=16; flow width 32, D=24) are trained with the TSN trainer on "
+    "clips of the train split cut around the action window (loose temporal annotations: "
+    "window +- margin x its length) and frozen; the store holds every split's untrimmed videos "
+    "(T=25 segment centres, ten-crop 112 of 160x120, DIS flow L=5) with per-frame relevance."
 )
 
 

@@ -184,13 +184,14 @@ def test_store_numbers_hold(summary: dict) -> None:
         # probe fitted on the train split, beats averaging all frames by a wide margin.
         assert got["oracle_relevant"] >= got["all_frames"] + 10.0, s
         assert got["probe_frame_best"]["acc"] >= got["all_frames"] + 8.0, s
+    # The band is per stream; the fusion of two complementary streams may lie above it, but it
+    # must beat either stream alone and still leave room for selection.
     fused = m["streams"]["fused"]
-    assert 55.0 <= fused["all_frames"] <= 85.0
+    assert fused["all_frames"] > max(m["streams"][s]["all_frames"] for s in ("rgb", "flow"))
+    assert fused["oracle_relevant"] >= fused["all_frames"] + 10.0
     assert fused[rnd] < fused["all_frames"]
 
 
-@pytest.mark.xfail(reason="the flow stream's all-frames accuracy (40%) is below the 55-85% "
-                          "design band; rgb and fused are in it", strict=False)
 def test_store_per_stream_band(summary: dict) -> None:
     ref = summary["metrics"]["streams"]
     rnd = f"random_m{summary['metrics']['random_m']}"
