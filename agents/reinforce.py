@@ -246,6 +246,9 @@ class ReinforceTrainer:
         self.env = FrameSelectionVectorEnv(
             num_envs=cfg.batch_size * cfg.num_episodes, store=store, split=split, stream=stream,
             num_frames=cfg.num_frames, omega=cfg.omega, state=cfg.state, view=cfg.view,
+            # every batch is chosen by reset(indices=...); an autoreset would gather a batch of
+            # random videos after each step only to throw it away
+            autoreset_mode="disabled",
         )
         src = self.env.source
         self.num_videos, self.num_frames = src.num_videos, src.num_frames

@@ -30,6 +30,11 @@ class FrameSelectionVectorEnv(VectorEnv):
     were taken on. ``reset`` options: ``{"indices": N split positions}`` to evaluate given videos
     deterministically, and with ``view="random"`` ``{"views": N view indices}`` to fix the crops
     (e.g. the same view for the N episodes of one video, as REINFORCE's N samples of one state).
+
+    ``autoreset_mode=AutoresetMode.DISABLED`` (or ``"disabled"``) is for callers that choose every
+    batch themselves with ``reset(options={"indices": ...})``, like the REINFORCE trainer: ``step``
+    then returns the observations the actions were taken on and gathers no next batch, and the
+    next ``step`` needs a ``reset`` first.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -46,7 +51,14 @@ class FrameSelectionVectorEnv(VectorEnv):
         view: str | int = "random",
         render_mode: str | None = None,
         max_memory_bytes: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
     ) -> None:
+        key = str(getattr(autoreset_mode, "value", autoreset_mode)).lower().replace("_", "")
+        mode = next((m for m in AutoresetMode if m.value.lower() == key), None)
+        if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
+            raise ValueError(f"autoreset_mode must be 'SameStep' or 'Disabled', got "
+                             f"{autoreset_mode!r}")
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if render_mode is not None:
@@ -127,7 +139,8 @@ class FrameSelectionVectorEnv(VectorEnv):
         self, actions: Any
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self._batch is None:
-            raise RuntimeError("FrameSelectionVectorEnv.step called before reset")
+            raise RuntimeError("FrameSelectionVectorEnv.step called before reset (with "
+                               "autoreset disabled, call reset after every step)")
         keep = check_actions(actions, (self.num_envs, self.num_frames))
         labels = self.source.labels[self._idx]
         reward, d = selection_reward(self._batch["predictions"], keep, labels, self.omega)
@@ -140,7 +153,11 @@ class FrameSelectionVectorEnv(VectorEnv):
             num_selected=d.num_selected.astype(np.int64),
             final_obs={k: self._batch[k] for k in self._keys},
         )
-        obs = self._load(self._draw())  # SAME_STEP autoreset: the next videos, right away
+        if self.metadata["autoreset_mode"] == AutoresetMode.DISABLED:
+            obs = info["final_obs"]
+            self._batch = None  # every episode has ended: the next step needs a reset
+        else:
+            obs = self._load(self._draw())  # SAME_STEP autoreset: the next videos, right away
         terminated = np.ones(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
         return obs, reward, terminated, truncated, info

@@ -134,6 +134,30 @@ def test_native_vector_env_matches_single_env(small_store: Path) -> None:
         obs, info = next_obs, {"index": envs.unwrapped._idx.copy()}
 
 
+def test_vector_env_autoreset_disabled(small_store: Path) -> None:
+    envs = FrameSelectionVectorEnv(6, store=small_store, view="center", autoreset_mode="disabled")
+    same = FrameSelectionVectorEnv(6, store=small_store, view="center")
+    assert envs.metadata["autoreset_mode"] == AutoresetMode.DISABLED
+    idx = np.array([0, 1, 2, 3, 4, 5])
+    obs, _ = envs.reset(options={"indices": idx})
+    same.reset(options={"indices": idx})
+    actions = np.random.default_rng(1).integers(0, 2, (6, 25))
+    got, reward, term, _, info = envs.step(actions)
+    want, reward_same, _, _, _ = same.step(actions)
+    # Same reward; the returned observations are the ones acted on, not a new batch.
+    np.testing.assert_array_equal(reward, reward_same)
+    assert term.all()
+    np.testing.assert_array_equal(got["features"], obs["features"])
+    np.testing.assert_array_equal(info["final_obs"]["features"], obs["features"])
+    assert not np.array_equal(want["features"], obs["features"])
+    with pytest.raises(RuntimeError, match="reset"):
+        envs.step(actions)
+    envs.reset(options={"indices": idx})
+    envs.step(actions)
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        FrameSelectionVectorEnv(2, store=small_store, autoreset_mode="next_step")
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_sync_and_async_vectorization(small_store: Path, mode: str) -> None:
     vector_kwargs = {"autoreset_mode": AutoresetMode.SAME_STEP}
