@@ -45,8 +45,10 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` atomically (checkpoints survive a kill at any moment)."""
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        # A file object, not the path: torch.save names the zip records after a path's stem,
+        # which here holds the pid, so the same checkpoint would get different bytes each run.
+        torch.save(obj, f)
     return Path(path)
 
 
