@@ -49,7 +49,9 @@ def main() -> None:
     p.add_argument("--arch", default="resnet18", help="small, resnet18, resnet50, bninception")
     p.add_argument("--num-frames", type=int, default=25)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave default)")
+    p.add_argument("--threads", type=int, default=-1,
+                   help="torch threads (-1: the cores left after --workers, so that the parts "
+                        "measured alone use what they get end to end; 0: torch's default)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--tvl1-segments", type=int, default=2,
                    help="segments for the TV-L1 vs DIS timing (extrapolated to --num-frames)")
@@ -58,6 +60,10 @@ def main() -> None:
     clips = sorted(args.clips.glob("*.mp4"))
     if not clips:
         raise SystemExit(f"no clips in {args.clips}")
+    if args.threads < 0:
+        # The classifier alone with every core, then sharing them with the decode workers end to
+        # end, would measure core contention rather than how well decoding overlaps compute.
+        args.threads = max(1, (os.cpu_count() or 1) - args.workers)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = ExtractConfig(num_frames=args.num_frames, flow_method="dis", num_views=1)

@@ -9,7 +9,7 @@
    (``TwoStreamClassifier`` with the built-in config's small CNN on a video's T x V crops).
 
     python benchmarks/bench_train.py                     # built-in store (else a toy store)
-    python benchmarks/bench_train.py --store S.h5 --epochs 10 --threads 2 --json out.json
+    python benchmarks/bench_train.py --store S.h5 --epochs 10 --threads 1 --seeds 1 --json out.json
 """
 
 from __future__ import annotations
@@ -168,11 +168,16 @@ def main() -> None:
     p.add_argument("--stream", default="rgb")
     p.add_argument("--epochs", type=int, default=None, help="default: the config's")
     p.add_argument("--batch-size", type=int, default=None, help="batched trainer (default: config)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads for both trainers (0: torch's default, every core)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="seeds per trainer; accuracy is their mean (one seed's accuracy moves by "
+                        "about a point, as much as the tolerance of the comparison)")
     p.add_argument("--skip-per-video", action="store_true", help="only the batched trainer")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     if args.store:
         store = Path(args.store)
@@ -194,21 +199,34 @@ def main() -> None:
     # the whole schedule at each run's own length (epochs may be reduced)
     cfg.lr_milestones = tuple(m for m in cfg.lr_milestones if m < cfg.epochs)
     results: dict[str, object] = {"store": str(store), "stream": args.stream,
-                                  "threads": args.threads, "config": cfg.to_dict()}
+                                  "threads": torch.get_num_threads(), "config": cfg.to_dict()}
 
     print(f"training {cfg.epochs} epochs, N={cfg.num_episodes}, threads={args.threads}")
-    configs = {"batched": cfg}
+    kinds = {"batched": cfg.batch_size}
     if not args.skip_per_video:
-        configs["per_video"] = ReinforceConfig.from_dict({**cfg.to_dict(), "batch_size": 1})
-    results.update(train_and_eval(store, args.stream, configs))
-    for name in configs:
-        print(f"{name}: {results[name]}")
+        kinds["per_video"] = 1
+    configs = {f"{kind}/{seed}": ReinforceConfig.from_dict({**cfg.to_dict(), "batch_size": b,
+                                                           "seed": seed})
+               for seed in range(args.seeds) for kind, b in kinds.items()}
+    runs = train_and_eval(store, args.stream, configs)
+    for kind in kinds:
+        per_seed = [runs[f"{kind}/{seed}"] for seed in range(args.seeds)]
+        videos = sum(r["videos_per_s"] * r["train_seconds"] for r in per_seed)
+        seconds = sum(r["train_seconds"] for r in per_seed)
+        results[kind] = {
+            "batch_size": kinds[kind], "seeds": args.seeds, "videos_per_s": videos / seconds,
+            "train_seconds": seconds,
+            **{k: float(np.mean([r[k] for r in per_seed]))
+               for k in ("accuracy_at_m", "best_accuracy", "all_frames")},
+            "best_accuracy_per_seed": [r["best_accuracy"] for r in per_seed],
+        }
+        print(f"{kind}: {results[kind]}")
     if not args.skip_per_video:
         results["speedup"] = (results["batched"]["videos_per_s"]
                               / results["per_video"]["videos_per_s"])
         print(f"speed-up {results['speedup']:.1f}x, accuracy difference "
               f"{results['batched']['best_accuracy'] - results['per_video']['best_accuracy']:+.1f}"
-              f" points (best m)")
+              f" points (best m, mean of {args.seeds} seeds)")
 
     from frame_select_env.store import FeatureStore
 
