@@ -127,7 +127,8 @@ class FrameSelectionEnv(gym.Env):
     * ``render_mode``: ``None`` or ``"ansi"``.
 
     ``gym.make_vec("FrameSelection-v0", num_envs=N)`` returns the batched
-    :class:`frame_select_env.vector_env.FrameSelectionVectorEnv` (same arguments).
+    :class:`frame_select_env.vector_env.FrameSelectionVectorEnv` (same arguments, plus
+    ``autoreset_mode``: ``SAME_STEP`` by default, or ``DISABLED``).
 
     ## Version History
 
