@@ -23,13 +23,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 from frame_select_env.datasets import (
     load_dataset,
     read_class_names,
     read_plain_list,
 )
+from frame_select_env.overrides import parse_overrides
 from frame_select_env.tsn import ConfigError, load_config, train_tsn
 
 VAL_TAGS = ("test", "val", "validation")
@@ -89,11 +88,10 @@ def _overrides(args: argparse.Namespace) -> dict:
         "workers": args.workers,
         "pretrained": args.pretrained,
     }
-    for item in args.set:
-        if "=" not in item:
-            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
-        key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+    try:
+        out.update(parse_overrides(args.set))
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     return out
 
 

@@ -19,22 +19,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baselines_zoo.sb3_policies import POLICY_NAMES  # noqa: E402
 from baselines_zoo.train import ALGOS, quick_eval, train_sb3  # noqa: E402
-
-
-def parse_set(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--set expects key=value, got {item!r}")
-        out[key] = yaml.safe_load(value)
-    return out
+from frame_select_env.overrides import parse_overrides  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,10 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-split", default="val",
                     help="print a quick frame-based accuracy on this split ('' to skip)")
     args = ap.parse_args(argv)
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as err:
+        ap.error(str(err))
     path = train_sb3(
         args.algo, policy=args.policy, n_timesteps=args.n_timesteps, seed=args.seed,
         out=args.out, store=args.store, stream=args.stream, hyperparams=args.hyperparams,
-        overrides=parse_set(args.set), progress_bar=not args.no_progress,
+        overrides=overrides, progress_bar=not args.no_progress,
         save_freq=args.save_freq, resume=args.resume, device=args.device,
         num_threads=args.threads,
     )
