@@ -218,7 +218,7 @@ def save_agents(
     """Save one agent per stream in one file (``load_agent(path, stream=...)`` reads one)."""
     path = Path(path)
     atomic_torch_save({"format": MULTI_CHECKPOINT_FORMAT,
-                  "agents": {s: agent_checkpoint(a, config) for s, a in agents.items()}}, path)
+                       "agents": {s: agent_checkpoint(a, config) for s, a in agents.items()}}, path)
     return path
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from frame_select_env.atomic import atomic_write_text
+from frame_select_env.atomic import atomic_path, atomic_write_text
 
 CLASS_NAMES: tuple[str, ...] = (
     "red_disc_slide",
@@ -588,18 +588,17 @@ def write_avi(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0) ->
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"write_avi({path}): expected (n, H, W, 3) uint8, got "
                          f"{frames.shape} {frames.dtype}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.avi")
     h, w = frames.shape[1:3]
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"write_avi({path}): cv2.VideoWriter could not open an MJPG writer")
-    try:
-        for f in frames:
-            writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # keeps the .avi suffix, from which OpenCV picks the container
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+        if not writer.isOpened():
+            raise RuntimeError(f"write_avi({path}): cv2.VideoWriter could not open an MJPG "
+                               "writer")
+        try:
+            for f in frames:
+                writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
 
 
 def sampled_relevance(relevance: np.ndarray, frame_indices: np.ndarray) -> np.ndarray:
