@@ -14,7 +14,17 @@ Stable API (also used by ``scripts/compare_agents.py``):
 
 Every row is a dict with ``agent, scheme, m, stream (rgb | flow | fused), seed, alpha,
 accuracy, mean_class_accuracy`` (percent) and, when the store has relevance, ``precision``
-(percent of kept frames that show the action), plus ``uses_label`` (oracles).
+(percent of kept frames that show the action), plus ``uses_label`` (oracles), and the cost
+columns (:mod:`frame_select_env.cost`): ``threshold`` (the adaptive budget's p^a threshold; NaN
+for top-m rows, whose ``m`` is the budget; threshold rows have ``m = 0``), ``frames`` (mean kept
+frames per video and stream), ``gmacs`` (GMACs per video: classifier on every crop it ran on,
+plus the agent) and ``seconds`` (per video on the machine the cost dict records: decoding,
+optical flow, CNN, plus the agent's measured time). NaN where the store records no cost.
+
+Cost follows what a policy had to see: a policy ``observes`` streams (default: the stream it
+scores, or its ``observe`` attribute); an observed stream is computed on all T frames and every
+crop, any other stream only on the crops it keeps (select-before-compute). ``random`` and
+``uniform`` observe nothing, so they only pay for their kept frames; ``all`` pays for all.
 
 Selection, aggregation, fusion and metrics are never re-implemented here: they are the calls
 :func:`~frame_select_env.selection.select_frames`,
@@ -25,6 +35,7 @@ and :func:`~frame_select_env.selection.mean_class_accuracy`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,13 +51,16 @@ from frame_select_env.selection import (
     fuse_streams,
     mean_class_accuracy,
     select_frames,
+    select_frames_threshold,
 )
 from frame_select_env.store import FeatureStore
 
 DEFAULT_MS = (4, 8, 12, 16, 20, 25)
 ALL_AGENT = "all"
 ROW_COLUMNS = ("agent", "scheme", "m", "stream", "seed", "alpha", "accuracy",
-               "mean_class_accuracy", "precision", "uses_label")
+               "mean_class_accuracy", "precision", "uses_label", "threshold", "frames", "gmacs",
+               "seconds")
+COST_METRICS = ("frames", "gmacs", "seconds")
 
 
 @dataclass
@@ -58,6 +72,9 @@ class SplitData:
     :param video_ids: (B,) ids.
     :param relevance: (B, T) 0/1 ground truth, or ``None``.
     :param num_classes: C.
+    :param rows: the videos' store rows (the cost model reads per-video frame counts by row).
+    :param frames: positions in the stored T of the T frames read (a ``num_frames`` subset).
+    :param store: the :class:`FeatureStore` read.
     """
 
     obs: dict[str, dict[str, np.ndarray]]
@@ -66,10 +83,40 @@ class SplitData:
     relevance: np.ndarray | None
     num_classes: int
     streams: list[str] = field(default_factory=list)
+    rows: np.ndarray | None = None
+    frames: np.ndarray | None = None
+    store: Any = None
 
     @property
     def num_frames(self) -> int:
         return int(next(iter(self.obs.values()))["predictions"].shape[1])
+
+
+class ObservingPolicy:
+    """A policy that scores from one stream's observations and selects for any stream.
+
+    Wrap a policy as ``{"rgb": p, "flow": p}`` with ``p = ObservingPolicy(policy, "rgb")``: the
+    evaluation feeds it the RGB observations for both streams, so both keep the same frames, and
+    costs the flow stream on the kept frames only (select-before-compute).
+
+    :param policy: the wrapped :class:`agents.policy.SelectionPolicy` (e.g. an ``ASPolicy``).
+    :param observe: the stream it reads.
+    :param name: display name (default: the wrapped policy's).
+    """
+
+    def __init__(self, policy: SelectionPolicy, observe: str, name: str | None = None) -> None:
+        self.policy = policy
+        self.observe = str(observe)
+        self.observes = (self.observe,)
+        self.name = name or getattr(policy, "name", "policy")
+        self.uses_label = bool(getattr(policy, "uses_label", False))
+        # the learned agent inside, so its own MACs are counted
+        self.agent = getattr(policy, "agent", None)
+
+    def scores(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any] | None = None
+               ) -> np.ndarray:
+        """The wrapped policy's scores (B, T) of ``observe``'s observations."""
+        return self.policy.scores(obs, info)
 
 
 def load_split(
@@ -96,7 +143,8 @@ def load_split(
     if rel is not None:
         rel = np.asarray(rel)[:, src.frames]
     return SplitData(obs=obs, labels=src.labels, video_ids=src.video_ids, relevance=rel,
-                     num_classes=src.num_classes, streams=list(streams))
+                     num_classes=src.num_classes, streams=list(streams), rows=src.rows,
+                     frames=src.frames, store=store)
 
 
 def policy_importance(
@@ -172,7 +220,8 @@ def evaluate_importance(
     alpha: float = 0.0,
     relevance: np.ndarray | None = None,
     return_predictions: bool = False,
-) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], dict[tuple[str, int], Any]]:
+    thresholds: Iterable[float] = (),
+) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], dict[tuple[str, Any], Any]]:
     """Rows ``{scheme, m, alpha, accuracy, mean_class_accuracy, precision}`` for one stream.
 
     :param probs: (B, T, V, C) per-frame, per-view class probabilities.
@@ -182,7 +231,12 @@ def evaluate_importance(
     :param schemes: ``frame`` and/or ``region``.
     :param alpha: weight of the non-kept frames (Eq. 10; 0 = Algorithm 2).
     :param relevance: (B, T) ground truth for ``precision`` (NaN without).
-    :param return_predictions: also return ``{(scheme, m): ((B, C) predictions, mask)}``.
+    :param return_predictions: also return ``{(scheme, m): ((B, C) predictions, mask)}``
+        (threshold rows: key ``(scheme, ("threshold", t))``).
+    :param thresholds: adaptive budgets: a row per scheme and threshold t keeping the frames
+        with importance >= t (at least one;
+        :func:`~frame_select_env.selection.select_frames_threshold`); ``m`` is 0 in those rows.
+        Ignored without importance.
     """
     probs = np.asarray(probs, dtype=np.float32)
     labels = np.asarray(labels)
@@ -205,8 +259,15 @@ def evaluate_importance(
                 video_probs, mask = select_and_aggregate(probs, importance, m, scheme, alpha)
             rows.append({"scheme": scheme, "m": int(m), "alpha": float(alpha),
                          **_metrics(video_probs, labels, probs.shape[-1]),
-                         "precision": precision(mask, relevance)})
+                         "precision": precision(mask, relevance), "threshold": float("nan")})
             preds[(scheme, int(m))] = (video_probs, mask)
+        for thr in thresholds if importance is not None else ():
+            mask = np.ascontiguousarray(select_frames_threshold(importance, float(thr), scheme))
+            video_probs = aggregate_predictions(probs, mask, alpha)
+            rows.append({"scheme": scheme, "m": 0, "alpha": float(alpha),
+                         **_metrics(video_probs, labels, probs.shape[-1]),
+                         "precision": precision(mask, relevance), "threshold": float(thr)})
+            preds[(scheme, ("threshold", float(thr)))] = (video_probs, mask)
     return (rows, preds) if return_predictions else rows
 
 
@@ -222,13 +283,18 @@ def evaluate_policies(
     seed: int = 0,
     include_all: bool = True,
     data: SplitData | None = None,
+    thresholds: Iterable[float] = (),
+    cost: Any = "auto",
+    seconds_flow_methods: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Evaluate policies per stream and fused (Algorithm 2 on every view of the split).
 
     :param policies: agent name -> stream -> policy (an agent may lack a stream; it then has no
         row for that stream nor ``fused``). A policy with ``keeps_all = True`` is evaluated on
         every frame. A policy with a ``for_m(m)`` method (scores that depend on m, e.g. evenly
-        spaced frames) is asked once per m.
+        spaced frames) is asked once per m. A policy with an ``observe`` attribute (a stream
+        name) scores from that stream's observations whatever stream it selects for
+        (select-before-compute: ``{"rgb": p, "flow": p}`` with ``p.observe = "rgb"``).
     :param store: path or :class:`FeatureStore`.
     :param split: the evaluation split.
     :param streams: streams to evaluate; ``fused`` rows need every one of them.
@@ -240,13 +306,21 @@ def evaluate_policies(
     :param seed: recorded in every row (seed the policies themselves).
     :param include_all: add the ``all`` rows (every frame; same value for every m and scheme).
     :param data: a :func:`load_split` result to reuse (skips reading the store).
+    :param thresholds: adaptive budgets (keep frames with p^a >= t) evaluated for every policy
+        that scores frames (not ``keeps_all`` nor ``for_m`` ones); rows with ``m = 0``.
+    :param cost: ``"auto"`` (the store's cost dict, :func:`frame_select_env.cost.store_cost`),
+        a cost dict, or ``None`` (cost columns NaN).
+    :param seconds_flow_methods: also report ``seconds_<method>`` per row: the seconds had the
+        flow been computed with that method (e.g. ``tvl1``, the paper's) instead of the store's.
     :return: rows (see the module docstring).
     """
-    ms, schemes = [int(m) for m in ms], list(schemes)
+    ms, schemes, thresholds = [int(m) for m in ms], list(schemes), [float(t) for t in thresholds]
     data = data or load_split(store, split, streams)
     missing = [s for s in streams if s not in data.obs]
     if missing:
         raise ValueError(f"evaluate_policies: the loaded split has no stream(s) {missing}")
+    costing = _Costing(cost, store if data.store is None else data.store, data,
+                       seconds_flow_methods)
     info: dict[str, Any] = {"label": data.labels, "video_id": data.video_ids}
     if data.relevance is not None:
         info["relevance"] = data.relevance
@@ -258,33 +332,46 @@ def evaluate_policies(
     rows: list[dict[str, Any]] = []
     for agent, per_stream in agents.items():
         # (scheme, m) -> stream -> ((B, C) prediction, mask)
-        results: dict[tuple[str, int], dict[str, tuple[np.ndarray, np.ndarray | None]]] = {}
+        results: dict[tuple[str, Any], dict[str, tuple[np.ndarray, np.ndarray | None]]] = {}
         uses_label = any(bool(getattr(p, "uses_label", False)) for p in per_stream.values())
+        # one scoring per (policy, observed stream, m): a policy shared by both streams that
+        # observes one of them is asked once
+        scored: dict[tuple[int, str, int | None], tuple[np.ndarray, float]] = {}
+
+        observed_by: dict[str, tuple[str, ...]] = {}
         for stream in streams:
             if stream not in per_stream:
                 continue
-            policy, obs = per_stream[stream], data.obs[stream]
-            probs = obs["predictions"]
+            policy = per_stream[stream]
+            probs = data.obs[stream]["predictions"]
+            observe = _observe_stream(policy, stream, data)
+            observed_by[stream] = _observed(policy, stream)
             if policy is None or getattr(policy, "keeps_all", False):
                 stream_rows, preds = _evaluate_one(probs, None, data, ms, schemes, alpha)
             elif callable(getattr(policy, "for_m", None)):
                 stream_rows, preds = [], {}
                 for m in ms:
-                    imp = policy_importance(policy.for_m(m), obs, {**info, "m": np.full(
-                        len(data.labels), m)})
+                    imp = _score(scored, policy, observe, m, data, info)
                     r, p = _evaluate_one(probs, imp, data, [m], schemes, alpha)
                     stream_rows += r
                     preds.update(p)
             else:
-                imp = policy_importance(policy, obs, info)
-                stream_rows, preds = _evaluate_one(probs, imp, data, ms, schemes, alpha)
+                imp = _score(scored, policy, observe, None, data, info)
+                stream_rows, preds = _evaluate_one(probs, imp, data, ms, schemes, alpha,
+                                                   thresholds)
             for row in stream_rows:
+                mask = preds[_pred_key(row)][1]
+                row.update(costing.row_cost({stream: mask}, observed_by[stream],
+                                            [per_stream[stream]], scored))
                 rows.append({"agent": agent, "stream": stream, "seed": int(seed),
                              "uses_label": uses_label, **row})
             for key, value in preds.items():
                 results.setdefault(key, {})[stream] = value
         if len(streams) > 1 and all(s in per_stream for s in streams):
-            for (scheme, m), per in results.items():
+            observed = tuple(dict.fromkeys(o for s in streams for o in observed_by[s]))
+            for (scheme, budget), per in results.items():
+                if any(s not in per for s in streams):
+                    continue  # a budget only one stream's policy has (a threshold)
                 fused = fuse_streams({s: per[s][0] for s in streams}, fusion_weights)
                 masks = [per[s][1] for s in streams]
                 if data.relevance is None:
@@ -293,31 +380,164 @@ def evaluate_policies(
                     prec = precision(None, data.relevance)
                 else:  # pooled over the streams' kept frames
                     prec = precision(np.concatenate(masks, axis=2), data.relevance)
+                threshold = budget[1] if isinstance(budget, tuple) else float("nan")
                 rows.append({"agent": agent, "stream": "fused", "seed": int(seed),
-                             "uses_label": uses_label, "scheme": scheme, "m": m,
+                             "uses_label": uses_label, "scheme": scheme,
+                             "m": 0 if isinstance(budget, tuple) else budget,
                              "alpha": float(alpha),
                              **_metrics(fused, data.labels, data.num_classes),
-                             "precision": prec})
-    return [{k: row.get(k) for k in ROW_COLUMNS} for row in rows]
+                             "precision": prec, "threshold": threshold,
+                             **costing.row_cost({s: per[s][1] for s in streams}, observed,
+                                                [per_stream[s] for s in streams], scored)})
+    extra = [f"seconds_{m}" for m in seconds_flow_methods]
+    return [{k: row.get(k) for k in (*ROW_COLUMNS, *extra)} for row in rows]
 
 
-def _evaluate_one(probs, importance, data, ms, schemes, alpha):
+def _score(scored: dict, policy: Any, observe: str, m: int | None, data: SplitData,
+           info: Mapping[str, Any]) -> np.ndarray:
+    """A policy's importance from ``observe``'s observations, computed once and timed."""
+    key = (id(policy), observe, m)
+    if key not in scored:
+        extra = {} if m is None else {"m": np.full(len(data.labels), m)}
+        start = time.perf_counter()
+        imp = policy_importance(policy if m is None else policy.for_m(m), data.obs[observe],
+                                {**info, **extra})
+        scored[key] = (imp, time.perf_counter() - start)
+    return scored[key][0]
+
+
+def _pred_key(row: Mapping[str, Any]) -> tuple[str, Any]:
+    """The :func:`evaluate_importance` predictions key of one of its rows."""
+    thr = row.get("threshold")
+    if thr is None or not np.isfinite(thr):
+        return (row["scheme"], int(row["m"]))
+    return (row["scheme"], ("threshold", float(thr)))
+
+
+def _observe_stream(policy: Any, stream: str, data: SplitData) -> str:
+    """The stream whose observations a policy scores from (its ``observe``, else ``stream``)."""
+    observe = getattr(policy, "observe", None) or stream
+    if observe not in data.obs:
+        raise ValueError(f"evaluate_policies: policy {getattr(policy, 'name', policy)!r} observes "
+                         f"stream {observe!r}, which the loaded split lacks (has "
+                         f"{sorted(data.obs)}); load it with load_split(streams=...)")
+    return observe
+
+
+def _observed(policy: Any, stream: str) -> tuple[str, ...]:
+    """Streams a policy needs on all T frames before choosing (they are computed in full)."""
+    if policy is None or getattr(policy, "keeps_all", False):
+        return (stream,)
+    observes = getattr(policy, "observes", None)
+    if observes is not None:  # e.g. () for random and uniform: they look at nothing
+        return tuple(observes)
+    return (getattr(policy, "observe", None) or stream,)
+
+
+class _Costing:
+    """Cost columns of the rows: the store's cost model plus the agents' own cost."""
+
+    def __init__(self, cost: Any, store: Any, data: SplitData,
+                 seconds_flow_methods: Sequence[str]) -> None:
+        from frame_select_env.cost import CostModel, store_cost
+
+        if isinstance(cost, str):
+            if cost != "auto":
+                raise ValueError(f"evaluate_policies: cost must be 'auto', a cost dict or None, "
+                                 f"got {cost!r}")
+            cost = store_cost(store) if store is not None else None
+        self.num_frames = data.num_frames
+        self.num_views = int(next(iter(data.obs.values()))["predictions"].shape[2])
+        self.models = {}
+        if cost is not None:
+            self.models[None] = CostModel(cost, data.rows, data.frames)
+            for method in seconds_flow_methods:
+                self.models[method] = CostModel(cost, data.rows, data.frames, flow_method=method)
+        self.extra = list(seconds_flow_methods)
+        self.batch = len(data.labels)
+        self._agent_macs: dict[int, float] = {}
+
+    def agent_macs(self, policy: Any) -> float:
+        """MACs of a learned agent per video (one pass per view); 0 for score rules."""
+        if id(policy) not in self._agent_macs:
+            agent = getattr(policy, "agent", None)
+            macs = 0.0
+            if agent is not None and hasattr(getattr(agent, "config", None), "parts"):
+                from frame_select_env.cost import agent_macs_per_sequence
+
+                macs = float(agent_macs_per_sequence(agent, self.num_frames)) * self.num_views
+            self._agent_macs[id(policy)] = macs
+        return self._agent_macs[id(policy)]
+
+    def row_cost(self, masks: Mapping[str, np.ndarray | None], observed: Sequence[str],
+                 policies: Sequence[Any], scored: Mapping[tuple, tuple[np.ndarray, float]]
+                 ) -> dict[str, float]:
+        """``frames``, ``gmacs``, ``seconds`` (and ``seconds_<method>``) of one row."""
+        t = self.num_frames
+        kept = [t if mk is None else float(np.asarray(mk).any(-1).sum(-1).mean())
+                for mk in masks.values()]
+        out = {"frames": float(np.mean(kept))}
+        nan = {"gmacs": float("nan"), "seconds": float("nan"),
+               **{f"seconds_{m}": float("nan") for m in self.extra}}
+        if not self.models:
+            return {**out, **nan}
+        computed = dict(masks)
+        for stream in observed:  # a stream the policy looked at is computed on every crop
+            computed[stream] = None
+        distinct = {id(p): p for p in policies if p is not None}
+        agent_macs = sum(self.agent_macs(p) for p in distinct.values())
+        # the agents' measured scoring time, per video, of every (policy, stream, m) they scored
+        agent_seconds = sum(sec for (pid, _, _), (_, sec) in scored.items()
+                            if pid in distinct and self.agent_macs(distinct[pid]) > 0
+                            ) / self.batch
+        for method, model in self.models.items():
+            vc = model.video_cost(computed, batch=self.batch)
+            if method is None:
+                out["gmacs"] = float(vc.macs.mean() + agent_macs) / 1e9
+                out["seconds"] = float(vc.seconds.mean() + agent_seconds)
+            else:
+                out[f"seconds_{method}"] = float(vc.seconds.mean() + agent_seconds)
+        return out
+
+
+def _evaluate_one(probs, importance, data, ms, schemes, alpha, thresholds=()):
     return evaluate_importance(probs, importance, data.labels, ms, schemes, alpha,
-                               data.relevance, return_predictions=True)
+                               data.relevance, return_predictions=True, thresholds=thresholds)
 
 
-def summarize(rows: Sequence[Mapping[str, Any]], keys: Sequence[str] = ("agent", "scheme", "m",
-                                                                         "stream")) -> list[dict]:
-    """Mean and std over seeds of accuracy, mean class accuracy and precision per ``keys``."""
+def _finite(value: Any) -> bool:
+    try:
+        return value is not None and bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def summarize(rows: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None) -> list[dict]:
+    """Mean and std over seeds of accuracy, mean class accuracy, precision and cost per ``keys``.
+
+    :param rows: evaluation rows.
+    :param keys: grouping columns; default ``agent, scheme, m, stream``, plus ``threshold`` when
+        some row has one (an adaptive budget).
+    """
+    if keys is None:
+        keys = ("agent", "scheme", "m", "stream")
+        if any(_finite(r.get("threshold")) for r in rows):
+            keys = (*keys, "threshold")
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+        # NaN never equals itself: a missing threshold groups as None
+        key = tuple(row.get(k) if k != "threshold" or _finite(row.get(k)) else None
+                    for k in keys)
+        groups.setdefault(key, []).append(row)
+    metrics = ["accuracy", "mean_class_accuracy", "precision", *COST_METRICS]
+    metrics += sorted({k for r in rows for k in r if str(k).startswith("seconds_")})
     out = []
     for key, group in groups.items():
         entry = dict(zip(keys, key, strict=False))
         entry["num_seeds"] = len({r.get("seed") for r in group})
-        for metric in ("accuracy", "mean_class_accuracy", "precision"):
-            vals = np.array([np.nan if r.get(metric) is None else r[metric] for r in group], float)
+        for metric in metrics:
+            vals = np.array([float(r[metric]) if _finite(r.get(metric)) else np.nan
+                             for r in group], float)
             finite = vals[np.isfinite(vals)]
             entry[metric] = float(finite.mean()) if len(finite) else float("nan")
             entry[f"{metric}_std"] = float(finite.std()) if len(finite) else float("nan")

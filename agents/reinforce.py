@@ -83,6 +83,11 @@ class ReinforceConfig:
         paper's N samples of one state; the BiLSTM runs once per video); ``False`` draws a view
         per episode and runs the BiLSTM on every episode (N times the compute).
     :param num_frames: T (``None`` = every stored frame).
+    :param observe: the stream(s) the agent sees (``None`` = the trainer's ``stream``, the
+        paper); e.g. ``observe="rgb", predict="fused"`` trains select-before-compute: the agent
+        reads only the cheap RGB states and is rewarded on the fused prediction of its kept
+        frames (:class:`frame_select_env.observations.ObservationSource`).
+    :param predict: the stream(s) the reward's prediction uses (``None`` = ``stream``).
     :param seed: the one seed of the run.
     :param device: ``cpu``, ``cuda``, ``cuda:1``, ...
     :param tensorboard: also write TensorBoard events when tensorboard is installed.
@@ -112,6 +117,8 @@ class ReinforceConfig:
     view: str = "random"
     shared_view: bool = True
     num_frames: int | None = None
+    observe: str | None = None
+    predict: str | None = None
     seed: int = 0
     device: str = "cpu"
     tensorboard: bool = True
@@ -248,7 +255,7 @@ class ReinforceTrainer:
             num_frames=cfg.num_frames, omega=cfg.omega, state=cfg.state, view=cfg.view,
             # every batch is chosen by reset(indices=...); an autoreset would gather a batch of
             # random videos after each step only to throw it away
-            autoreset_mode="disabled",
+            autoreset_mode="disabled", observe=cfg.observe, predict=cfg.predict,
         )
         src = self.env.source
         self.num_videos, self.num_frames = src.num_videos, src.num_frames

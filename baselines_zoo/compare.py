@@ -10,6 +10,9 @@ schemes (frame- and region-based), per stream and fused, for several seeds. Outp
 * ``table.md``: mean ± std over seeds per agent and m, best non-oracle entry per column in bold,
   oracle rows (they read the label: upper bounds) in their own block below;
 * ``accuracy_vs_m.png``: accuracy against m, one line per agent with a mean ± std band;
+* ``accuracy_vs_cost.png``: fused (else per-stream) accuracy against GMACs and seconds per video
+  (the cost columns ``frames, gmacs, seconds`` of :mod:`agents.evaluation`; the store's cost
+  dict, :mod:`frame_select_env.cost`);
 * ``selections.png``: which frames each agent keeps on a few test videos.
 
 Policies whose choice depends on m are handled by the evaluation: a policy with ``for_m(m)``
@@ -35,7 +38,9 @@ from frame_select_env.store import FeatureStore
 MS = (4, 8, 12, 16, 20, 25)
 SCHEMES = ("frame", "region")
 COLUMNS = ("agent", "scheme", "m", "stream", "seed", "accuracy", "mean_class_accuracy",
-           "precision", "uses_label")
+           "precision", "uses_label", "threshold", "frames", "gmacs", "seconds")
+FLOAT_COLUMNS = ("accuracy", "mean_class_accuracy", "precision", "threshold", "frames", "gmacs",
+                 "seconds")
 METRIC_TEXT = {"accuracy": "Top-1 accuracy (%)",
                "mean_class_accuracy": "Mean class accuracy (%)",
                "precision": "Precision (% of kept frames that show the action)"}
@@ -103,7 +108,8 @@ def evaluate_agents(
         row = {k: r.get(k) for k in COLUMNS}
         row["seed"], row["m"] = int(r["seed"]), int(r["m"])
         row["uses_label"] = bool(label_of.get(r["agent"], False) or r.get("uses_label"))
-        row["precision"] = float("nan") if r.get("precision") is None else float(r["precision"])
+        for k in ("precision", "threshold", "frames", "gmacs", "seconds"):
+            row[k] = float("nan") if r.get(k) is None else float(r[k])
         tidy.append(row)
     order = {e.name: i for i, e in enumerate(entries)}
     stream_order = {s: i for i, s in enumerate([*streams, "fused"])}
@@ -128,8 +134,8 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
         rows = list(csv.DictReader(f))
     for r in rows:
         r["m"], r["seed"] = int(r["m"]), int(r["seed"])
-        for k in ("accuracy", "mean_class_accuracy", "precision"):
-            r[k] = float(r[k]) if r[k] not in ("", "nan", None) else float("nan")
+        for k in FLOAT_COLUMNS:
+            r[k] = float(r[k]) if r.get(k) not in ("", "nan", None) else float("nan")
         r["uses_label"] = r["uses_label"] in ("True", "true", "1")
     return rows
 
@@ -140,10 +146,13 @@ def summarize(rows: Sequence[dict[str, Any]], metric: str = "accuracy"
 
     A thin reshaping of :func:`agents.evaluation.summarize` for the table and the plot.
     """
+    from agents.evaluation import _finite
     from agents.evaluation import summarize as summarize_rows
 
     out: dict[tuple[str, str, str], dict[int, tuple[float, float, int]]] = defaultdict(dict)
-    for e in summarize_rows(rows):
+    # adaptive-budget rows have no m: they belong to the cost table and plot only
+    topm = [r for r in rows if not _finite(r.get("threshold"))]
+    for e in summarize_rows(topm, ("agent", "scheme", "m", "stream")):
         out[(e["agent"], e["scheme"], e["stream"])][int(e["m"])] = (
             float(e[metric]), float(e[f"{metric}_std"]), int(e["num_seeds"]))
     return {k: dict(sorted(v.items())) for k, v in out.items()}
@@ -225,6 +234,42 @@ def markdown_table(rows: Sequence[dict[str, Any]], agents: Sequence[AgentEntry] 
     return "\n".join(out).lstrip("\n") + "\n"
 
 
+def cost_table(rows: Sequence[dict[str, Any]], stream: str | None = None,
+               scheme: str | None = None, extra: Sequence[str] = ()) -> str:
+    """Markdown table of accuracy and cost per agent and budget (mean over seeds).
+
+    :param rows: evaluation rows with the cost columns.
+    :param stream: stream shown (default ``fused`` when present, else the first).
+    :param scheme: scheme shown (default the first).
+    :param extra: more mean columns to show (e.g. ``seconds_tvl1``).
+    """
+    from agents.evaluation import summarize as summarize_rows
+
+    streams = list(dict.fromkeys(r["stream"] for r in rows))
+    stream = stream or ("fused" if "fused" in streams else streams[0])
+    scheme = scheme or next(iter(dict.fromkeys(r["scheme"] for r in rows)))
+    chosen = [r for r in rows if r["stream"] == stream and r["scheme"] == scheme]
+    summary = summarize_rows(chosen, ("agent", "m", "threshold"))
+    order = {a: i for i, a in enumerate(dict.fromkeys(r["agent"] for r in chosen))}
+    summary.sort(key=lambda e: (order[e["agent"]], e["threshold"] is not None, e["m"],
+                                e["threshold"] or 0.0))
+    head = ["agent", "budget", "accuracy (%)", "frames", "GMACs / video", "s / video", *extra]
+    out = [f"## Accuracy and cost per video ({stream}, {scheme}-based)", "",
+           "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    shown_all = False
+    for e in summary:
+        budget = f"p^a >= {e['threshold']:g}" if e["threshold"] is not None else f"m={e['m']}"
+        if e["agent"] == "all":  # the same every-frame prediction at every m: one line
+            if shown_all:
+                continue
+            budget, shown_all = "all frames", True
+        cells = [e["agent"], budget, f"{e['accuracy']:.1f} ± {e['accuracy_std']:.1f}",
+                 f"{e['frames']:.1f}", f"{e['gmacs']:.3f}", f"{e['seconds']:.3f}",
+                 *[f"{e.get(k, float('nan')):.3f}" for k in extra]]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def plot_accuracy_vs_m(rows: Sequence[dict[str, Any]], path: Path, metric: str = "accuracy"
                        ) -> None:
     """One panel per (scheme, stream); one line per agent with a mean ± std band over seeds."""
@@ -264,6 +309,76 @@ def plot_accuracy_vs_m(rows: Sequence[dict[str, Any]], path: Path, metric: str =
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
     fig.tight_layout(rect=(0, 0.04 + 0.03 * (len(labels) // 5), 1, 1))
+    _save_fig(fig, path)
+
+
+def plot_accuracy_vs_cost(rows: Sequence[dict[str, Any]], path: Path,
+                          costs: Sequence[tuple[str, str]] = (
+                              ("gmacs", "GMACs per video"), ("seconds", "seconds per video")),
+                          stream: str | None = None, scheme: str | None = None,
+                          title: str = "") -> None:
+    """Accuracy against cost per video, one panel per cost column, one line per agent over m.
+
+    Points are means over seeds (error bars: std of accuracy); adaptive-budget (threshold) rows
+    are drawn as stars. Costs on a log axis, since keeping all frames of both streams costs
+    several times one stream's few frames.
+
+    :param rows: evaluation rows with the cost columns.
+    :param path: the PNG to write.
+    :param costs: (column, axis label) per panel.
+    :param stream: the stream shown (default ``fused`` when present, else the first).
+    :param scheme: the scheme shown (default the first in ``rows``).
+    :param title: figure title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from agents.evaluation import summarize as summarize_rows
+
+    streams = list(dict.fromkeys(r["stream"] for r in rows))
+    stream = stream or ("fused" if "fused" in streams else streams[0])
+    scheme = scheme or next(iter(dict.fromkeys(r["scheme"] for r in rows)))
+    chosen = [r for r in rows if r["stream"] == stream and r["scheme"] == scheme]
+    summary = summarize_rows(chosen, ("agent", "m", "threshold"))
+    agents = list(dict.fromkeys(r["agent"] for r in chosen))
+    uses_label = {r["agent"]: bool(r.get("uses_label")) for r in rows}
+    fig, axes = plt.subplots(1, len(costs), figsize=(5.2 * len(costs), 4.2), squeeze=False)
+    colors = plt.get_cmap("tab10")
+    for j, (column, label) in enumerate(costs):
+        ax = axes[0, j]
+        for k, agent in enumerate(agents):
+            pts = [e for e in summary if e["agent"] == agent and np.isfinite(e[column])]
+            topm = sorted((e for e in pts if e["threshold"] is None), key=lambda e: e[column])
+            if agent == "all":  # the same every-frame prediction at every m: one point
+                topm = topm[:1]
+            thr = [e for e in pts if e["threshold"] is not None]
+            color = colors(k % 10)
+            name = f"{agent} {ORACLE_MARK}" if uses_label.get(agent) else agent
+            if topm:
+                ax.errorbar([e[column] for e in topm], [e["accuracy"] for e in topm],
+                            yerr=[e["accuracy_std"] for e in topm], marker="o", ms=3,
+                            color=color, label=name, capsize=2,
+                            linestyle="--" if uses_label.get(agent) else "-")
+                spread = len({round(e[column], 9) for e in topm}) > 1
+                for e in topm:
+                    if spread:  # m labels only where the points are apart
+                        ax.annotate(str(e["m"]), (e[column], e["accuracy"]), fontsize=6,
+                                    xytext=(2, 2), textcoords="offset points", color=color)
+            for e in thr:
+                ax.errorbar([e[column]], [e["accuracy"]], yerr=[e["accuracy_std"]], marker="*",
+                            ms=10, color=color, capsize=2,
+                            label=f"{agent}, p>={e['threshold']:g}" if not topm else None)
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel(f"top-1 accuracy (%), {stream}")
+        ax.grid(alpha=0.3, which="both")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.08 + 0.04 * (len(labels) // 4), 1, 1))
     _save_fig(fig, path)
 
 
@@ -415,6 +530,8 @@ def compare_agents(
     seconds = time.perf_counter() - start
     paths = {"results": out / "results.csv", "table": out / "table.md",
              "accuracy_vs_m": out / "accuracy_vs_m.png", "selections": out / "selections.png"}
+    if any(np.isfinite(r["gmacs"]) for r in rows):
+        paths["accuracy_vs_cost"] = out / "accuracy_vs_cost.png"
     write_csv(rows, paths["results"])
     title = f"Agent comparison on {Path(store).name} ({split} split)"
     text = markdown_table(rows, entries, "accuracy", title)
@@ -422,10 +539,14 @@ def compare_agents(
     if any(np.isfinite(r["precision"]) for r in rows):
         text += "\n" + markdown_table(rows, entries, "precision",
                                       "Precision: % of kept frames that show the action")
+    if "accuracy_vs_cost" in paths:
+        text += "\n" + cost_table(rows)
     text += f"\nEvaluation time: {seconds:.1f} s for {len(entries)} agents x {len(ms)} m x " \
             f"{len(schemes)} schemes x {seeds} seed(s).\n"
     atomic_write_text(paths["table"], text)
     plot_accuracy_vs_m(rows, paths["accuracy_vs_m"])
+    if "accuracy_vs_cost" in paths:
+        plot_accuracy_vs_cost(rows, paths["accuracy_vs_cost"])
     plot_selections(entries, store, paths["selections"], stream=streams[0], m=selection_m,
                     num_videos=selection_videos, split=split, cross_stream=cross_stream)
     return paths

@@ -134,6 +134,8 @@ class RandomPolicy(BaselinePolicy):
     :param name: display name.
     """
 
+    observes: tuple[str, ...] = ()  # looks at no frame: only the kept frames are ever computed
+
     def __init__(self, seed: int | None = 0, name: str = "random") -> None:
         super().__init__(name)
         self.seed = seed
@@ -157,6 +159,8 @@ class UniformPolicy(BaselinePolicy):
         with no m at all returns a nested order whose top-m is spread out for every m.
     :param name: display name.
     """
+
+    observes: tuple[str, ...] = ()  # looks at no frame: only the kept frames are ever computed
 
     def __init__(self, m: int | None = None, name: str = "uniform") -> None:
         super().__init__(name)

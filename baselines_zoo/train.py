@@ -13,7 +13,9 @@ logger) and, while training, ``checkpoint.zip`` (saved atomically every ``save_f
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +79,6 @@ def make_env(store: str | os.PathLike | None, stream: str, algo: str, n_envs: in
 
     kwargs = {"store": None if store is None else str(store), "split": split, "stream": stream,
               **env_kwargs}
-    # make_vec_env asks for render_mode="rgb_array" unless told otherwise; the env has none.
-    kwargs.setdefault("render_mode", None)
     wrapper = TopMScoresWrapper if algo in OFF_POLICY else None
     wrapper_kwargs = {"m": top_m} if algo in OFF_POLICY else None
     return make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, env_kwargs=kwargs,
@@ -109,6 +109,15 @@ def _checkpoint_callback(path: Path, every: int) -> Any:
     return _Checkpoint()
 
 
+def progress_bar_available() -> bool:
+    """Whether SB3's progress bar can be drawn (it imports tqdm and rich); warns when not."""
+    missing = [m for m in ("tqdm", "rich") if importlib.util.find_spec(m) is None]
+    if missing:
+        warnings.warn(f"no SB3 progress bar: {' and '.join(missing)} not installed "
+                      f"(pip install {' '.join(missing)})", stacklevel=2)
+    return not missing
+
+
 def train_sb3(
     algo: str,
     policy: str | None = None,
@@ -137,7 +146,8 @@ def train_sb3(
     :param stream: ``rgb``, ``flow`` or ``fused``.
     :param hyperparams: YAML file (default ``baselines_zoo/hyperparams/<algo>.yml``).
     :param overrides: entries replacing the YAML's (e.g. ``{"n_envs": 2, "n_steps": 32}``).
-    :param progress_bar: show SB3's progress bar (tqdm + rich).
+    :param progress_bar: show SB3's progress bar (it needs tqdm and rich; without them training
+        goes on without a bar and says so once).
     :param save_freq: checkpoint every this many steps.
     :param resume: continue from ``out/checkpoint.zip`` when it exists.
     :param device: torch device.
@@ -199,7 +209,8 @@ def train_sb3(
 
     if remaining > 0:
         model.learn(remaining, callback=_checkpoint_callback(checkpoint, save_freq),
-                    progress_bar=progress_bar, reset_num_timesteps=reset)
+                    progress_bar=progress_bar and progress_bar_available(),
+                    reset_num_timesteps=reset)
     final = out / "model.zip"
     _atomic_save(model, final)
     checkpoint.unlink(missing_ok=True)

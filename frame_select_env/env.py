@@ -9,8 +9,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from frame_select_env.observations import ObservationSource
-from frame_select_env.reward import DEFAULT_OMEGA, selection_reward
+from frame_select_env.online import make_source
+from frame_select_env.render import RENDER_MODES, episode_view, render_ansi, render_rgb
+from frame_select_env.reward import DEFAULT_OMEGA, is_torch, selection_reward
 
 
 def make_spaces(num_frames: int, feature_dim: int, num_classes: int, state: str) -> spaces.Dict:
@@ -26,12 +27,24 @@ def make_spaces(num_frames: int, feature_dim: int, num_classes: int, state: str)
 def check_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
     """Validate keep/drop actions and return them as a bool array.
 
-    Integers, bools and floats (SB3 hands out float arrays) are accepted when every value is 0 or 1.
+    Accepted: numpy arrays, lists and torch tensors (any device, with or without
+    ``requires_grad``: a policy's output can be passed straight in) whose values are all 0 or 1,
+    of integer, bool or float dtype (SB3 hands out float arrays).
 
     :param action: the action(s).
     :param shape: the expected shape, (T,) or (N, T).
+    :raises ValueError: on a wrong shape, a non-numeric dtype or a value other than 0/1.
     """
-    arr = np.asarray(action)
+    if is_torch(action):
+        # detach: a tensor that requires grad refuses .numpy(); cpu: it may live on a GPU.
+        action = action.detach().cpu().numpy()
+    try:
+        arr = np.asarray(action)
+    except (TypeError, ValueError) as err:  # ragged lists and other non-arrays
+        raise ValueError(
+            f"FrameSelection action must be an array of 0/1 values of shape {shape}, "
+            f"got {type(action).__name__}: {err}"
+        ) from None
     if arr.shape != shape:
         raise ValueError(
             f"FrameSelection action must have shape {shape} (1 = keep the frame), "
@@ -70,8 +83,9 @@ class FrameSelectionEnv(gym.Env):
 
     ## Action Space
 
-    ``MultiBinary(T)``: 1 keeps the frame, 0 drops it. Integer, bool or float arrays of 0/1 are
-    accepted (SB3 gives floats); anything else raises ``ValueError``.
+    ``MultiBinary(T)``: 1 keeps the frame, 0 drops it. Integer, bool or float arrays, lists and
+    torch tensors (any device, ``requires_grad`` or not) of 0/1 are accepted (SB3 gives floats);
+    anything else raises ``ValueError``.
 
     ## Observation Space
 
@@ -124,7 +138,17 @@ class FrameSelectionEnv(gym.Env):
     * ``omega``: the flip bonus/penalty Ω of Eq. 4.
     * ``state``: ``both``, ``features`` or ``predictions``.
     * ``view``: ``random`` (per episode), ``center``, ``mean`` (average over crops) or an index.
-    * ``render_mode``: ``None`` or ``"ansi"``.
+    * ``observe``, ``predict``: select-before-compute: the observation comes from the
+      ``observe`` stream(s), the reward's probabilities from the ``predict`` stream(s) (e.g.
+      ``observe="rgb", predict="fused"``); ``None`` = ``stream``, the paper's setting. Where the
+      store records cost (:mod:`frame_select_env.cost`), ``step``'s info has ``macs``: the
+      episode's classifier MACs (observed streams on all T frames, the others on the kept).
+    * ``render_mode``: ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (a picture: per-frame
+      keep/drop and true-class probability, p0 vs p1; see :mod:`frame_select_env.render`).
+    * ``videos``, ``classifier``, ``device``, ``flow``, ``views``, ``cache``, ``skip_bad``,
+      ``online_options``: online mode instead of ``store`` (``videos="builtin:test",
+      classifier="builtin"``): states computed from the videos by the frozen classifier, with
+      the same observations, reward and info; see :mod:`frame_select_env.online`.
 
     ``gym.make_vec("FrameSelection-v0", num_envs=N)`` returns the batched
     :class:`frame_select_env.vector_env.FrameSelectionVectorEnv` (same arguments, plus
@@ -135,7 +159,7 @@ class FrameSelectionEnv(gym.Env):
     * v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 1}
 
     def __init__(
         self,
@@ -148,12 +172,29 @@ class FrameSelectionEnv(gym.Env):
         view: str | int = "random",
         render_mode: str | None = None,
         max_memory_bytes: int | None = None,
+        observe: str | None = None,
+        predict: str | None = None,
+        videos: Any = None,
+        classifier: Any = None,
+        device: str = "auto",
+        flow: str | None = None,
+        views: int | None = None,
+        cache: str | os.PathLike | None = None,
+        skip_bad: bool = False,
+        online_options: dict[str, Any] | None = None,
     ) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-        kw = {} if max_memory_bytes is None else {"max_memory_bytes": max_memory_bytes}
-        self.source = ObservationSource(
-            resolve_store(store), split, stream, num_frames, state, view, **kw
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                f"got {render_mode!r}"
+            )
+        # observe/predict: select-before-compute (ObservationSource); None = `stream`.
+        # videos=...: online mode (frame_select_env.online), states computed from the videos.
+        self.source = make_source(
+            store, split, stream, num_frames, state, view, max_memory_bytes,
+            observe=observe, predict=predict, videos=videos, classifier=classifier,
+            device=device, flow=flow, views=views, cache=cache, skip_bad=skip_bad,
+            online_options=online_options,
         )
         self.omega = float(omega)
         self.state = state
@@ -170,6 +211,7 @@ class FrameSelectionEnv(gym.Env):
         self._obs: dict[str, np.ndarray] | None = None
         self._probs: np.ndarray | None = None
         self._last: dict[str, Any] | None = None
+        self._reward = 0.0
 
     def _pick_index(self, options: dict[str, Any] | None) -> int:
         src = self.source
@@ -200,7 +242,7 @@ class FrameSelectionEnv(gym.Env):
             views = np.array([int(options["view"])])
         self._view = None if views is None else int(views[0])
         batch = self.source.gather(np.array([self._index]), views)
-        self._probs = batch["predictions"][0]
+        self._probs = self.source.reward_probs(batch)[0]  # the `predict` stream(s)
         self._obs = {k: batch[k][0] for k in self.observation_space.spaces}
         self._last = None
         return self._obs, self._info()
@@ -232,28 +274,30 @@ class FrameSelectionEnv(gym.Env):
             "pred_after": int(d.pred_after),
             "action": keep.astype(np.int8),
         }
+        macs = self.source.episode_macs(np.array([d.num_selected]))
+        if macs is not None:  # classifier MACs of the episode, where the store records cost
+            self._last["macs"] = float(macs[0])
+        self._reward = float(reward)
         # The terminal observation is the one acted on; a copy, as callers may keep both.
         obs = {k: v.copy() for k, v in self._obs.items()}
         return obs, float(reward), True, False, self._info()
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi" or self._obs is None:
+    def close(self) -> None:
+        """Online mode: fold the cache's pending parts and stop the decode workers."""
+        if hasattr(self.source, "close"):
+            self.source.close()
+        super().close()
+
+    def render(self) -> str | np.ndarray | None:
+        """The current episode as text (``ansi``) or an RGB picture (``rgb_array``).
+
+        Before ``step`` it shows the video's per-frame probabilities; after it, the last action.
+        """
+        if self.render_mode is None or self._obs is None:
             return None
         label = int(self.source.labels[self._index])
-        lines = [
-            f"video {self.source.video_ids[self._index]}  true class: {self.class_names[label]}"
-        ]
-        if self._last is None:
-            return lines[0] + "  (no action yet)\n"
-        last = self._last
-        marks = "".join("#" if k else "." for k in last["action"])
-        after = self.class_names[last["pred_after"]] if last["pred_after"] >= 0 else "(nothing)"
-        lines.append(
-            f"all {self.num_frames} frames -> {self.class_names[last['pred_before']]} "
-            f"(p_true={last['p0']:.3f})"
+        last = None if self._last is None else {**self._last, "reward": self._reward}
+        view = episode_view(
+            self._probs, label, self.source.video_ids[self._index], self.class_names, last
         )
-        lines.append(
-            f"kept [{marks}] {last['num_selected']}/{self.num_frames} -> {after} "
-            f"(p_true={last['p1']:.3f})"
-        )
-        return "\n".join(lines) + "\n"
+        return render_ansi(view) if self.render_mode == "ansi" else render_rgb(view)

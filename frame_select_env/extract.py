@@ -166,20 +166,34 @@ class _VideoDataset:
         return len(self.jobs)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        import torch
-
         index, path = self.jobs[i]
-        try:
-            out = prepare_video(path, self.cfg)
-        except VideoReadError as e:
-            return {"index": index, "path": path, "error": e.reason}
-        except Exception as e:  # an unexpected decoder error must not kill the whole run
-            return {"index": index, "path": path, "error": f"{type(e).__name__}: {e}"}
-        # tensors travel through shared memory instead of being pickled through a pipe
-        out["rgb"] = torch.from_numpy(out["rgb"])
-        out["flow"] = torch.from_numpy(out["flow"])
-        out.update(index=index, path=path, error=None)
-        return out
+        return prepare_item(index, path, self.cfg)
+
+
+def prepare_item(index: int, path: str, cfg: ExtractConfig) -> dict[str, Any]:
+    """:func:`prepare_video` for a worker process: failures are returned, not raised.
+
+    Used by the extractor's DataLoader and by the online env's worker pool alike.
+
+    :param index: the caller's id of the video (returned as ``index``)
+    :param path: video file or raw-frame folder
+    :param cfg: extraction config
+    :return: the :func:`prepare_video` dict (``rgb``/``flow`` as torch tensors) with ``index``,
+        ``path`` and ``error`` (None, or the reason the video cannot be used)
+    """
+    import torch
+
+    try:
+        out = prepare_video(path, cfg)
+    except VideoReadError as e:
+        return {"index": index, "path": path, "error": e.reason}
+    except Exception as e:  # an unexpected decoder error must not kill the whole run
+        return {"index": index, "path": path, "error": f"{type(e).__name__}: {e}"}
+    # tensors travel through shared memory instead of being pickled through a pipe
+    out["rgb"] = torch.from_numpy(out["rgb"])
+    out["flow"] = torch.from_numpy(out["flow"])
+    out.update(index=index, path=path, error=None)
+    return out
 
 
 def _identity(x: Any) -> Any:
@@ -196,10 +210,51 @@ def _worker_init(_: int) -> None:
 
 
 # ------------------------------------------------------------------ main side
+def classify_videos(
+    clf: Any, items: Sequence[dict[str, Any]], cfg: ExtractConfig, batch_size: int = 256
+) -> list[dict[str, np.ndarray]]:
+    """Views + classifier for prepared videos, batched over the videos.
+
+    The one implementation of a video's states: the extractor calls it per video, the online
+    env with the N videos of a step (their crops share forward passes).
+
+    :param clf: a :class:`frame_select_env.models.classifier.TwoStreamClassifier`
+    :param items: outputs of :func:`prepare_video` (all with ``cfg.num_frames`` frames)
+    :param cfg: extraction config
+    :param batch_size: crops per forward pass
+    :return: per video ``<stream>_features`` (T, V, D) and ``<stream>_logits`` (T, V, C) float32
+    """
+    if not items:
+        return []
+    out: list[dict[str, np.ndarray]] = [{} for _ in items]
+    t = cfg.num_frames
+    # views are built a few at a time so that ten-crop flow never sits in memory whole
+    chunk = max(1, batch_size // (t * len(items)))
+    for stream in STREAMS:
+        xs = [np.asarray(item[stream]) for item in items]
+        layout, is_flow = ("hwc", False) if stream == "rgb" else ("chw", True)
+        feats, logits = [], []
+        for v0 in range(0, cfg.num_views, chunk):
+            vs = range(v0, min(cfg.num_views, v0 + chunk))
+            # (N * T, views, ...): the frames of all videos, one forward pass per batch_size crops
+            views = np.concatenate(
+                [np.stack([view_at(x, v, cfg.crop, layout, is_flow) for v in vs], axis=1)
+                 for x in xs]
+            )
+            f, lg = clf.extract(stream, views, batch_size=batch_size)
+            feats.append(f.reshape(len(items), t, *f.shape[1:]))
+            logits.append(lg.reshape(len(items), t, *lg.shape[1:]))
+        f_all, lg_all = np.concatenate(feats, axis=2), np.concatenate(logits, axis=2)
+        for k in range(len(items)):
+            out[k][f"{stream}_features"] = f_all[k]
+            out[k][f"{stream}_logits"] = lg_all[k]
+    return out
+
+
 def classify_video(
     clf: Any, item: dict[str, Any], cfg: ExtractConfig, batch_size: int = 256
 ) -> dict[str, np.ndarray]:
-    """Views + classifier for one prepared video.
+    """Views + classifier for one prepared video (:func:`classify_videos` of one).
 
     :param clf: a :class:`frame_select_env.models.classifier.TwoStreamClassifier`
     :param item: output of :func:`prepare_video`
@@ -207,23 +262,40 @@ def classify_video(
     :param batch_size: crops per forward pass
     :return: ``<stream>_features`` (T, V, D) and ``<stream>_logits`` (T, V, C) float32
     """
-    out: dict[str, np.ndarray] = {}
-    t = cfg.num_frames
-    # views are built a few at a time so that ten-crop flow never sits in memory whole
-    chunk = max(1, batch_size // t)
-    for stream in STREAMS:
-        x = np.asarray(item[stream])
-        layout, is_flow = ("hwc", False) if stream == "rgb" else ("chw", True)
-        feats, logits = [], []
-        for v0 in range(0, cfg.num_views, chunk):
-            vs = range(v0, min(cfg.num_views, v0 + chunk))
-            views = np.stack([view_at(x, v, cfg.crop, layout, is_flow) for v in vs], axis=1)
-            f, lg = clf.extract(stream, views, batch_size=batch_size)
-            feats.append(f)
-            logits.append(lg)
-        out[f"{stream}_features"] = np.concatenate(feats, axis=1)
-        out[f"{stream}_logits"] = np.concatenate(logits, axis=1)
-    return out
+    return classify_videos(clf, [item], cfg, batch_size)[0]
+
+
+def video_part(
+    record: VideoRecord,
+    item: dict[str, Any],
+    states: dict[str, np.ndarray],
+    cfg: ExtractConfig,
+    relevance_fn: RelevanceFn | None = None,
+) -> dict[str, np.ndarray]:
+    """Everything stored about one video: its states, sampled indices and optional relevance.
+
+    :param record: the video's list entry
+    :param item: its :func:`prepare_video` output
+    :param states: its :func:`classify_videos` output
+    :param cfg: extraction config
+    :param relevance_fn: see :func:`extract_features`
+    :return: the arrays of a part file
+    """
+    arrays: dict[str, Any] = dict(states)
+    arrays.update(
+        rgb_idx=np.asarray(item["rgb_idx"], np.int64),
+        flow_idx=np.asarray(item["flow_idx"], np.int64),
+        num_frames=np.int64(item["num_frames"]),
+    )
+    if relevance_fn is not None:
+        rel = np.asarray(relevance_fn(record, arrays["rgb_idx"], int(item["num_frames"])))
+        if rel.shape != (cfg.num_frames,):
+            raise ValueError(
+                f"relevance_fn returned shape {rel.shape} for {record.path!r}, "
+                f"expected ({cfg.num_frames},)"
+            )
+        arrays["relevance"] = rel.astype(np.uint8)
+    return arrays
 
 
 def part_key(record: VideoRecord, cfg: ExtractConfig, classifier_id: str) -> str:
@@ -279,6 +351,7 @@ def extract_features(
     metadata: dict[str, Any] | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    measure_cost: bool = False,
 ) -> ExtractResult:
     """Extract per-frame two-stream features of many videos into one store (resumable).
 
@@ -300,11 +373,14 @@ def extract_features(
     :param metadata: extra JSON metadata for the store
     :param progress: tqdm progress bar
     :param log: where per-video failure lines go (default: stderr)
+    :param measure_cost: also time decoding, flow and the CNNs on this machine for the store's
+        cost dict (metadata ``"cost"``, :func:`frame_select_env.cost.extraction_cost`); MACs and
+        frame counts are always stored, seconds only with this (they vary between runs)
     :return: :class:`ExtractResult`
     """
     from tqdm import tqdm
 
-    from frame_select_env.store import SPLITS, StoreWriter
+    from frame_select_env.store import SPLITS
 
     t0 = time.perf_counter()
     cfg = cfg or ExtractConfig()
@@ -365,22 +441,8 @@ def extract_features(
                     failures.append((item["path"], item["error"]))
                     log(f"FAILED {item['path']}: {item['error']}")
                 else:
-                    arrays: dict[str, Any] = classify_video(clf, item, cfg, batch_size)
-                    arrays.update(
-                        rgb_idx=np.asarray(item["rgb_idx"], np.int64),
-                        flow_idx=np.asarray(item["flow_idx"], np.int64),
-                        num_frames=np.int64(item["num_frames"]),
-                    )
-                    if relevance_fn is not None:
-                        rel = np.asarray(
-                            relevance_fn(rec, arrays["rgb_idx"], int(item["num_frames"]))
-                        )
-                        if rel.shape != (cfg.num_frames,):
-                            raise ValueError(
-                                f"relevance_fn returned shape {rel.shape} for {rec.path!r}, "
-                                f"expected ({cfg.num_frames},)"
-                            )
-                        arrays["relevance"] = rel.astype(np.uint8)
+                    states = classify_video(clf, item, cfg, batch_size)
+                    arrays = video_part(rec, item, states, cfg, relevance_fn)
                     _save_part(_part_path(parts_dir, i, keys[i]), arrays)
                 bar.update(1)
         finally:
@@ -406,34 +468,77 @@ def extract_features(
     if not done:
         return ExtractResult(None, 0, skipped, failures, time.perf_counter() - t0)
 
-    first = done[0][1]
-    streams = {s: (int(first[f"{s}_features"].shape[1]), int(first[f"{s}_features"].shape[2]))
-               for s in STREAMS}
-    with_rel = relevance_fn is not None
     meta = {
+        **store_metadata(cfg, classifier_id),
+        "shard": [si, sn],
+        "num_failed": len(failures),
+        **(metadata or {}),
+    }
+    if "cost" not in meta:  # counted MACs (+ measured seconds) per frame: frame_select_env.cost
+        from frame_select_env.cost import extraction_metadata
+
+        # a fully resumed run loaded no classifier: the architecture saved in the parts is used
+        model = clf if todo else (classifier if hasattr(classifier, "extract") else None)
+        meta.update(extraction_metadata(
+            model, parts_dir, asdict(cfg),
+            {by_index[i].video_id: int(part["num_frames"]) for i, part in done},
+            video_location(root, by_index[done[0][0]].path) if measure_cost else None))
+    entries = [
+        (by_index[i].video_id, int(by_index[i].label),  # type: ignore[arg-type]
+         by_index[i].split or default_split, part)
+        for i, part in done
+    ]
+    write_parts_store(out, entries, cfg, class_names, meta, relevance_fn is not None)
+    return ExtractResult(out, len(done), skipped, failures, time.perf_counter() - t0)
+
+
+def store_metadata(cfg: ExtractConfig, classifier_id: str) -> dict[str, Any]:
+    """The metadata every extracted store carries (what made its numbers)."""
+    return {
         "extractor": "frame_select_env.extract",
         "config": asdict(cfg),
         "classifier": classifier_id,
         "sampling": "TSN test: rgb at sample_indices(n, T, 1), flow at sample_indices(n, T, L+1)",
         "view_order": "centre, tl, tr, bl, br, then their horizontal flips",
-        "shard": [si, sn],
-        "num_failed": len(failures),
-        **(metadata or {}),
     }
+
+
+def write_parts_store(
+    out: str | os.PathLike,
+    entries: Sequence[tuple[str, int, str, dict[str, np.ndarray]]],
+    cfg: ExtractConfig,
+    class_names: Sequence[str],
+    metadata: dict[str, Any],
+    with_relevance: bool,
+) -> Path:
+    """Write per-video parts as one store (validated, atomically renamed into place).
+
+    :param out: the store path
+    :param entries: (video id, label, split, part arrays) per row, in row order
+    :param cfg: extraction config (T, dtype)
+    :param class_names: the C class names
+    :param metadata: the store's metadata
+    :param with_relevance: every part holds ``relevance`` and the store gets ``/relevance``
+    :return: ``out``
+    """
+    from frame_select_env.store import StoreWriter
+
+    first = entries[0][3]
+    streams = {s: (int(first[f"{s}_features"].shape[1]), int(first[f"{s}_features"].shape[2]))
+               for s in STREAMS}
     with StoreWriter(
-        out, num_videos=len(done), num_frames=cfg.num_frames, streams=streams,
-        class_names=list(class_names), dtype=cfg.dtype, with_relevance=with_rel, metadata=meta,
+        out, num_videos=len(entries), num_frames=cfg.num_frames, streams=streams,
+        class_names=list(class_names), dtype=cfg.dtype, with_relevance=with_relevance,
+        metadata=metadata,
     ) as w:
-        for row, (i, part) in enumerate(done):
-            rec = by_index[i]
+        for row, (video_id, label, split, part) in enumerate(entries):
             w.write(
-                row, video_id=rec.video_id, label=int(rec.label),  # type: ignore[arg-type]
-                split=rec.split or default_split,
+                row, video_id=video_id, label=int(label), split=split,
                 features={s: part[f"{s}_features"] for s in STREAMS},
                 logits={s: part[f"{s}_logits"] for s in STREAMS},
-                relevance=part.get("relevance") if with_rel else None,
+                relevance=part.get("relevance") if with_relevance else None,
             )
-    return ExtractResult(out, len(done), skipped, failures, time.perf_counter() - t0)
+    return Path(out)
 
 
 def random_classifier_warning() -> None:

@@ -21,6 +21,9 @@ STATES = ("both", "features", "predictions")
 STREAM_CHOICES = ("rgb", "flow", "fused")
 VIEW_MODES = ("random", "center", "mean")
 DEFAULT_MAX_MEMORY_BYTES = 2 * 1024**3
+#: key of :meth:`ObservationSource.gather`'s output holding the ``predict`` stream(s)'
+#: probabilities, present only when they differ from the observed ones (select-before-compute)
+REWARD_KEY = "reward_predictions"
 
 
 def frame_subset(stored: int, wanted: int | None) -> np.ndarray:
@@ -45,6 +48,13 @@ class ObservationSource:
     :param state: ``both``, ``features`` or ``predictions`` (the paper's Table 2 ablation).
     :param view: ``random`` (a view per episode), ``center``, ``mean`` or an integer view index.
     :param max_memory_bytes: load the split into RAM when it is smaller than this.
+    :param observe: the stream(s) the agent sees (``rgb``, ``flow``, ``fused``); ``None`` =
+        ``stream``. The observation's features and predictions come from it.
+    :param predict: the stream(s) whose kept frames make the prediction the reward scores;
+        ``None`` = ``stream``. With ``observe="rgb", predict="fused"`` the agent sees only the
+        cheap RGB states of all T frames while the reward (and the evaluation) uses both streams'
+        kept frames, so flow is needed on the kept frames only (select-before-compute). The
+        paper's setting is ``observe == predict`` (the default).
     """
 
     store: Any
@@ -54,6 +64,8 @@ class ObservationSource:
     state: str = "both"
     view: str | int = "random"
     max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
+    observe: str | None = None
+    predict: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.store, FeatureStore):
@@ -61,8 +73,18 @@ class ObservationSource:
         store = self.store
         if self.state not in STATES:
             raise ValueError(f"state must be one of {STATES}, got {self.state!r}")
-        self.streams = self._resolve_streams(store, self.stream)
-        views = {s: store.num_views(s) for s in self.streams}
+        # errors name the argument the user gave: `stream` unless observe/predict was set
+        names = ("stream" if self.observe is None else "observe",
+                 "stream" if self.predict is None else "predict")
+        self.observe = self.stream if self.observe is None else self.observe
+        self.predict = self.stream if self.predict is None else self.predict
+        # `streams` are the observed ones (features, agent-visible predictions); `predict_streams`
+        # give the reward's probabilities.
+        self.streams = self._resolve_streams(store, self.observe, names[0])
+        self.predict_streams = self._resolve_streams(store, self.predict, names[1])
+        self.separate_predict = self.predict_streams != self.streams
+        used = list(dict.fromkeys(self.streams + self.predict_streams))
+        views = {s: store.num_views(s) for s in used}
         if len(set(views.values())) != 1 and self.view not in ("mean",):
             raise ValueError(
                 f"stream 'fused' needs the same number of views in every stream, got "
@@ -87,24 +109,24 @@ class ObservationSource:
         self.feature_dim = sum(store.feature_dim(s) for s in self.streams)
         # The centre crop is view 0 by the store's convention unless its metadata says otherwise.
         self.center_view = int(store.metadata.get("center_view", 0))
-        split_bytes = sum(store.nbytes(s) for s in self.streams) * len(self.rows) // len(store)
+        split_bytes = sum(store.nbytes(s) for s in used) * len(self.rows) // len(store)
         # float32 in RAM: twice the size of a float16 store.
         self.in_memory = split_bytes * 2 <= self.max_memory_bytes
         if self.in_memory:
             self._cache = self._read(self.rows)
 
     @staticmethod
-    def _resolve_streams(store: FeatureStore, stream: str) -> list[str]:
+    def _resolve_streams(store: FeatureStore, stream: str, what: str = "stream") -> list[str]:
         if stream == "fused":
             if len(store.streams) < 2:
                 raise ValueError(
-                    f"stream 'fused' needs two streams, feature store "
+                    f"{what} 'fused' needs two streams, feature store "
                     f"{str(store.path)!r} has {store.streams}"
                 )
             return list(store.streams)
         if stream not in store.streams:
             raise ValueError(
-                f"stream {stream!r} is not in feature store {str(store.path)!r}; "
+                f"{what} {stream!r} is not in feature store {str(store.path)!r}; "
                 f"choose from {store.streams + ['fused']}"
             )
         return [stream]
@@ -134,17 +156,24 @@ class ObservationSource:
         """
         row_views = self._view_per_row(len(rows), views)
         feats, probs = [], {}
-        for s in self.streams:
-            f = self.store.features(s, rows, row_views)[:, self.frames].astype(np.float32)
+        for s in dict.fromkeys(self.streams + self.predict_streams):
             p = softmax(self.store.logits(s, rows, row_views)[:, self.frames])
-            if self.view == "mean":
-                f, p = f.mean(axis=2), p.mean(axis=2)
-            feats.append(f)
-            probs[s] = p
-        return {
+            probs[s] = p.mean(axis=2) if self.view == "mean" else p
+            if s in self.streams:  # features only of what the agent sees
+                f = self.store.features(s, rows, row_views)[:, self.frames].astype(np.float32)
+                feats.append(f.mean(axis=2) if self.view == "mean" else f)
+
+        def combined(streams: list[str]) -> np.ndarray:
+            return fuse_streams({s: probs[s] for s in streams}) if len(streams) > 1 else probs[
+                streams[0]]
+
+        out = {
             "features": np.concatenate(feats, axis=-1) if len(feats) > 1 else feats[0],
-            "predictions": fuse_streams(probs) if len(probs) > 1 else probs[self.streams[0]],
+            "predictions": combined(self.streams),
         }
+        if self.separate_predict:
+            out[REWARD_KEY] = combined(self.predict_streams)
+        return out
 
     def draw_views(self, rng: np.random.Generator, n: int) -> np.ndarray | None:
         """A view per episode for ``view='random'``; ``None`` otherwise."""
@@ -154,7 +183,9 @@ class ObservationSource:
         """Observations of the split's videos ``idx`` (positions within the split).
 
         :return: ``{"features": (B, T, D), "predictions": (B, T, C)}`` float32 (both always
-            present; the env drops the key its ``state`` hides).
+            present; the env drops the key its ``state`` hides), plus :data:`REWARD_KEY`
+            (B, T, C), the ``predict`` stream(s)' probabilities, when ``predict`` differs from
+            ``observe``.
         """
         idx = np.asarray(idx)
         if not self.in_memory:
@@ -164,9 +195,42 @@ class ObservationSource:
         # One fancy-index gather of (video, view) pairs straight out of the cached arrays.
         return {k: v[idx, :, views] for k, v in self._cache.items()}
 
+    def episode_macs(self, num_selected: np.ndarray) -> np.ndarray | None:
+        """Classifier MACs of episodes that kept ``num_selected`` frames (the crops they use).
+
+        The observed stream(s) run on all T frames; a ``predict``-only stream runs on the kept
+        frames only. One crop per frame, or every crop with ``view="mean"``. ``None`` when the
+        store records no cost (:func:`frame_select_env.cost.store_cost`).
+
+        :param num_selected: (B,) kept frames per episode.
+        """
+        if not hasattr(self, "_macs_terms"):
+            from frame_select_env.cost import store_cost
+
+            cost = store_cost(self.store)
+            self._macs_terms = None
+            if cost is not None:
+                per = {s: float(v["macs_per_crop"]) for s, v in cost["streams"].items()}
+                crops = self.num_views if self.view == "mean" else 1
+                only_predict = [s for s in self.predict_streams if s not in self.streams]
+                self._macs_terms = (
+                    self.num_frames * crops * sum(per[s] for s in self.streams),
+                    crops * sum(per[s] for s in only_predict),
+                )
+        if self._macs_terms is None:
+            return None
+        observed, per_kept = self._macs_terms
+        return observed + per_kept * np.asarray(num_selected, np.float64)
+
+    def reward_probs(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """The probabilities the reward scores in a :meth:`gather` result (``predict``)."""
+        return batch.get(REWARD_KEY, batch["predictions"])
+
     def summary(self) -> str:
+        streams = (f"observe={self.observe} predict={self.predict}" if self.separate_predict
+                   else f"stream={self.stream}")
         return (
-            f"{os.path.basename(str(self.store.path))}[{self.split}] stream={self.stream} "
+            f"{os.path.basename(str(self.store.path))}[{self.split}] {streams} "
             f"videos={self.num_videos} T={self.num_frames} D={self.feature_dim} "
             f"C={self.num_classes} views={self.num_views} in_memory={self.in_memory}"
         )

@@ -5,7 +5,11 @@ Given per-frame class probabilities ``s^r_t`` of a video and a keep/drop action 
 * ``p0`` is the mean of ``s^r_t`` over all ``T`` frames (Eq. 2);
 * ``p1`` is the mean over the kept frames (Eq. 3); an empty selection makes no prediction, so
   ``p1`` is the zero vector and it counts as wrong;
-* ``r0 = sgn(p1_c - p0_c)`` for the true class ``c`` (with ``sgn(0) = 0``);
+* ``r0 = sgn(p1_c - p0_c)`` for the true class ``c``, with ``sgn(0) = 0``. A difference no larger
+  than float32's resolution for a mean of ``T`` values, ``T * eps32 * max(p0_c, p1_c)``
+  (``eps32 = 2**-23``), counts as 0: it is rounding, not a change. Without this a video whose
+  frames all give the same prediction would get ``r0 = +-1`` at random from the order of the
+  sums, although no selection can change its prediction;
 * the reward (Eq. 4) is ``+omega`` when the top-1 prediction turns from wrong to right,
   ``-omega`` when it turns from right to wrong, and ``r0`` otherwise.
 
@@ -22,6 +26,8 @@ from typing import Any
 import numpy as np
 
 DEFAULT_OMEGA = 10.0
+#: float32 machine epsilon (2**-23): the resolution of one float32 value relative to its size
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
 
 @dataclass
@@ -106,7 +112,14 @@ def selection_reward(
         rows = np.arange(xp_probs.shape[0])
     p0 = p0_all[rows, lab]
     p1 = p1_all[rows, lab]
-    r0 = (p1 - p0).sign() if torch_mode else np.sign(p1 - p0)
+    diff = p1 - p0
+    # A mean of T float32 values is exact to about T ulps: smaller differences are rounding.
+    if torch_mode:
+        tol = num_frames * FLOAT32_EPS * torch.maximum(p0, p1)
+        r0 = torch.where(diff.abs() <= tol, torch.zeros_like(diff), diff.sign())
+    else:
+        tol = num_frames * FLOAT32_EPS * np.maximum(p0, p1)
+        r0 = np.where(np.abs(diff) <= tol, np.float32(0.0), np.sign(diff))
     where = torch.where if torch_mode else np.where
     pred_before = p0_all.argmax(-1)
     pred_after = where(num_selected > 0, p1_all.argmax(-1), -1)

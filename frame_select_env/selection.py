@@ -6,6 +6,8 @@ environment, the agents, the baselines zoo and every evaluation script:
 * :func:`topm_mask` keeps the ``m`` highest-scoring frames (ties go to the earlier frame);
 * :func:`select_frames` applies it frame-based (importance averaged over the views, the same
   frames kept in every view) or region-based (each view selects its own frames);
+* :func:`threshold_mask` / :func:`select_frames_threshold` are the adaptive budget: keep every
+  frame whose score (the agent's p^a) reaches a threshold, so the number kept varies per video;
 * :func:`aggregate_predictions` averages the kept frames' class probabilities (non-kept frames get
   weight ``alpha``, Eq. 10), then averages over views;
 * :func:`fuse_streams` averages the streams' video-level predictions (optionally weighted).
@@ -66,6 +68,49 @@ def topm_mask(scores: Any, m: int) -> Any:
     return mask
 
 
+def threshold_mask(scores: Any, threshold: float, min_keep: int = 1) -> Any:
+    """Boolean mask of the scores ``>= threshold`` along the last axis (the adaptive budget).
+
+    A video where fewer than ``min_keep`` frames pass keeps its top-``min_keep`` frames instead
+    (ties to the earlier frame, as :func:`topm_mask`), so every video still gets a prediction.
+
+    :param scores: (..., T) scores, numpy or torch (e.g. the agent's keep probabilities p^a).
+    :param threshold: keep frames scoring at least this.
+    :param min_keep: fewest frames kept per video (>= 1).
+    """
+    if int(min_keep) < 1:
+        raise ValueError(f"threshold_mask: min_keep must be >= 1, got {min_keep}")
+    passed = scores >= threshold
+    fallback = topm_mask(scores, min_keep)
+    if is_torch(scores):
+        import torch
+
+        short = passed.sum(-1, keepdim=True) < int(min_keep)
+        return torch.where(short, fallback, passed)
+    short = passed.sum(-1, keepdims=True) < int(min_keep)
+    return np.where(short, fallback, passed)
+
+
+def _by_scheme(importance: Any, scheme: str, mask_fn: Any, who: str) -> Any:
+    """Apply a last-axis mask rule to (B, T, V) importance, frame- or region-based."""
+    if importance.ndim != 3:
+        raise ValueError(f"{who}: expected importance (B, T, V), got {tuple(importance.shape)}")
+    if scheme == "frame":
+        mean = importance.float().mean(-1) if is_torch(importance) else importance.mean(-1)
+        mask = mask_fn(mean)[..., None]
+        return (
+            mask.expand(importance.shape)
+            if is_torch(importance)
+            else np.broadcast_to(mask, importance.shape)
+        )
+    if scheme == "region":
+        # Select along T independently for each view.
+        if is_torch(importance):
+            return mask_fn(importance.transpose(1, 2)).transpose(1, 2)
+        return mask_fn(np.swapaxes(importance, 1, 2)).swapaxes(1, 2)
+    raise ValueError(f"{who}: scheme must be one of {SCHEMES}, got {scheme!r}")
+
+
 def select_frames(importance: Any, m: int, scheme: str = "frame") -> Any:
     """Keep the top-``m`` frames of every video, per Algorithm 2.
 
@@ -75,24 +120,23 @@ def select_frames(importance: Any, m: int, scheme: str = "frame") -> Any:
         in every view; ``"region"``: each view keeps its own top-m frames.
     :return: boolean mask (B, T, V).
     """
-    if importance.ndim != 3:
-        raise ValueError(
-            f"select_frames: expected importance (B, T, V), got {tuple(importance.shape)}"
-        )
-    if scheme == "frame":
-        mean = importance.float().mean(-1) if is_torch(importance) else importance.mean(-1)
-        mask = topm_mask(mean, m)[..., None]
-        return (
-            mask.expand(importance.shape)
-            if is_torch(importance)
-            else np.broadcast_to(mask, importance.shape)
-        )
-    if scheme == "region":
-        # Select along T independently for each view.
-        if is_torch(importance):
-            return topm_mask(importance.transpose(1, 2), m).transpose(1, 2)
-        return topm_mask(np.swapaxes(importance, 1, 2), m).swapaxes(1, 2)
-    raise ValueError(f"select_frames: scheme must be one of {SCHEMES}, got {scheme!r}")
+    return _by_scheme(importance, scheme, lambda s: topm_mask(s, m), "select_frames")
+
+
+def select_frames_threshold(
+    importance: Any, threshold: float, scheme: str = "frame", min_keep: int = 1
+) -> Any:
+    """Keep the frames whose importance reaches ``threshold`` (see :func:`threshold_mask`).
+
+    :param importance: (B, T, V) per-frame, per-view importance (the agent's p^a).
+    :param threshold: keep frames with importance ``>= threshold``; ``frame`` compares the
+        importance averaged over the views, ``region`` each view's own.
+    :param scheme: ``frame`` or ``region``, as :func:`select_frames`.
+    :param min_keep: fewest frames kept per video (and view, region-based).
+    :return: boolean mask (B, T, V).
+    """
+    return _by_scheme(importance, scheme, lambda s: threshold_mask(s, threshold, min_keep),
+                      "select_frames_threshold")
 
 
 def aggregate_predictions(probs: Any, mask: Any | None = None, alpha: float = 0.0) -> Any:

@@ -619,6 +619,72 @@ def sampled_relevance(relevance: np.ndarray, frame_indices: np.ndarray) -> np.nd
     return relevance[idx]
 
 
+def _generate_one(job: tuple[int, int, int, str, str]) -> None:
+    """Generate one video and its ground-truth sidecar ``.json`` (runs in a worker process)."""
+    cv2.setNumThreads(1)
+    seed, index, label, avi, cfg_json = job
+    cfg = SparseActionsConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in json.loads(cfg_json).items()})
+    v = generate_video(label, seed, index, cfg)
+    avi_path = Path(avi)
+    write_avi(avi_path, v.frames, cfg.fps)
+    # the sidecar last: a video counts as done only when both files exist
+    atomic_write_text(
+        avi_path.with_suffix(".json"),
+        json.dumps({"index": index, "label": label, "num_frames": int(len(v.frames)),
+                    "window": list(v.window), "distractors": v.distractors},
+                   indent=1, sort_keys=True) + "\n",
+    )
+
+
+def generate_videos(
+    records: Sequence[VideoRecord],
+    videos_dir: str | os.PathLike,
+    seed: int = 0,
+    cfg: SparseActionsConfig | None = None,
+    workers: int = 2,
+    progress: bool = False,
+) -> int:
+    """Write ``videos_dir/<video_id>.avi`` (MJPG) plus a ground-truth ``.json`` per record.
+
+    Resumable: a video whose two files exist is not generated again (each is written
+    atomically). Used by the build script and by the online env's ``videos="builtin:<split>"``.
+
+    :param records: videos of :func:`plan_dataset`
+    :param videos_dir: output folder
+    :param seed: dataset seed (with the record index it determines the video)
+    :param cfg: generator parameters (default :class:`SparseActionsConfig`)
+    :param workers: worker processes (<= 1: in this process)
+    :param progress: tqdm progress bar
+    :return: number of videos generated now
+    """
+    from tqdm import tqdm
+
+    videos_dir = Path(videos_dir)
+    cfg_json = json.dumps((cfg or SparseActionsConfig()).to_dict())
+    jobs = []
+    for r in records:
+        avi = videos_dir / f"{r.video_id}.avi"
+        if not (avi.is_file() and avi.with_suffix(".json").is_file()):
+            jobs.append((seed, r.index, r.label, str(avi), cfg_json))
+    bar = tqdm(total=len(records), initial=len(records) - len(jobs), desc="generate",
+               unit="video", disable=not progress)
+    if workers <= 1 or len(jobs) <= 1:
+        for j in jobs:
+            _generate_one(j)
+            bar.update(1)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: a fork after OpenCV's thread pool was used can deadlock the child
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            for _ in ex.map(_generate_one, jobs, chunksize=4):
+                bar.update(1)
+    bar.close()
+    return len(jobs)
+
+
 def save_annotations(path: str | os.PathLike, items: list[dict]) -> None:
     """Write the per-video ground truth (window, distractors, ...) as JSON, atomically."""
     atomic_write_text(path, json.dumps(items, indent=1))

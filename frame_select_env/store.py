@@ -541,13 +541,23 @@ def import_features(
             f"import_features: {str(npz_path)!r} is not a readable .npz ({err})"
         ) from err
 
+    def read(key: str) -> np.ndarray:
+        try:
+            return data[key]
+        except ValueError as err:  # an object array: it would need pickle, never loaded
+            raise ValueError(
+                f"import_features: {str(npz_path)!r}: array {key!r} is a Python-object array, "
+                f"which is not loaded (it would need pickle); save it with a plain dtype, "
+                f"e.g. np.asarray(values, dtype=str) ({err})"
+            ) from None
+
     def need(key: str) -> np.ndarray:
         if key not in data:
             raise ValueError(
                 f"import_features: {str(npz_path)!r} has no array {key!r} (it has "
                 f"{sorted(data.files)}; required: features, logits, labels, split)"
             )
-        return data[key]
+        return read(key)
 
     feats, logits = need("features"), need("logits")
     labels, split = need("labels").astype(np.int64), need("split").astype(str)
@@ -574,7 +584,7 @@ def import_features(
         )
     c = logits.shape[3]
     if "class_names" in data:
-        class_names = [str(x) for x in data["class_names"]]
+        class_names = [str(x) for x in read("class_names")]
         if len(class_names) != c:
             raise ValueError(
                 f"import_features: {str(npz_path)!r}: {len(class_names)} class names "
@@ -583,12 +593,12 @@ def import_features(
     else:
         class_names = [f"class_{i}" for i in range(c)]
     video_ids = (
-        [str(x) for x in data["video_ids"]]
+        [str(x) for x in read("video_ids")]
         if "video_ids" in data
         else [f"video_{i:06d}" for i in range(n)]
     )
-    name = stream or (str(data["stream"]) if "stream" in data else "rgb")
-    relevance = data["relevance"] if "relevance" in data else None
+    name = stream or (str(read("stream")) if "stream" in data else "rgb")
+    relevance = read("relevance") if "relevance" in data else None
     if relevance is not None and relevance.shape != (n, t):
         raise ValueError(
             f"import_features: {str(npz_path)!r}: relevance must be ({n}, {t}), got "

@@ -10,9 +10,21 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from frame_select_env.env import check_actions, make_spaces, resolve_store
-from frame_select_env.observations import ObservationSource
+from frame_select_env.env import check_actions, make_spaces
+from frame_select_env.online import make_source
+from frame_select_env.render import RENDER_MODES, episode_view, render_ansi, render_rgb
 from frame_select_env.reward import DEFAULT_OMEGA, selection_reward
+
+
+def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    """An :class:`AutoresetMode` from itself or a name (``"SameStep"``, ``"same_step"``, ...)."""
+    key = str(getattr(mode, "value", mode)).lower().replace("_", "").replace("-", "")
+    for m in AutoresetMode:
+        if m.value.lower() == key:
+            return m
+    raise ValueError(
+        f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, got {mode!r}"
+    )
 
 
 class FrameSelectionVectorEnv(VectorEnv):
@@ -22,22 +34,36 @@ class FrameSelectionVectorEnv(VectorEnv):
     ``gym.make_vec("FrameSelection-v0", num_envs=N)``. One ``step`` scores N videos with one call
     of the shared reward function and one batched gather of the next N observations.
 
-    Autoreset is ``SAME_STEP``: every episode ends after one step, so ``step`` returns the *next*
-    videos' observations straight away (a ``NEXT_STEP`` autoreset would spend every other ``step``
-    call on a reset and ignore its actions). The ended episodes are described by ``info`` (arrays
-    of length N: ``video_id``, ``label``, ``index``, ``view``, ``p0``, ``p1``, ``correct_before``,
-    ``correct_after``, ``num_selected``) and by ``info["final_obs"]``, the observations the actions
-    were taken on. ``reset`` options: ``{"indices": N split positions}`` to evaluate given videos
+    All three Gymnasium autoreset modes are supported (``autoreset_mode=``, an
+    :class:`AutoresetMode` or its name); ``metadata["autoreset_mode"]`` says which one is in use,
+    so Gymnasium's vector wrappers handle it. Every episode ends after one step, so:
+
+    * ``SAME_STEP`` (default, the fastest correct one): ``step`` returns the *next* videos'
+      observations straight away. As in Gymnasium, the top-level ``info`` describes the new
+      episodes (``video_id``, ``label``, ``index``, ``view``), ``info["final_info"]`` the ended
+      ones (arrays of length N: the same keys plus ``p0``, ``p1``, ``correct_before``,
+      ``correct_after``, ``num_selected``, ``reward``) and ``info["final_obs"]`` is an object array
+      of the N observations the actions were taken on (``_final_obs``/``_final_info`` are the
+      all-true masks Gymnasium adds).
+    * ``NEXT_STEP`` (Gymnasium's default convention, what ``NormalizeObservation`` and other
+      stateful vector wrappers require): ``step`` returns the observations acted on and the ended
+      episodes' ``info``; the following ``step`` resets every sub-env, ignores its actions and
+      returns reward 0, ``terminated=False`` and the new observations. Half the steps are resets.
+    * ``DISABLED``: for callers that choose every batch themselves with
+      ``reset(options={"indices": ...})``, like the REINFORCE trainer. ``step`` returns the
+      observations acted on and the ended episodes' ``info`` and gathers no next batch; the next
+      ``step`` needs a ``reset`` first.
+
+    ``reset`` options: ``{"indices": N split positions}`` to evaluate given videos
     deterministically, and with ``view="random"`` ``{"views": N view indices}`` to fix the crops
     (e.g. the same view for the N episodes of one video, as REINFORCE's N samples of one state).
 
-    ``autoreset_mode=AutoresetMode.DISABLED`` (or ``"disabled"``) is for callers that choose every
-    batch themselves with ``reset(options={"indices": ...})``, like the REINFORCE trainer: ``step``
-    then returns the observations the actions were taken on and gathers no next batch, and the
-    next ``step`` needs a ``reset`` first.
+    ``render_mode="rgb_array"`` or ``"ansi"``: ``render()`` returns a tuple of N pictures (or
+    texts) of the last step's episodes (their actions, p0 and p1), or of the current videos
+    before any step, as Gymnasium's vector envs return one frame per sub-env.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": list(RENDER_MODES)}
 
     def __init__(
         self,
@@ -52,20 +78,33 @@ class FrameSelectionVectorEnv(VectorEnv):
         render_mode: str | None = None,
         max_memory_bytes: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
+        observe: str | None = None,
+        predict: str | None = None,
+        videos: Any = None,
+        classifier: Any = None,
+        device: str = "auto",
+        flow: str | None = None,
+        views: int | None = None,
+        cache: str | os.PathLike | None = None,
+        skip_bad: bool = False,
+        online_options: dict[str, Any] | None = None,
     ) -> None:
-        key = str(getattr(autoreset_mode, "value", autoreset_mode)).lower().replace("_", "")
-        mode = next((m for m in AutoresetMode if m.value.lower() == key), None)
-        if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
-            raise ValueError(f"autoreset_mode must be 'SameStep' or 'Disabled', got "
-                             f"{autoreset_mode!r}")
+        mode = parse_autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        if render_mode is not None:
-            raise ValueError("FrameSelectionVectorEnv does not render; use the single env")
-        kw = {} if max_memory_bytes is None else {"max_memory_bytes": max_memory_bytes}
-        self.source = ObservationSource(
-            resolve_store(store), split, stream, num_frames, state, view, **kw
+        if render_mode not in (None, *RENDER_MODES):
+            raise ValueError(
+                f"render_mode must be None or one of {list(RENDER_MODES)}, got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+        # observe/predict: select-before-compute (ObservationSource); None = `stream`.
+        # videos=...: online mode; one step's N videos are classified in one batch.
+        self.source = make_source(
+            store, split, stream, num_frames, state, view, max_memory_bytes,
+            observe=observe, predict=predict, videos=videos, classifier=classifier,
+            device=device, flow=flow, views=views, cache=cache, skip_bad=skip_bad,
+            online_options=online_options,
         )
         src = self.source
         self.num_envs = int(num_envs)
@@ -81,6 +120,10 @@ class FrameSelectionVectorEnv(VectorEnv):
         self._idx = np.zeros(self.num_envs, dtype=np.int64)
         self._views: np.ndarray | None = None
         self._batch: dict[str, np.ndarray] | None = None
+        # NEXT_STEP: the episodes ended on the last step; the next step resets them.
+        self._needs_reset = False
+        # What render() shows: the last step's episodes (probabilities, labels, ids, details).
+        self._shown: dict[str, Any] | None = None
 
     def _load(self, idx: np.ndarray, views: np.ndarray | None = None) -> dict[str, np.ndarray]:
         self._idx = idx
@@ -113,6 +156,8 @@ class FrameSelectionVectorEnv(VectorEnv):
                                  f"{self.source.view!r}")
             views = self._check_rows(views, "views", self.source.num_views)
         obs = self._load(idx, views)
+        self._needs_reset = False
+        self._shown = None
         return obs, self._episode_info()
 
     def _check_rows(self, values: Any, name: str, bound: int) -> np.ndarray:
@@ -138,26 +183,86 @@ class FrameSelectionVectorEnv(VectorEnv):
     def step(
         self, actions: Any
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        mode = self.metadata["autoreset_mode"]
+        if mode == AutoresetMode.NEXT_STEP and self._needs_reset:
+            # Gymnasium's NEXT_STEP: this step only resets the ended episodes (all of them).
+            self._needs_reset = False
+            obs = self._load(self._draw())
+            zeros = np.zeros(self.num_envs, dtype=bool)
+            return obs, np.zeros(self.num_envs, np.float32), zeros, zeros.copy(), \
+                self._episode_info()
         if self._batch is None:
             raise RuntimeError("FrameSelectionVectorEnv.step called before reset (with "
                                "autoreset disabled, call reset after every step)")
         keep = check_actions(actions, (self.num_envs, self.num_frames))
         labels = self.source.labels[self._idx]
-        reward, d = selection_reward(self._batch["predictions"], keep, labels, self.omega)
-        info = self._episode_info()
-        info.update(
+        probs = self.source.reward_probs(self._batch)  # the `predict` stream(s)
+        reward, d = selection_reward(probs, keep, labels, self.omega)
+        ended = self._episode_info()
+        ended.update(
             p0=d.p0,
             p1=d.p1,
             correct_before=d.correct_before,
             correct_after=d.correct_after,
             num_selected=d.num_selected.astype(np.int64),
-            final_obs={k: self._batch[k] for k in self._keys},
+            reward=reward,
         )
-        if self.metadata["autoreset_mode"] == AutoresetMode.DISABLED:
-            obs = info["final_obs"]
-            self._batch = None  # every episode has ended: the next step needs a reset
-        else:
-            obs = self._load(self._draw())  # SAME_STEP autoreset: the next videos, right away
+        macs = self.source.episode_macs(d.num_selected)
+        if macs is not None:  # classifier MACs per episode, where the store records cost
+            ended["macs"] = macs
+        acted_on = {k: self._batch[k] for k in self._keys}
+        if self.render_mode is not None:
+            self._shown = {"probs": probs, "labels": labels, "ids": ended["video_id"],
+                           "keep": keep, "details": d, "reward": reward}
         terminated = np.ones(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
-        return obs, reward, terminated, truncated, info
+        if mode == AutoresetMode.SAME_STEP:
+            obs = self._load(self._draw())  # the next videos, right away
+            all_true = np.ones(self.num_envs, dtype=bool)
+            info = self._episode_info()
+            info.update(
+                final_obs=self._per_env(acted_on),
+                _final_obs=all_true,
+                final_info=ended,
+                _final_info=all_true.copy(),
+            )
+            return obs, reward, terminated, truncated, info
+        if mode == AutoresetMode.NEXT_STEP:
+            self._needs_reset = True
+        else:
+            self._batch = None  # DISABLED: every episode has ended, the next step needs a reset
+        return acted_on, reward, terminated, truncated, ended
+
+    def _per_env(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Gymnasium's ``final_obs``: an object array of N per-env observation dicts (views)."""
+        out = np.empty(self.num_envs, dtype=object)
+        for i in range(self.num_envs):
+            out[i] = {k: v[i] for k, v in batch.items()}
+        return out
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Online mode: fold the cache's pending parts and stop the decode workers."""
+        if hasattr(self.source, "close"):
+            self.source.close()
+
+    def render(self) -> tuple[Any, ...] | None:
+        """One picture (``rgb_array``) or text (``ansi``) per sub-env; see the class docstring."""
+        if self.render_mode is None or (self._shown is None and self._batch is None):
+            return None
+        names = self.source.store.class_names
+        draw = render_rgb if self.render_mode == "rgb_array" else render_ansi
+        if self._shown is None:  # nothing acted on yet: the current videos
+            probs, labels = self._batch["predictions"], self.source.labels[self._idx]
+            ids = self.source.video_ids[self._idx]
+            return tuple(
+                draw(episode_view(probs[i], int(labels[i]), ids[i], names, None))
+                for i in range(self.num_envs)
+            )
+        s, d = self._shown, self._shown["details"]
+        frames = []
+        for i in range(self.num_envs):
+            last = {"action": s["keep"][i], "p1": d.p1[i], "pred_after": int(d.pred_after[i]),
+                    "reward": s["reward"][i]}
+            frames.append(draw(episode_view(s["probs"][i], int(s["labels"][i]), s["ids"][i],
+                                            names, last)))
+        return tuple(frames)

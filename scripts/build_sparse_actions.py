@@ -30,7 +30,6 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,8 @@ STAGES = ("generate", "rawframes", "trim", "train", "extract", "finalize")
 #: extraction settings of the built-in store (frames are generated at this size already)
 FRAME_SIZE = (160, 120)
 CROP = 112
+#: crops per forward pass in extraction (T x V: one video's ten crops in one pass)
+EXTRACT_BATCH = 250
 
 
 DESCRIPTION = (
@@ -115,49 +116,13 @@ def parse_counts(spec: str) -> dict[str, int]:
     return dict(zip(("train", "val", "test"), vals, strict=True))
 
 
-def _gen_one(job: tuple[int, int, int, str, str]) -> None:
-    """Generate one video + its ground-truth sidecar (worker process)."""
-    import cv2
-
-    from frame_select_env.sparse_actions import SparseActionsConfig, generate_video, write_avi
-
-    cv2.setNumThreads(1)
-    seed, index, label, avi, cfg_json = job
-    cfg = SparseActionsConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                 for k, v in json.loads(cfg_json).items()})
-    v = generate_video(label, seed, index, cfg)
-    avi_path = Path(avi)
-    write_avi(avi_path, v.frames, cfg.fps)
-    _atomic_json(
-        avi_path.with_suffix(".json"),
-        {"index": index, "label": label, "num_frames": int(len(v.frames)),
-         "window": list(v.window), "distractors": v.distractors},
-    )
-
-
 # ----------------------------------------------------------------------------- stages
 
 
 def stage_generate(args, plan, gen_cfg, videos: Path) -> None:
-    from tqdm import tqdm
+    from frame_select_env.sparse_actions import generate_videos
 
-    cfg_json = json.dumps(gen_cfg.to_dict())
-    jobs = []
-    for r in plan:
-        avi = videos / f"{r.video_id}.avi"
-        if not (avi.is_file() and avi.with_suffix(".json").is_file()):
-            jobs.append((args.seed, r.index, r.label, str(avi), cfg_json))
-    bar = tqdm(total=len(plan), initial=len(plan) - len(jobs), desc="generate", unit="video",
-               disable=args.no_progress)
-    if args.workers <= 1:
-        for j in jobs:
-            _gen_one(j)
-            bar.update(1)
-    else:
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            for _ in pool.map(_gen_one, jobs, chunksize=4):
-                bar.update(1)
-    bar.close()
+    generate_videos(plan, videos, args.seed, gen_cfg, args.workers, not args.no_progress)
 
 
 def load_truth(videos: Path, plan) -> dict[str, dict]:
@@ -288,7 +253,7 @@ def stage_extract(args, plan, truth, videos: Path, ckpts: dict[str, Path], raw_s
         records, videos, raw_store,
         lambda: TwoStreamClassifier.from_checkpoints(
             {s: str(p) for s, p in ckpts.items()}, device="cpu", amp_dtype=None),
-        CLASS_NAMES, ecfg, classifier_id=ident, batch_size=250, workers=args.workers,
+        CLASS_NAMES, ecfg, classifier_id=ident, batch_size=EXTRACT_BATCH, workers=args.workers,
         relevance_fn=relevance, progress=not args.no_progress,
     )
     if res.failures:
@@ -335,6 +300,27 @@ def stage_finalize(args, gen_cfg, ecfg, raw_store: Path, timings: dict) -> dict:
     metrics = measure_store(args.out, seed=args.seed)
     timings["measure_s"] = round(time.perf_counter() - t0, 1)
     return metrics
+
+
+def classifier_path(out: Path) -> Path:
+    """Where the two-stream classifier of the store ``out`` goes (next to it)."""
+    return out.with_name(f"{out.stem}_classifier.pt")
+
+
+def write_classifier(args, ckpts: dict[str, Path]) -> Path:
+    """The frozen two-stream classifier that made the store, shipped next to it.
+
+    ``classifier="builtin"`` (online env, ``extract_features.py``) loads it with the extraction
+    settings recorded here, so new videos get states comparable to the store's.
+    """
+    from frame_select_env.models import save_two_stream_checkpoint
+
+    extraction = {"num_frames": args.num_frames, "flow_length": 5, "flow_method": "dis",
+                  "num_views": args.views, "size": list(FRAME_SIZE), "crop": CROP,
+                  "dtype": "float16", "batch_size": EXTRACT_BATCH}
+    return save_two_stream_checkpoint(classifier_path(args.out), ckpts,
+                                      {"dataset": "sparse_actions", "seed": args.seed,
+                                       "extraction": extraction})
 
 
 # ----------------------------------------------------------------------------- main
@@ -396,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         if not raw_store.is_file():
             raise SystemExit(f"finalize: {raw_store} missing; run the extract stage")
         metrics = timed("finalize", stage_finalize, args, gen_cfg, ecfg, raw_store, timings)
+        clf_path = write_classifier(args, ckpts)
         summary_path = args.out.with_suffix(".json")
         old = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
         summary = {
@@ -421,6 +408,12 @@ def main(argv: list[str] | None = None) -> int:
             "timings_s": {**old.get("timings_s", {}), **timings},
             "store_bytes": args.out.stat().st_size,
             "store_sha256": sha256_file(args.out),
+            # the classifier that made this store (classifier="builtin" checks its sha256)
+            "classifier": {"file": clf_path.name, "sha256": sha256_file(clf_path),
+                           "bytes": clf_path.stat().st_size,
+                           "stream_sha256": {s: sha256_file(p) for s, p in ckpts.items()},
+                           "store_sha256": sha256_file(args.out),
+                           "matches_shipped_store": True},
             "bit_for_bit_rebuild_verified": old.get("bit_for_bit_rebuild_verified", False),
             "machine": {"python": platform.python_version(), "platform": platform.platform(),
                         "torch": torch.__version__, "opencv": cv2.__version__,

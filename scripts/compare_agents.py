@@ -10,8 +10,11 @@ Example::
 Every agent is evaluated with agents.evaluation.evaluate_policies at m in {4,8,12,16,20,25},
 frame- and region-based, per stream and fused. Writes OUT/results.csv (tidy), OUT/table.md
 (mean ± std over seeds; best per column in bold; oracles, which read the label, set apart),
-OUT/accuracy_vs_m.png and OUT/selections.png. Without --store the built-in store is used. The
-'all' baseline (the classifier on every frame) is added unless --no-all.
+OUT/accuracy_vs_m.png and OUT/selections.png; where the store records cost
+(frame_select_env.cost), results.csv also has frames, gmacs and seconds per video, table.md an
+accuracy-and-cost table and OUT/accuracy_vs_cost.png the accuracy against cost. Without
+--store the built-in store is used. The 'all' baseline (the classifier on every frame) is
+added unless --no-all.
 
 Agent specs: built-in baselines (random, uniform, all, confidence, entropy, oracle,
 relevance-oracle), as:PATH, ppo:/a2c:/sac:/td3:/sb3:PATH, MODULE:ATTR or file.py:ATTR, and
@@ -49,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", default=None, help="feature store (default: the built-in one)")
+    ap.add_argument("--videos", default=None,
+                    help="online mode instead of --store: a folder, a list file or "
+                         "builtin[:<split>] of videos, through --classifier")
+    ap.add_argument("--classifier", default="builtin",
+                    help="online mode: builtin or a two-stream checkpoint (default builtin)")
+    ap.add_argument("--cache", default=None,
+                    help="online mode: store the videos' states are cached in")
+    ap.add_argument("--device", default="auto", help="online mode: classifier device")
     ap.add_argument("--agents", nargs="+", required=True, metavar="SPEC")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", required=True, help="output directory")
@@ -66,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
+    if args.videos is not None:  # online: the videos' states, computed once into the cache
+        from frame_select_env.online import materialize
+
+        if args.store is not None:
+            raise SystemExit("error: give --store or --videos, not both")
+        args.store = str(materialize(args.videos, args.classifier, args.cache,
+                                     device=args.device))
     try:
         paths = compare_agents(
             args.agents, args.out, store=args.store, seeds=args.seeds, ms=args.ms,

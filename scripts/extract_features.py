@@ -3,6 +3,10 @@
 
 Examples::
 
+    # the packaged SparseActions classifier with its extraction settings (160x120, ten-crop 112)
+    python scripts/extract_features.py --list videos.txt --root clips --out clips.h5 \
+        --classifier builtin
+
     # official split, trained checkpoints, ten-crop, 4 decode workers
     python scripts/extract_features.py --dataset ucf101 --splits data/ucfTrainTestlist --split 1 \
         --root /data/UCF-101 --out runs/ucf101_s1.h5 --rgb-checkpoint rgb.pt \
@@ -49,13 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write raw-frame folders (img_/flow_x_/flow_y_ jpgs) here instead")
     o.add_argument("--dtype", default="float16", choices=["float16", "float32"])
     s = p.add_argument_group("sampling")
-    s.add_argument("--num-frames", type=int, default=25, help="T (default 25)")
-    s.add_argument("--flow-length", type=int, default=5, help="L flow fields per stack")
-    s.add_argument("--flow", default="dis", choices=["dis", "tvl1", "farneback"])
-    s.add_argument("--views", type=int, default=1, choices=[1, 10])
-    s.add_argument("--size", type=int, nargs=2, default=[340, 256], metavar=("W", "H"))
-    s.add_argument("--crop", type=int, default=224)
+    # None = the default below, or the setting recorded with --classifier (builtin: the store's)
+    s.add_argument("--num-frames", type=int, default=None, help="T (default 25)")
+    s.add_argument("--flow-length", type=int, default=None, help="L flow fields per stack (5)")
+    s.add_argument("--flow", default=None, choices=["dis", "tvl1", "farneback"],
+                   help="flow method (default dis)")
+    s.add_argument("--views", type=int, default=None, choices=[1, 10], help="V (default 1)")
+    s.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"),
+                   help="frame size (default 340 256)")
+    s.add_argument("--crop", type=int, default=None, help="crop side (default 224)")
     m = p.add_argument_group("classifier")
+    m.add_argument("--classifier",
+                   help="'builtin' (the packaged SparseActions classifier, with its extraction "
+                        "settings as defaults) or a two-stream checkpoint file")
     m.add_argument("--checkpoint", type=Path,
                    help="checkpoint dict {'rgb': path, 'flow': path} as YAML, or use the two below")
     m.add_argument("--rgb-checkpoint", type=Path)
@@ -64,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--random-init", action="store_true",
                    help="untrained network: ONLY for testing the pipeline")
     m.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    m.add_argument("--batch-size", type=int, default=256, help="crops per forward pass")
+    m.add_argument("--batch-size", type=int, default=None,
+                   help="crops per forward pass (default 256)")
     r = p.add_argument_group("run")
     r.add_argument("--workers", type=int, default=2, help="decode+flow worker processes")
     r.add_argument("--seed", type=int, default=0)
@@ -110,6 +121,20 @@ def _checkpoint_paths(args: argparse.Namespace) -> dict[str, Path]:
     return {"rgb": args.rgb_checkpoint, "flow": args.flow_checkpoint}
 
 
+DEFAULTS = {"num_frames": 25, "flow_length": 5, "flow": "dis", "views": 1, "size": [340, 256],
+            "crop": 224, "batch_size": 256}
+#: argument -> key of the extraction settings recorded with a classifier
+RECORDED = {"num_frames": "num_frames", "flow_length": "flow_length", "flow": "flow_method",
+            "views": "num_views", "size": "size", "crop": "crop", "batch_size": "batch_size"}
+
+
+def set_defaults(args: argparse.Namespace, recorded: dict) -> None:
+    """Fill the sampling arguments not given: recorded with the classifier, else DEFAULTS."""
+    for name, default in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, recorded.get(RECORDED[name], default))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     random.seed(args.seed)
@@ -122,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rawframes_out is not None:
         from frame_select_env.video.rawframes import build_rawframes
 
+        set_defaults(args, {})
         chosen = [r for i, r in enumerate(records) if i % shard[1] == shard[0]]
         failures = build_rawframes(chosen, args.root, args.rawframes_out, args.flow,
                                    tuple(args.size), args.workers, not args.no_progress)
@@ -138,10 +164,25 @@ def main(argv: list[str] | None = None) -> int:
     from frame_select_env.models.classifier import TwoStreamClassifier
 
     torch.manual_seed(args.seed)
+    if args.rgb_checkpoint is not None and str(args.rgb_checkpoint) == "builtin":
+        args.classifier = "builtin"
+    recorded: dict = {}
+    if args.classifier is not None:
+        from frame_select_env.online import resolve_classifier
+
+        # the online env's loader: the same classifier id, so stores and online caches agree
+        clf, clf_id, recorded = resolve_classifier(args.classifier, device=args.device)
+        if args.classes is None and args.list is not None:
+            class_names = list(clf.class_names)
+    set_defaults(args, recorded)
     cfg = ExtractConfig(num_frames=args.num_frames, flow_length=args.flow_length,
                         flow_method=args.flow, num_views=args.views, size=tuple(args.size),
                         crop=args.crop, dtype=args.dtype)
-    if args.random_init:
+    if args.classifier is not None:
+
+        def factory():
+            return clf
+    elif args.random_init:
         random_classifier_warning()
         clf_id = f"random-init:{args.arch}:seed{args.seed}:C{len(class_names)}"
 

@@ -18,8 +18,9 @@ import numpy as np
 
 from frame_select_env.store import FeatureStore, StoreWriter
 
-# metadata keys that legitimately differ between shards
-_PER_SHARD = {"shard", "num_failed"}
+# metadata keys that legitimately differ between shards (video_frames: each shard's own
+# videos; cost_seconds: timings measured where each shard ran, see frame_select_env.cost)
+_PER_SHARD = {"shard", "num_failed", "video_frames", "cost_seconds"}
 
 
 def _schema(s: FeatureStore) -> dict:
@@ -71,6 +72,11 @@ def merge_stores(
     meta = {k: v for k, v in ref_meta.items() if k not in _PER_SHARD}
     meta["merged_from"] = [str(p) for p in inputs]
     meta["num_failed"] = int(sum(int(s.metadata.get("num_failed", 0)) for s in stores))
+    frames = {k: v for s in stores for k, v in s.metadata.get("video_frames", {}).items()}
+    if frames:
+        meta["video_frames"] = frames
+    if "cost_seconds" in ref_meta:  # one machine's timings: the first input's
+        meta["cost_seconds"] = ref_meta["cost_seconds"]
     with StoreWriter(
         out, num_videos=len(rows), num_frames=ref["num_frames"], streams=ref["streams"],
         class_names=ref["class_names"], dtype=ref["dtype"], with_relevance=ref["relevance"],

@@ -8,12 +8,14 @@ region-based, per stream and fused (mean over the seeds); about a minute on 2 CP
     python scripts/train_reinforce.py
     python scripts/train_reinforce.py --ablation        # + Table 2: agents on state=features
     python scripts/train_reinforce.py --seeds 1 --stream rgb --epochs 10   # a quick look
+    python scripts/train_reinforce.py --videos builtin --classifier builtin --cache sa.h5
     python scripts/train_reinforce.py --store ucf101_s1.h5 --config configs/as_paper.yaml \
         --device cuda --out runs/ucf101_as
 
 Outputs in ``--out`` (default ``runs/as_<UTC timestamp>``): ``results.csv`` (every seed;
 accuracy in percent), ``results_mean.csv`` (mean over seeds), ``agent.pt`` (every stream) plus
 ``agent_<stream>.pt`` (``agents.as_agent.load_agent``), ``config.yaml``, ``accuracy_vs_m.png``,
+``accuracy_vs_cost.png`` (when the store records cost; results carry ``frames, gmacs, seconds``),
 ``train_log.csv`` and per-run ``checkpoint_*.pt`` (``--resume`` continues from them).
 """
 
@@ -39,7 +41,7 @@ if str(REPO) not in sys.path:  # runnable from a checkout without installing
 from agents.as_agent import ASAgent, ASPolicy, save_agent, save_agents  # noqa: E402
 from agents.evaluation import DEFAULT_MS, evaluate_policies, load_split, summarize  # noqa: E402
 from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
-from baselines_zoo.compare import plot_accuracy_vs_m  # noqa: E402
+from baselines_zoo.compare import plot_accuracy_vs_cost, plot_accuracy_vs_m  # noqa: E402
 from frame_select_env.atomic import atomic_write_text  # noqa: E402
 from frame_select_env.store import FeatureStore  # noqa: E402
 
@@ -52,6 +54,12 @@ class Args:
 
     store: str | None = None
     """feature store (default: the built-in SparseActions store)"""
+    videos: str | None = None
+    """online mode instead of --store: a folder, a list file or builtin[:<split>] of videos"""
+    classifier: str = "builtin"
+    """online mode: the frozen classifier (builtin or a two-stream checkpoint)"""
+    cache: str | None = None
+    """online mode: the store the videos' states are cached in (default under ~/.cache)"""
     stream: str = "both"
     """rgb, flow or both (an agent per stream; fused rows when both)"""
     config: str | None = None
@@ -194,7 +202,13 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     config = load_config(args)
-    store_path = resolve_store(args.store)
+    if args.videos is not None:  # online: the videos' states, computed once into the cache
+        from frame_select_env.online import materialize
+
+        store_path = materialize(args.videos, args.classifier, args.cache,
+                                 device=args.device or "auto")
+    else:
+        store_path = resolve_store(args.store)
     store = FeatureStore(store_path)
     streams = list(store.streams) if args.stream == "both" else [args.stream]
     for s in streams:
@@ -268,6 +282,9 @@ def main(argv: list[str] | None = None) -> Path:
     write_csv(out / "results_mean.csv", mean_rows)
     table_streams = streams + (["fused"] if len(streams) > 1 else [])
     plot_accuracy_vs_m(rows, out / "accuracy_vs_m.png")  # the comparison script's figure
+    if any(r.get("gmacs") is not None and r["gmacs"] == r["gmacs"] for r in rows):
+        # cost columns (frames, gmacs, seconds per video) come from the store's cost dict
+        plot_accuracy_vs_cost(rows, out / "accuracy_vs_cost.png")
     print_table(mean_rows, ms, table_streams, args.split, len(seeds))
     report_best(mean_rows, variants, table_streams)
     print(f"training {train_seconds:.1f} s, evaluation {eval_seconds:.1f} s; results in {out}")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from frame_select_env.reward import selection_reward
+from frame_select_env.reward import FLOAT32_EPS, selection_reward
 
 
 def reference_reward(probs: np.ndarray, keep: np.ndarray, label: int, omega: float) -> float:
@@ -20,8 +20,12 @@ def reference_reward(probs: np.ndarray, keep: np.ndarray, label: int, omega: flo
         return omega
     if before_right and not after_right:
         return -omega
-    diff = p1[label] - p0[label]
-    return 0.0 if diff == 0 else float(np.sign(diff))
+    # In float64, so it is independent of the float32 sums; the documented rounding tolerance.
+    a, b = float(p0.astype(np.float64)[label]), float(np.float64(p1[label]))
+    diff = b - a
+    if abs(diff) <= len(keep) * FLOAT32_EPS * max(a, b):
+        return 0.0
+    return float(np.sign(diff))
 
 
 def random_batch(rng: np.random.Generator, b: int = 500, t: int = 25, c: int = 7):
@@ -73,3 +77,38 @@ def test_edge_cases() -> None:
 def test_shape_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="expected probs"):
         selection_reward(np.ones((2, 5, 3)), np.ones((2, 4)), np.zeros(2, dtype=int))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_identical_frames_give_r0_zero_for_any_selection(backend: str) -> None:
+    # Every frame gives the same prediction, so no selection changes p: r0 must be 0 for every
+    # non-empty selection, whatever rounding the sums of T float32 values make.
+    rng = np.random.default_rng(3)
+    b, t, c = 2000, 25, 51
+    frame = rng.dirichlet(np.full(c, 0.5), size=b).astype(np.float32)
+    probs = np.repeat(frame[:, None], t, axis=1)
+    keep = rng.random((b, t)) < rng.uniform(0.05, 1.0, (b, 1))
+    keep[keep.sum(1) == 0, 0] = True
+    labels = rng.integers(0, c, b)
+    if backend == "torch":
+        reward, d = selection_reward(torch.from_numpy(probs), torch.from_numpy(keep),
+                                     torch.from_numpy(labels))
+        reward = reward.numpy()
+    else:
+        reward, d = selection_reward(probs, keep, labels)
+    assert (reward == 0.0).all()
+    # The sums do round differently: without the tolerance some r0 would be +-1.
+    raw = np.asarray(d.p1) - np.asarray(d.p0)
+    assert (raw != 0).any()
+
+
+def test_differences_above_float32_resolution_still_count() -> None:
+    # One frame slightly better for the true class: a difference of 1e-4 is far above rounding.
+    probs = np.full((1, 25, 2), 0.5, dtype=np.float32)
+    probs[0, 3] = [0.5001, 0.4999]
+    keep = np.zeros((1, 25), dtype=bool)
+    keep[0, 3] = True
+    reward, _ = selection_reward(probs, keep, np.array([0]))
+    assert reward[0] == 1.0
+    reward, _ = selection_reward(probs, keep, np.array([1]))
+    assert reward[0] == -1.0

@@ -161,3 +161,14 @@ def test_import_features_function_and_script(tmp_path: Path) -> None:
         text=True,
     )
     assert res.returncode != 0 and "bad.npz" in res.stderr
+
+
+def test_import_features_names_an_object_array(tmp_path: Path) -> None:
+    from frame_select_env.store import import_features
+
+    path = tmp_path / "mine.npz"
+    np.savez(path, features=np.zeros((2, 3, 4), np.float32), logits=np.zeros((2, 3, 5)),
+             labels=np.array([0, 1]), split=np.array(["train", "test"]),
+             video_ids=np.array(["a", None], dtype=object))
+    with pytest.raises(ValueError, match=r"mine.npz.*'video_ids' is a Python-object array"):
+        import_features(path, tmp_path / "out.h5")

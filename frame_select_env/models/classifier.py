@@ -338,6 +338,18 @@ def load_stream_model(
     :return: the model (in eval mode), or ``(model, checkpoint)``
     """
     ckpt = read_stream_checkpoint(path)
+    model = stream_model_from_checkpoint(ckpt, path)
+    return (model, ckpt) if return_checkpoint else model
+
+
+def stream_model_from_checkpoint(ckpt: Mapping[str, Any], where: Any = "checkpoint") -> StreamModel:
+    """
+    Rebuild a :class:`StreamModel` from a per-stream checkpoint dict (strict state-dict load).
+
+    :param ckpt: the dict of :func:`stream_checkpoint_dict`
+    :param where: what to name in error messages (the file, ``file[rgb]``, ...)
+    :return: the model in eval mode
+    """
     model = build_stream_model(
         ckpt["arch"],
         int(ckpt["in_channels"]),
@@ -349,14 +361,82 @@ def load_stream_model(
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except RuntimeError as exc:
-        raise ValueError(f"stream checkpoint {path}: state dict does not match: {exc}") from exc
+        raise ValueError(f"stream checkpoint {where}: state dict does not match: {exc}") from exc
     if len(ckpt["class_names"]) != model.num_classes:
         raise ValueError(
-            f"stream checkpoint {path}: {len(ckpt['class_names'])} class names but "
+            f"stream checkpoint {where}: {len(ckpt['class_names'])} class names but "
             f"num_classes={model.num_classes}"
         )
-    model.eval()
-    return (model, ckpt) if return_checkpoint else model
+    return model.eval()
+
+
+# ----------------------------------------------------------------------------- two-stream file
+
+TWO_STREAM_FORMAT = "frame_select_env.two_stream/1"
+
+
+def save_two_stream_checkpoint(
+    path: str | os.PathLike[str],
+    stream_paths: Mapping[str, str | os.PathLike[str]],
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """
+    Bundle per-stream checkpoints into one ``weights_only``-loadable two-stream file (atomic).
+
+    Only what inference needs is kept (architecture, weights, class names, input
+    normalisation, the training summary); optimizer state and the like are dropped. The sha256
+    of every source file is recorded, so a store's ``classifier`` id (built from those hashes)
+    can be traced back to this file.
+
+    :param path: the file to write
+    :param stream_paths: ``{"rgb": path, "flow": path}`` per-stream checkpoints
+    :param extra: plain-typed extra information (e.g. the extraction settings)
+    :return: the path written
+    """
+    import hashlib
+
+    streams, hashes = {}, {}
+    for name, src in sorted(stream_paths.items()):
+        ckpt = dict(read_stream_checkpoint(src))
+        cfg = ckpt.get("config") or {}
+        keep = ("epochs_trained", "best_val", "best_epoch", "final_val", "seed", "arch_kwargs")
+        ckpt["config"] = {k: cfg[k] for k in keep if k in cfg}
+        streams[name] = ckpt
+        hashes[name] = hashlib.sha256(Path(src).read_bytes()).hexdigest()
+    names = {n: list(c["class_names"]) for n, c in streams.items()}
+    if len({tuple(v) for v in names.values()}) != 1:
+        raise ValueError(f"save_two_stream_checkpoint: streams disagree on class names: {names}")
+    obj = {
+        "format": TWO_STREAM_FORMAT,
+        "streams": streams,
+        "class_names": next(iter(names.values())),
+        "stream_sha256": hashes,
+        "extra": _plain(dict(extra or {}), "extra"),
+    }
+    atomic_torch_save(obj, path)
+    return Path(path)
+
+
+def read_two_stream_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """
+    Load and check a two-stream file written by :func:`save_two_stream_checkpoint`.
+
+    :param path: the file
+    :return: its dict (``streams``, ``class_names``, ``stream_sha256``, ``extra``)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"two-stream checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle / zip errors: name the file
+        raise ValueError(f"could not load two-stream checkpoint {path}: {exc}") from exc
+    if not isinstance(obj, dict) or obj.get("format") != TWO_STREAM_FORMAT:
+        fmt = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
+        raise ValueError(f"{path} is not a {TWO_STREAM_FORMAT!r} checkpoint (format: {fmt!r})")
+    if not isinstance(obj.get("streams"), dict) or not obj["streams"]:
+        raise ValueError(f"two-stream checkpoint {path} has no streams")
+    return obj
 
 
 # ----------------------------------------------------------------------------- classifier
@@ -442,6 +522,26 @@ class TwoStreamClassifier:
         if class_names is None:
             raise ValueError("TwoStreamClassifier.from_checkpoints: no paths given")
         return cls(streams, class_names, device=device, amp_dtype=amp_dtype)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        device: str | torch.device = "auto",
+        amp_dtype: str | None = "float16",
+    ) -> TwoStreamClassifier:
+        """
+        :param path: a two-stream file (:func:`save_two_stream_checkpoint`)
+        :param device: see class docstring
+        :param amp_dtype: see class docstring
+        :return: the classifier
+        """
+        obj = read_two_stream_checkpoint(path)
+        streams = {
+            name: stream_model_from_checkpoint(ckpt, f"{path}[{name}]")
+            for name, ckpt in obj["streams"].items()
+        }
+        return cls(streams, obj["class_names"], device=device, amp_dtype=amp_dtype)
 
     @classmethod
     def random_init(

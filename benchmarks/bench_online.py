@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""Online mode throughput, measured side by side in one run on the same built-in videos.
+
+1. ``extract_features`` (the store path: decode workers overlapping the classifier) on N
+   SparseActions test videos with the built-in classifier and its settings (160x120, DIS flow,
+   L = 5, T = 25, ten-crop 112): videos/s;
+2. the online first pass: ``gym.make_vec("FrameSelection-v0", videos=..., cache=...)`` reset on
+   every video once, ``--num-envs`` per step (the step's videos decoded in worker processes and
+   classified in one batch): videos/s, and its ratio to 1. (target >= 0.9);
+3. the cached second pass (a new vector env on the same cache) vs store mode (the vector env on
+   the store of 1.): episodes/s of random-action steps, and the ratio (target >= 0.5).
+
+Usage::
+
+    python benchmarks/bench_online.py                     # 40 videos, 2 workers
+    python benchmarks/bench_online.py --videos 100 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import frame_select_env  # noqa: F401  (registers the env)
+from frame_select_env.builtin import builtin_videos
+from frame_select_env.extract import ExtractConfig, extract_features
+from frame_select_env.online import resolve_classifier, resolve_videos
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--videos", type=int, default=40, help="N test videos (spread over classes)")
+    p.add_argument("--workers", type=int, default=2, help="decode + flow worker processes")
+    p.add_argument("--threads", type=int, default=-1,
+                   help="torch threads (-1: the cores left after --workers, at least 1)")
+    p.add_argument("--num-envs", type=int, default=10, help="videos per online step")
+    p.add_argument("--episodes-envs", type=int, default=256, help="num_envs for episodes/s")
+    p.add_argument("--steps", type=int, default=200, help="steps for episodes/s")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--work", type=Path, default=None, help="work folder (default: a temp dir)")
+    args = p.parse_args()
+    threads = args.threads if args.threads > 0 else max(1, (os.cpu_count() or 1) - args.workers)
+    torch.set_num_threads(threads)
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_online_"))
+    spec = f"builtin:test:{args.videos}"
+    root, _ = builtin_videos("test", work / "videos", workers=args.workers, limit=args.videos)
+    clf, clf_id, rec = resolve_classifier("builtin", device=args.device)
+    _, records, rel, _ = resolve_videos(spec, clf.class_names, "test", root)
+    cfg = ExtractConfig(**{k: rec[k] for k in ("num_frames", "flow_length", "num_views", "size",
+                                                "crop", "dtype")}, flow_method=rec["flow_method"])
+    n = len(records)
+    print(f"{n} videos, {args.workers} workers, torch threads {threads}, device "
+          f"{clf.device}, {cfg}")
+
+    # 1. the extractor
+    store = work / "extracted.h5"
+    shutil.rmtree(f"{store}.parts", ignore_errors=True)
+    store.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    res = extract_features(records, root, store, clf, clf.class_names, cfg, classifier_id=clf_id,
+                           batch_size=rec["batch_size"], workers=args.workers, relevance_fn=rel,
+                           progress=False)
+    t_extract = time.perf_counter() - t0
+    assert res.num_done == n, res.failures
+    v_extract = n / t_extract
+
+    # 2. online first pass through the vector env (construction and worker start included)
+    cache = work / "online_cache.h5"
+    shutil.rmtree(f"{cache}.parts", ignore_errors=True)
+    cache.unlink(missing_ok=True)
+    kw = dict(videos=spec, classifier="builtin", device=args.device, split="test", cache=cache,
+              online_options={"video_root": root, "workers": args.workers})
+    b = args.num_envs
+    t0 = time.perf_counter()
+    env = gym.make_vec("FrameSelection-v0", num_envs=b, **kw)
+    for s in range(0, n, b):
+        idx = np.arange(s, s + b) % n
+        env.reset(seed=s, options={"indices": idx})
+    env.close()
+    t_online = time.perf_counter() - t0
+    v_online = n / t_online
+
+    # 3. cached second pass vs store mode, episodes/s
+    def episodes_per_s(env) -> float:
+        rng = np.random.default_rng(0)
+        env.reset(seed=0)
+        acts = rng.integers(0, 2, (8, *env.action_space.shape))
+        t = time.perf_counter()
+        for k in range(args.steps):
+            env.step(acts[k % 8])
+        return args.steps * env.num_envs / (time.perf_counter() - t)
+
+    t0 = time.perf_counter()
+    cached = gym.make_vec("FrameSelection-v0", num_envs=args.episodes_envs, **kw)
+    t_open_cached = time.perf_counter() - t0
+    assert cached.unwrapped.source.in_memory and cached.unwrapped.source.store.num_computed == 0
+    stored = gym.make_vec("FrameSelection-v0", num_envs=args.episodes_envs, store=store,
+                          split="test")
+    e_cached, e_store = episodes_per_s(cached), episodes_per_s(stored)
+    cached.close()
+
+    print(f"extract_features         {t_extract:7.1f} s  {v_extract:6.2f} videos/s")
+    print(f"online first pass        {t_online:7.1f} s  {v_online:6.2f} videos/s  "
+          f"ratio {v_online / v_extract:.2f} (target >= 0.9)")
+    print(f"cached env opened in     {t_open_cached:7.2f} s")
+    print(f"store mode               {e_store:10.0f} episodes/s")
+    print(f"online, cached           {e_cached:10.0f} episodes/s  ratio "
+          f"{e_cached / e_store:.2f} (target >= 0.5)")
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,978 @@
+"""Online states: ``FrameSelection-v0`` straight from videos through the frozen classifier.
+
+``gym.make("FrameSelection-v0", videos=..., classifier=...)`` needs no feature store: when an
+episode needs a video, it is decoded, its optical flow computed and both streams of the frozen
+two-stream classifier run on its T frames x V crops, by the very functions the extractor uses
+(:func:`frame_select_env.extract.prepare_item`, :func:`~frame_select_env.extract.classify_videos`,
+:func:`~frame_select_env.extract.video_part`). The states are rounded to the store dtype, so an
+episode sees bit-for-bit what store mode shows for a store extracted with the same settings.
+
+:class:`OnlineStore` is a lazy :class:`~frame_select_env.store.FeatureStore`: every consumer of a
+store (the env's :class:`~frame_select_env.observations.ObservationSource`, the evaluation's
+``load_split``) works on it unchanged, and the observation, reward and info code is the store
+mode's own. :class:`OnlineSource` adds what online needs: the N videos of a vector-env step are
+computed in one batch (decoding in spawn worker processes overlapping the classifier), and once
+every video of the split has states it switches to store mode's in-memory gather.
+
+Caching (``cache=PATH``): each finished video is written at once as an atomic part file
+``PATH.parts/<key>.npz``; parts are folded into ``PATH``, a store in the usual schema, every
+``flush_every`` videos, when every video is done, on ``close()`` and at exit (under a file lock,
+validated, atomically replaced). A killed run thus loses at most the videos in flight; the next
+run folds the parts it finds. A video in the cache is read, never recomputed. Without ``cache``,
+an LRU of ``lru_bytes`` bounds the memory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import hashlib
+import json
+import os
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from frame_select_env.datasets.lists import VideoRecord
+from frame_select_env.extract import (
+    STREAMS,
+    ExtractConfig,
+    RelevanceFn,
+    _load_part,
+    _save_part,
+    classify_videos,
+    part_key,
+    prepare_item,
+    store_metadata,
+    video_location,
+    video_part,
+    write_parts_store,
+)
+from frame_select_env.observations import ObservationSource
+from frame_select_env.store import SPLITS, FeatureStore, StoreError
+from frame_select_env.video.decode import VideoReadError, is_rawframe_dir
+
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v")
+DEFAULT_LRU_BYTES = 1 << 30
+DEFAULT_FLUSH_EVERY = 64
+#: keys ``online_options`` accepts (everything else is an error, so a typo is not ignored)
+OPTION_KEYS = ("frames", "flow_length", "size", "crop", "dtype", "batch_size", "workers",
+               "lru_bytes", "flush_every", "video_root", "amp_dtype", "progress")
+
+
+# ----------------------------------------------------------------------------- classifier
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stream_id(hashes: Mapping[str, str]) -> str:
+    # the build script's form ("flow:<16 hex>|rgb:<16 hex>"), so a store's id names its files
+    return "|".join(f"{s}:{h[:16]}" for s, h in sorted(hashes.items()))
+
+
+def resolve_classifier(
+    spec: Any, device: str = "auto", amp_dtype: str | None = "float16"
+) -> tuple[Any, str, dict[str, Any]]:
+    """Load the frozen classifier named by ``spec``.
+
+    :param spec: ``"builtin"`` (the packaged SparseActions classifier), a two-stream file
+        (``save_two_stream_checkpoint``), a YAML file or mapping ``{"rgb": path, "flow": path}``
+        of per-stream checkpoints, or a ready ``TwoStreamClassifier``
+    :param device: ``auto``, ``cpu``, ``cuda``, ...
+    :param amp_dtype: autocast dtype on CUDA (``None`` = off)
+    :return: (classifier, id naming its weights, extraction defaults recorded with it)
+    """
+    from frame_select_env.models.classifier import (
+        TWO_STREAM_FORMAT,
+        TwoStreamClassifier,
+        read_two_stream_checkpoint,
+    )
+
+    if isinstance(spec, TwoStreamClassifier):
+        h = hashlib.sha256()
+        for name in sorted(spec.streams):
+            for k, v in sorted(spec.streams[name].state_dict().items()):
+                h.update(f"{name}.{k}".encode())
+                h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        return spec, f"instance:{h.hexdigest()[:16]}", {}
+    if isinstance(spec, str) and spec == "builtin":
+        from frame_select_env.builtin import builtin_classifier_path
+
+        spec = builtin_classifier_path()
+    if isinstance(spec, (str, os.PathLike)) and Path(spec).suffix in (".yaml", ".yml"):
+        import yaml
+
+        path = Path(spec)
+        if not path.is_file():
+            raise FileNotFoundError(f"classifier={str(path)!r}: file not found")
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+        if not isinstance(data, dict) or not {"rgb", "flow"} <= set(data):
+            raise ValueError(f"classifier={str(path)!r} must map 'rgb' and 'flow' to files")
+        spec = {k: path.parent / str(data[k]) for k in ("rgb", "flow")}
+    if isinstance(spec, Mapping):
+        paths = {str(k): Path(v) for k, v in spec.items()}
+        for k, p in paths.items():
+            if not p.is_file():
+                raise FileNotFoundError(f"classifier[{k!r}]={str(p)!r}: file not found")
+        clf = TwoStreamClassifier.from_checkpoints(paths, device=device, amp_dtype=amp_dtype)
+        return clf, _stream_id({k: _sha256(p) for k, p in paths.items()}), {}
+    if isinstance(spec, (str, os.PathLike)):
+        path = Path(spec)
+        obj = read_two_stream_checkpoint(path)  # names the file on any problem
+        assert obj["format"] == TWO_STREAM_FORMAT
+        clf = TwoStreamClassifier.from_file(path, device=device, amp_dtype=amp_dtype)
+        ident = _stream_id(obj["stream_sha256"]) if obj.get("stream_sha256") else (
+            f"two_stream:{_sha256(path)[:16]}"
+        )
+        return clf, ident, dict((obj.get("extra") or {}).get("extraction") or {})
+    raise TypeError(
+        f"classifier must be 'builtin', a checkpoint path, a {{'rgb': path, 'flow': path}} "
+        f"mapping or a TwoStreamClassifier, got {type(spec).__name__}"
+    )
+
+
+# ----------------------------------------------------------------------------- videos
+
+
+def _label_of(value: Any, class_names: Sequence[str], where: str) -> int:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if not 0 <= int(value) < len(class_names):
+            raise ValueError(f"{where}: label {value} outside [0, {len(class_names)})")
+        return int(value)
+    if isinstance(value, str) and value in class_names:
+        return list(class_names).index(value)
+    raise ValueError(f"{where}: label {value!r} is not a class of the classifier "
+                     f"({list(class_names)[:5]}...)")
+
+
+def _infer(rel: Path, class_names: Sequence[str]) -> tuple[int | None, str | None]:
+    """Label and split from a video's relative path: a folder named after a class (UCF101's
+    ``Class/v_x.avi``) or a file named ``<class>_<k>`` (SparseActions), a folder named
+    ``train``/``val``/``test``."""
+    label = split = None
+    for part in reversed(rel.parts[:-1]):
+        if label is None and part in class_names:
+            label = list(class_names).index(part)
+        if split is None and part in SPLITS:
+            split = part
+    if label is None:
+        stem = rel.name.split(".")[0] if not rel.suffix else rel.stem
+        hits = [i for i, c in enumerate(class_names) if stem.startswith(f"{c}_")]
+        if hits:
+            label = max(hits, key=lambda i: len(class_names[i]))
+    return label, split
+
+
+def _scan(folder: Path) -> list[Path]:
+    """Video files and raw-frame folders under ``folder`` (sorted, recursive)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        if here != folder and is_rawframe_dir(here):
+            found.append(here)
+            dirnames[:] = []
+            continue
+        found += [here / f for f in filenames if Path(f).suffix.lower() in VIDEO_SUFFIXES]
+        dirnames.sort()
+    return sorted(found)
+
+
+def _sidecar_relevance(root: Path) -> RelevanceFn:
+    """Per-frame relevance of SparseActions videos from their ground-truth sidecars."""
+    from frame_select_env.sparse_actions import sampled_relevance
+
+    def relevance(rec: VideoRecord, rgb_idx: np.ndarray, n: int) -> np.ndarray:
+        side = (root / rec.path).with_suffix(".json")
+        gt = json.loads(side.read_text())
+        if gt["num_frames"] != n:
+            raise ValueError(f"{root / rec.path}: decoded {n} frames, the generator wrote "
+                             f"{gt['num_frames']}")
+        rel = np.zeros(n, bool)
+        rel[gt["window"][0] : gt["window"][1]] = True
+        return sampled_relevance(rel, rgb_idx).astype(np.uint8)
+
+    return relevance
+
+
+def resolve_videos(
+    videos: Any,
+    class_names: Sequence[str],
+    default_split: str,
+    video_root: str | os.PathLike | None = None,
+    workers: int = 2,
+) -> tuple[Path, list[VideoRecord], RelevanceFn | None, str | None]:
+    """Turn the ``videos`` argument into records relative to one root.
+
+    :param videos: ``"builtin:<split>"`` (or ``"builtin"`` for every split;
+        ``"builtin:<split>:<n>"`` for n of them, spread over the classes): the SparseActions
+        videos, regenerated on demand; a folder (scanned recursively; label from a class-named
+        folder or a ``<class>_<k>`` file name, split from a ``train``/``val``/``test`` folder); a
+        plain list file (``.txt``: ``path [label] [split]``, paths relative to ``video_root`` or
+        the list's folder); or a sequence of paths, ``(path, label[, split])`` tuples (label an
+        index or a class name) or :class:`~frame_select_env.datasets.lists.VideoRecord`
+    :param class_names: the classifier's classes
+    :param default_split: split of videos that carry none
+    :param video_root: root of relative paths (lists, records); the builtin videos' folder
+    :param workers: processes that regenerate builtin videos
+    :return: (root, records, relevance function or None, the split fixed by the spec or None)
+    """
+    if isinstance(videos, str) and (videos == "builtin" or videos.startswith("builtin:")):
+        from frame_select_env.builtin import builtin_videos
+
+        split, _, limit = videos.partition(":")[2].partition(":")
+        if limit and not limit.isdigit():
+            raise ValueError(f"videos={videos!r}: expected 'builtin:<split>[:<count>]'")
+        root, planned = builtin_videos(split or None, video_root, workers=workers,
+                                       limit=int(limit) if limit else None)
+        split = split or None
+        recs = [VideoRecord(f"{r.video_id}.avi", r.label, r.split) for r in planned]
+        return root, recs, _sidecar_relevance(root), split
+    if isinstance(videos, (str, os.PathLike)):
+        path = Path(videos)
+        if path.is_dir() and not is_rawframe_dir(path):
+            files = _scan(path)
+            if not files:
+                raise ValueError(f"videos={str(path)!r}: no video files "
+                                 f"({', '.join(VIDEO_SUFFIXES)}) or raw-frame folders under it")
+            videos, root = files, path
+        elif path.suffix == ".txt" and path.is_file():
+            from frame_select_env.datasets.lists import read_plain_list
+
+            root = Path(video_root) if video_root is not None else path.parent
+            recs = read_plain_list(path)
+            videos = [(r.path, r.label, r.split) for r in recs]
+            for r in recs:
+                if r.label is None:
+                    raise ValueError(f"videos={str(path)!r}: {r.path!r} has no label")
+            return root, _records(videos, root, class_names, default_split), None, None
+        elif path.exists():
+            videos, root = [path], None
+        else:
+            raise FileNotFoundError(f"videos={str(path)!r}: no such file or folder")
+    else:
+        root = Path(video_root) if video_root is not None else None
+    if not isinstance(videos, Sequence) or isinstance(videos, (str, bytes)) or not videos:
+        raise ValueError(f"videos must be a non-empty list, a folder, a list file or "
+                         f"'builtin:<split>', got {videos!r}")
+    if root is None:
+        absolute = [Path(v.path if isinstance(v, VideoRecord) else
+                         v[0] if isinstance(v, tuple) else v).resolve() for v in videos]
+        root = Path(os.path.commonpath([p.parent for p in absolute]))
+    return root, _records(videos, root, class_names, default_split), None, None
+
+
+def _records(items: Sequence[Any], root: Path, class_names: Sequence[str],
+             default_split: str) -> list[VideoRecord]:
+    out = []
+    for item in items:
+        if isinstance(item, VideoRecord):
+            path, label, split = item.path, item.label, item.split
+        elif isinstance(item, tuple):
+            if not 2 <= len(item) <= 3:
+                raise ValueError(f"videos: expected (path, label[, split]), got {item!r}")
+            path, label, split = item[0], item[1], item[2] if len(item) == 3 else None
+        else:
+            path, label, split = item, None, None
+        p = Path(path)
+        rel = Path(os.path.relpath(p.resolve(), root.resolve())) if p.is_absolute() or (
+            not (root / p).exists() and p.exists()) else p
+        where = str(root / rel)
+        if label is None or split is None:
+            guess_label, guess_split = _infer(rel, class_names)
+            label = guess_label if label is None else label
+            split = guess_split if split is None else split
+        if label is None:
+            raise ValueError(f"{where}: cannot tell its class; put it in a folder named after "
+                             f"a class, or pass (path, label) pairs")
+        split = split or default_split
+        if split not in SPLITS:
+            raise ValueError(f"{where}: split {split!r} is not one of {SPLITS}")
+        out.append(VideoRecord(rel.as_posix(), _label_of(label, class_names, where), split))
+    ids = [r.video_id for r in out]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"videos: two videos share the id {dup!r} (paths relative to {root})")
+    return out
+
+
+# ----------------------------------------------------------------------------- the store
+
+
+def _cost_metadata(clf: Any, cfg: ExtractConfig) -> dict[str, Any]:
+    """The counted-MACs ``cost`` entry extraction writes, so online info has store mode's
+    ``macs`` too (:mod:`frame_select_env.cost`)."""
+    try:
+        from frame_select_env.cost import build_cost
+    except ImportError:  # pragma: no cover - an install without the cost module
+        return {}
+    streams = {}
+    for name, model in clf.streams.items():
+        arch = getattr(model.backbone, "arch", None)
+        if arch is None:
+            return {}  # a backbone that records no architecture has no counted cost
+        streams[name] = {"arch": arch,
+                         "backbone_kwargs": dict(getattr(model.backbone, "build_kwargs", {}) or {})}
+    return {"cost": build_cost(streams, int(clf.num_classes), asdict(cfg))}
+
+
+def _probe(path: str, need: int) -> str | None:
+    """Why a video is unusable (missing, unreadable, too short), or None (worker process)."""
+    from frame_select_env.video.decode import count_frames
+
+    try:
+        n = count_frames(path)
+    except VideoReadError as e:
+        return e.reason
+    except Exception as e:  # an unexpected decoder error is a bad video too
+        return f"{type(e).__name__}: {e}"
+    if n == 0:
+        return "corrupt: no decodable frames"
+    if n < need:
+        return f"too few frames: {n} < {need} needed"
+    return None
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock beside the cache, so two processes never fold parts at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class _StoreRow(Mapping):
+    """One row of a store as a read-on-demand part (folding never loads a whole store)."""
+
+    def __init__(self, store: FeatureStore, row: int) -> None:
+        self.store, self.row = store, row
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key == "relevance":
+            rel = self.store.relevance(self.row)
+            if rel is None:
+                raise KeyError(key)
+            return rel
+        stream, _, what = key.partition("_")
+        return self.store.features(stream, self.row) if what == "features" else (
+            self.store.logits(stream, self.row))
+
+    def __iter__(self) -> Iterator[str]:
+        keys = [f"{s}_{k}" for s in self.store.streams for k in ("features", "logits")]
+        return iter(keys + (["relevance"] if self.store.has_relevance else []))
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+class OnlineStore(FeatureStore):
+    """A feature store whose rows are computed from videos when first read.
+
+    :param records: the videos (paths relative to ``root``, labels, splits)
+    :param root: video root folder
+    :param classifier: the frozen ``TwoStreamClassifier``
+    :param cfg: extraction settings
+    :param classifier_id: names the classifier's weights (in the cache's metadata and keys)
+    :param cache: store path for the cache, or None (memory only)
+    :param skip_bad: screen the videos first (open + frame count) and leave out those that
+        fail, reporting them in ``skipped`` (and ``<cache>.failures.txt``); otherwise a bad
+        video raises :class:`~frame_select_env.video.decode.VideoReadError` naming the file
+        when it is first needed
+    :param workers: decode + flow worker processes (0: in this process)
+    :param batch_size: crops per forward pass
+    :param lru_bytes: memory bound of the in-memory states
+    :param flush_every: fold the parts into the cache store after this many new videos
+    :param relevance_fn: optional per-frame relevance (SparseActions ground truth)
+    :param metadata: extra metadata for the cache store
+    :param progress: progress bar when many videos are computed at once
+    """
+
+    def __init__(
+        self,
+        records: Sequence[VideoRecord],
+        root: str | os.PathLike,
+        classifier: Any,
+        cfg: ExtractConfig,
+        classifier_id: str,
+        *,
+        cache: str | os.PathLike | None = None,
+        skip_bad: bool = False,
+        workers: int = 2,
+        batch_size: int = 256,
+        lru_bytes: int = DEFAULT_LRU_BYTES,
+        flush_every: int = DEFAULT_FLUSH_EVERY,
+        relevance_fn: RelevanceFn | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        progress: bool = False,
+    ) -> None:
+        if set(STREAMS) - set(classifier.streams):
+            raise ValueError(f"online states need both streams {STREAMS}; the classifier has "
+                             f"{sorted(classifier.streams)}")
+        if classifier.flow_length != cfg.flow_length:
+            raise ValueError(f"classifier flow stream takes L={classifier.flow_length}, the "
+                             f"settings have L={cfg.flow_length}")
+        self.root = Path(root)
+        self.clf, self.cfg, self.classifier_id = classifier, cfg, classifier_id
+        self.cache = Path(cache) if cache is not None else None
+        self.workers, self.batch_size = int(workers), int(batch_size)
+        self.lru_bytes, self.flush_every = int(lru_bytes), max(1, int(flush_every))
+        self.relevance_fn, self.progress = relevance_fn, progress
+        rel_tag = "|relevance" if relevance_fn is not None else ""
+        self._ident = hashlib.sha1(json.dumps([asdict(cfg), classifier_id + rel_tag],
+                                              sort_keys=True, default=str).encode()).hexdigest()
+        self.metadata = {**store_metadata(cfg, classifier_id), **_cost_metadata(classifier, cfg),
+                         "online": "frame_select_env.online", **dict(metadata or {})}
+        self.path = self.cache if self.cache is not None else Path(f"<online {self.root}>")
+        self._file, self._pid = None, -1
+        self._cached_store: FeatureStore | None = None
+        self._cached_rows: dict[str, int] = {}
+        self._executor: Any = None
+        self._lru: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
+        self._lru_used = 0
+        self._last: dict[int, dict[str, np.ndarray]] = {}
+        self._new_parts: list[Path] = []
+        self.failures: list[tuple[str, str]] = []
+        self.skipped: list[tuple[str, str]] = []
+        self.num_computed = 0
+        # cache rows follow the order of the videos given (then any others), whatever order
+        # they finished in, so a complete cache has the rows of extract_features' store
+        self._order = {r.video_id: i for i, r in enumerate(records)}
+        if self.cache is not None:
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            self._fold_parts()  # what a killed run left behind
+            self._open_cache()
+        records = list(records)
+        if skip_bad:
+            records = self._screen(records)
+        else:
+            for r in records:
+                if r.video_id not in self._cached_rows and not (self.root / r.path).exists() \
+                        and not video_location(self.root, r.path).exists():
+                    raise VideoReadError(self.root / r.path, "missing file")
+        if not records:
+            raise ValueError(f"online store {str(self.path)!r}: no usable videos")
+        self.records = records
+        self.num_frames = cfg.num_frames
+        self.streams = list(STREAMS)
+        self.class_names = list(classifier.class_names)
+        self.video_ids = np.array([r.video_id for r in records])
+        self.labels = np.array([int(r.label) for r in records], dtype=np.int64)  # type: ignore
+        self.splits = np.array([r.split for r in records])
+        self.has_relevance = relevance_fn is not None
+        ref = weakref.ref(self)
+        atexit.register(lambda: (s := ref()) is not None and s.close())
+
+    def _screen(self, records: list[VideoRecord]) -> list[VideoRecord]:
+        """``skip_bad``: leave out videos that cannot be opened or are too short (reported)."""
+        todo = [r for r in records if r.video_id not in self._cached_rows]
+        paths = [str(video_location(self.root, r.path)) for r in todo]
+        need = [self.cfg.flow_length + 1] * len(paths)
+        if self.workers > 0 and len(paths) > 1:
+            reasons = list(self._pool().map(_probe, paths, need, chunksize=8))
+        else:
+            reasons = [_probe(p, n) for p, n in zip(paths, need, strict=True)]
+        bad = {r.video_id: (p, why) for r, p, why in zip(todo, paths, reasons, strict=True) if why}
+        self.skipped = sorted(bad.values())
+        if self.skipped:
+            warnings.warn(
+                f"skip_bad: left out {len(self.skipped)} of {len(records)} videos, e.g. "
+                + "; ".join(f"{p}: {why}" for p, why in self.skipped[:3]), stacklevel=3)
+            if self.cache is not None:
+                from frame_select_env.atomic import atomic_write_text
+
+                atomic_write_text(Path(f"{self.cache}.failures.txt"),
+                                  "".join(f"{p}\t{why}\n" for p, why in self.skipped))
+        return [r for r in records if r.video_id not in bad]
+
+    # ---------------------------------------------------------------- FeatureStore interface
+    def num_views(self, stream: str) -> int:
+        self._check_stream(stream)
+        return self.cfg.num_views
+
+    def feature_dim(self, stream: str) -> int:
+        self._check_stream(stream)
+        return int(self.clf.feature_dim(stream))
+
+    def nbytes(self, stream: str) -> int:
+        itemsize = np.dtype(self.cfg.dtype).itemsize
+        per_video = self.num_frames * self.cfg.num_views * (
+            self.feature_dim(stream) + self.num_classes)
+        return per_video * itemsize * len(self)
+
+    def _check_stream(self, stream: str) -> None:
+        if stream not in self.streams:
+            raise KeyError(f"stream {stream!r} is not in online store {str(self.path)!r} "
+                           f"(it has {self.streams})")
+
+    def _dataset(self, stream: str, key: str) -> Any:  # pragma: no cover - no HDF5 behind it
+        raise NotImplementedError("an OnlineStore has no HDF5 datasets; use features()/logits()")
+
+    def features(self, stream: str, idx: Any, views: Any = None) -> np.ndarray:
+        return self._rows(f"{stream}_features", stream, idx, views)
+
+    def logits(self, stream: str, idx: Any, views: Any = None) -> np.ndarray:
+        return self._rows(f"{stream}_logits", stream, idx, views)
+
+    def relevance(self, idx: Any) -> np.ndarray | None:
+        if not self.has_relevance:
+            return None
+        scalar = isinstance(idx, (int, np.integer))
+        got = self.ensure(np.atleast_1d(idx))
+        out = np.stack([got[int(r)]["relevance"] for r in np.atleast_1d(idx)])
+        return out[0] if scalar else out
+
+    def _rows(self, key: str, stream: str, idx: Any, views: Any) -> np.ndarray:
+        self._check_stream(stream)
+        scalar = isinstance(idx, (int, np.integer))
+        rows = np.atleast_1d(np.asarray(idx, dtype=np.int64))
+        got = self.ensure(rows)
+        if views is None:
+            out = np.stack([got[int(r)][key] for r in rows])
+        else:
+            vs = np.atleast_1d(np.asarray(views, dtype=np.int64))
+            out = np.stack([got[int(r)][key][:, int(v)] for r, v in zip(rows, vs, strict=True)])
+        return out[0] if scalar else out
+
+    def close(self) -> None:
+        """Fold pending parts into the cache store and stop the worker processes."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        if self._new_parts:
+            self.flush()
+        if self._cached_store is not None:
+            self._cached_store.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_executor=None, _lru=OrderedDict(), _lru_used=0, _last={})
+        return state
+
+    # ---------------------------------------------------------------- availability
+    def is_ready(self, rows: Sequence[int]) -> bool:
+        """Whether every row has states in memory or in the cache (reading them is cheap)."""
+        return all(int(r) in self._lru or int(r) in self._last
+                   or self.video_ids[int(r)] in self._cached_rows for r in rows)
+
+    def ensure(self, rows: Any) -> dict[int, dict[str, np.ndarray]]:
+        """States of ``rows``: from memory, the cache, or computed now in one batch.
+
+        :param rows: row indices
+        :return: row -> part arrays (``<stream>_features`` (T, V, D), ``<stream>_logits``
+            (T, V, C) in the store dtype, ``relevance`` ...)
+        """
+        wanted = list(dict.fromkeys(int(r) for r in np.atleast_1d(rows)))
+        out: dict[int, dict[str, np.ndarray]] = {}
+        todo = []
+        for r in wanted:
+            if not 0 <= r < len(self):
+                raise IndexError(f"online store {str(self.path)!r}: row {r} outside "
+                                 f"[0, {len(self)})")
+            arrays = self._lru.get(r) or self._last.get(r)
+            if arrays is None:
+                arrays = self._read_cached(r)
+                if arrays is not None:
+                    self._put(r, arrays)
+            elif r in self._lru:
+                self._lru.move_to_end(r)
+            if arrays is None:
+                todo.append(r)
+            else:
+                out[r] = arrays
+        if todo:
+            out.update(self._compute(todo))
+        # the last batch stays reachable even when the LRU is smaller than one batch
+        self._last = out
+        return out
+
+    def _put(self, row: int, arrays: dict[str, np.ndarray]) -> None:
+        size = sum(a.nbytes for a in arrays.values())
+        self._lru[row] = arrays
+        self._lru_used += size
+        while self._lru_used > self.lru_bytes and len(self._lru) > 1:
+            _, old = self._lru.popitem(last=False)
+            self._lru_used -= sum(a.nbytes for a in old.values())
+
+    # ---------------------------------------------------------------- computing
+    def _pool(self) -> Any:
+        if self._executor is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            from frame_select_env.extract import _worker_init
+
+            # spawn, not fork: a fork after OpenCV's / torch's thread pools ran deadlocks
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                initializer=_worker_init, initargs=(0,),
+            )
+        return self._executor
+
+    def _prepared(self, jobs: list[tuple[int, str]]) -> Iterator[list[dict[str, Any]]]:
+        """Prepared videos in groups, as the workers finish them (decoding overlaps compute)."""
+        if self.workers <= 0 or len(jobs) == 0:
+            yield [prepare_item(i, p, self.cfg) for i, p in jobs]
+            return
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        pending = {self._pool().submit(prepare_item, i, p, self.cfg) for i, p in jobs}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield sorted((f.result() for f in done), key=lambda it: it["index"])
+        finally:
+            for f in pending:
+                f.cancel()
+
+    def _compute(self, rows: list[int]) -> dict[int, dict[str, np.ndarray]]:
+        from tqdm import tqdm
+
+        out: dict[int, dict[str, np.ndarray]] = {}
+        jobs = [(r, str(video_location(self.root, self.records[r].path))) for r in rows]
+        bar = tqdm(total=len(jobs), desc="online states", unit="video",
+                   disable=not (self.progress and len(jobs) > 1))
+        error: VideoReadError | None = None
+        try:
+            for group in self._prepared(jobs):
+                good = [it for it in group if it["error"] is None]
+                for it in group:
+                    if it["error"] is not None:
+                        self.failures.append((it["path"], it["error"]))
+                        error = error or VideoReadError(it["path"], it["error"])
+                states = classify_videos(self.clf, good, self.cfg, self.batch_size)
+                for it, st in zip(good, states, strict=True):
+                    r = int(it["index"])
+                    arrays = video_part(self.records[r], it, st, self.cfg, self.relevance_fn)
+                    for k in list(arrays):
+                        if k.endswith(("_features", "_logits")):
+                            # the store's rounding, so cached and fresh states are one value
+                            arrays[k] = arrays[k].astype(self.cfg.dtype)
+                    if self.cache is not None:
+                        self._save(r, arrays)
+                    self._put(r, arrays)
+                    out[r] = arrays
+                    self.num_computed += 1
+                bar.update(len(group))
+                if error is not None:
+                    break  # the videos decoded so far are kept; the rest is cancelled
+        finally:
+            bar.close()
+        if error is not None:
+            raise error
+        if self.cache is not None and (len(self._new_parts) >= self.flush_every
+                                       or self.is_ready(range(len(self)))):
+            self.flush()
+        return out
+
+    # ---------------------------------------------------------------- the cache
+    @property
+    def parts_dir(self) -> Path:
+        return Path(f"{self.cache}.parts")
+
+    def _save(self, row: int, arrays: dict[str, np.ndarray]) -> None:
+        rec = self.records[row]
+        key = part_key(rec, self.cfg, self._ident)
+        path = self.parts_dir / f"{key}.npz"
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        _save_part(path, {**arrays, "video_id": np.array(rec.video_id),
+                          "label": np.int64(rec.label), "split": np.array(rec.split),
+                          "ident": np.array(self._ident)})
+        self._new_parts.append(path)
+        self._cached_rows.pop(rec.video_id, None)  # this session's value lives in the part
+
+    def _read_cached(self, row: int) -> dict[str, np.ndarray] | None:
+        vid = self.video_ids[row]
+        store_row = self._cached_rows.get(vid)
+        if store_row is None or self._cached_store is None:
+            return None
+        st = self._cached_store
+        arrays = {f"{s}_{k}": getattr(st, k)(s, store_row) for s in STREAMS
+                  for k in ("features", "logits")}
+        if self.has_relevance:
+            rel = st.relevance(store_row)
+            if rel is None:
+                return None  # a cache without relevance: recompute to get it
+            arrays["relevance"] = rel
+        return arrays
+
+    def _open_cache(self) -> None:
+        if self._cached_store is not None:
+            self._cached_store.close()
+        self._cached_store, self._cached_rows = None, {}
+        if self.cache is None or not self.cache.is_file():
+            return
+        st = FeatureStore(self.cache)
+        self._check_cache(st)
+        self._cached_store = st
+        self._cached_rows = {str(v): i for i, v in enumerate(st.video_ids)}
+
+    def _check_cache(self, st: FeatureStore) -> None:
+        meta = st.metadata
+        want = json.loads(json.dumps(asdict(self.cfg)))
+        if meta.get("config") != want or meta.get("classifier") != self.classifier_id:
+            raise StoreError(
+                f"cache {str(self.cache)!r} holds states of another classifier or extraction "
+                f"setting (classifier {meta.get('classifier')!r}, config {meta.get('config')}; "
+                f"now {self.classifier_id!r}, {want}); pass another cache path or delete it"
+            )
+
+    def _fold_parts(self) -> int:
+        """Fold every part of this classifier/setting into the cache store (locked, atomic)."""
+        assert self.cache is not None
+        if not self.parts_dir.is_dir():
+            return 0
+        with _locked(self.cache):
+            parts = []
+            for p in sorted(self.parts_dir.glob("*.npz")):
+                part = _load_part(p)
+                if part is None:  # torn by a kill before the rename can't happen; damage can
+                    p.unlink(missing_ok=True)
+                    continue
+                if str(part.get("ident", "")) == self._ident:
+                    parts.append((p, part))
+            if not parts:
+                return 0
+            entries: OrderedDict[str, tuple[int, str, Mapping[str, Any]]] = OrderedDict()
+            old = FeatureStore(self.cache) if self.cache.is_file() else None
+            if old is not None:
+                self._check_cache(old)
+                for i, vid in enumerate(old.video_ids):
+                    entries[str(vid)] = (int(old.labels[i]), str(old.splits[i]), _StoreRow(old, i))
+            for _, part in parts:
+                vid = str(part["video_id"])
+                entries.pop(vid, None)  # a redone video replaces its old row: never doubled
+                entries[vid] = (int(part["label"]), str(part["split"]), part)
+            with_rel = all("relevance" in e[2] for e in entries.values())
+            rows = [(vid, lab, split, arrays) for vid, (lab, split, arrays) in entries.items()]
+            rank = {vid: k for k, vid in enumerate(entries)}
+            rows.sort(key=lambda e: (self._order.get(e[0], len(self._order)), rank[e[0]]))
+            meta = {**self.metadata, "num_videos_cached": len(rows)}
+            write_parts_store(self.cache, rows, self.cfg, self.class_names_for_cache(), meta,
+                              with_rel)
+            if old is not None:
+                old.close()
+            for p, _ in parts:
+                p.unlink(missing_ok=True)
+            return len(parts)
+
+    def class_names_for_cache(self) -> list[str]:
+        return list(self.clf.class_names)
+
+    def flush(self) -> None:
+        """Fold this session's parts into the cache store now."""
+        if self.cache is None:
+            return
+        self._fold_parts()
+        self._new_parts = []
+        self._open_cache()
+
+
+# ----------------------------------------------------------------------------- the source
+
+
+class OnlineSource(ObservationSource):
+    """:class:`ObservationSource` over an :class:`OnlineStore`: batched, lazily computed.
+
+    ``max_memory_bytes`` is the budget of store mode's in-memory gather, taken as soon as every
+    video of the split has states (at once for a full cache).
+    """
+
+    def __post_init__(self) -> None:
+        budget = self.max_memory_bytes
+        self.max_memory_bytes = 0  # nothing is computed while the env is being built
+        super().__post_init__()
+        self.max_memory_bytes = budget
+        self._maybe_in_memory()
+
+    def _maybe_in_memory(self) -> None:
+        store = self.store
+        used = dict.fromkeys(list(self.streams) + list(getattr(self, "predict_streams", [])))
+        split_bytes = sum(store.nbytes(s) for s in used) * len(self.rows) // len(store)
+        if split_bytes * 2 <= self.max_memory_bytes and store.is_ready(self.rows):
+            self._cache = self._read(self.rows)
+            self.in_memory = True
+
+    def gather(self, idx: np.ndarray, views: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        if not self.in_memory:
+            before = self.store.num_computed
+            self.store.ensure(self.rows[np.asarray(idx)])  # the whole batch at once
+            if self.store.num_computed != before:
+                self._maybe_in_memory()
+        return super().gather(idx, views)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def summary(self) -> str:
+        return super().summary() + f" online cache={self.store.cache}"
+
+
+def open_online_store(
+    videos: Any,
+    classifier: Any = "builtin",
+    *,
+    device: str = "auto",
+    flow: str | None = None,
+    views: int | None = None,
+    cache: str | os.PathLike | None = None,
+    skip_bad: bool = False,
+    default_split: str = "test",
+    options: Mapping[str, Any] | None = None,
+) -> tuple[OnlineStore, str | None]:
+    """Build the :class:`OnlineStore` of the env's online arguments.
+
+    :param videos: see :func:`resolve_videos`
+    :param classifier: see :func:`resolve_classifier`
+    :param device: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ...
+    :param flow: flow method (``dis``, ``tvl1``, ``farneback``); default: the classifier's
+        recorded setting, else ``dis``
+    :param views: V = 1 (centre crop) or 10 (ten-crop); default: recorded, else 1
+    :param cache: cache store path (None: memory only)
+    :param skip_bad: see :class:`OnlineStore`
+    :param default_split: split of videos that carry none
+    :param options: ``frames`` (T), ``flow_length``, ``size``, ``crop``, ``dtype``,
+        ``batch_size``, ``workers``, ``lru_bytes``, ``flush_every``, ``video_root``,
+        ``amp_dtype``, ``progress``
+    :return: the store and the split the ``videos`` spec fixes (``builtin:<split>``) or None
+    """
+    opt = dict(options or {})
+    if unknown := sorted(set(opt) - set(OPTION_KEYS)):
+        raise ValueError(f"online_options: unknown keys {unknown}; known: {list(OPTION_KEYS)}")
+    clf, clf_id, rec = resolve_classifier(classifier, device, opt.get("amp_dtype", "float16"))
+    cfg = ExtractConfig(
+        num_frames=int(opt.get("frames", rec.get("num_frames", 25))),
+        flow_length=int(opt.get("flow_length", rec.get("flow_length", clf.flow_length or 5))),
+        flow_method=flow or rec.get("flow_method", "dis"),
+        num_views=int(views or rec.get("num_views", 1)),
+        size=tuple(opt.get("size", rec.get("size", (340, 256)))),
+        crop=int(opt.get("crop", rec.get("crop", 224))),
+        dtype=str(opt.get("dtype", rec.get("dtype", "float16"))),
+    )
+    workers = int(opt.get("workers", 2))
+    root, records, relevance_fn, fixed_split = resolve_videos(
+        videos, clf.class_names, default_split, opt.get("video_root"), max(1, workers))
+    store = OnlineStore(
+        records, root, clf, cfg, clf_id, cache=cache, skip_bad=skip_bad, workers=workers,
+        batch_size=int(opt.get("batch_size", rec.get("batch_size", 256))),
+        lru_bytes=int(opt.get("lru_bytes", DEFAULT_LRU_BYTES)),
+        flush_every=int(opt.get("flush_every", DEFAULT_FLUSH_EVERY)),
+        relevance_fn=relevance_fn, progress=bool(opt.get("progress", False)),
+        metadata={"videos": videos if isinstance(videos, str) else str(root)},
+    )
+    return store, fixed_split
+
+
+def make_source(
+    store: Any,
+    split: str | None,
+    stream: str,
+    num_frames: int | None,
+    state: str,
+    view: str | int,
+    max_memory_bytes: int | None = None,
+    *,
+    videos: Any = None,
+    classifier: Any = None,
+    device: str = "auto",
+    flow: str | None = None,
+    views: int | None = None,
+    cache: str | os.PathLike | None = None,
+    skip_bad: bool = False,
+    online_options: Mapping[str, Any] | None = None,
+    **source_kw: Any,
+) -> ObservationSource:
+    """The env's observation source: store mode, or online mode when ``videos`` is given.
+
+    ``videos="builtin:<split>"`` fixes the split to ``<split>``; videos that carry no split get
+    ``split`` (``test`` for ``None``). Parameters: see the env and :func:`open_online_store`;
+    ``source_kw`` go to the :class:`ObservationSource` either way.
+    """
+    from frame_select_env.observations import DEFAULT_MAX_MEMORY_BYTES
+
+    kw = {} if max_memory_bytes is None else {"max_memory_bytes": max_memory_bytes}
+    kw.update(source_kw)
+    if videos is None:
+        given = {"classifier": classifier, "cache": cache, "flow": flow, "views": views,
+                 "online_options": online_options, "skip_bad": skip_bad or None}
+        if used := [k for k, v in given.items() if v is not None]:
+            raise ValueError(f"{', '.join(used)} only apply to online mode: pass videos=LIST, "
+                             f"a folder, or 'builtin:test'")
+        from frame_select_env.env import resolve_store
+
+        return ObservationSource(resolve_store(store), split, stream, num_frames, state, view,
+                                 **kw)
+    if store is not None:
+        raise ValueError("give store= (a feature store) or videos= (online mode), not both")
+    online, fixed = open_online_store(
+        videos, "builtin" if classifier is None else classifier, device=device, flow=flow,
+        views=views, cache=cache, skip_bad=skip_bad, default_split=split or "test",
+        options=online_options,
+    )
+    kw.setdefault("max_memory_bytes", DEFAULT_MAX_MEMORY_BYTES)
+    return OnlineSource(online, fixed or split, stream, num_frames, state, view, **kw)
+
+
+def materialize(
+    videos: Any,
+    classifier: Any = "builtin",
+    cache: str | os.PathLike | None = None,
+    *,
+    splits: Sequence[str] | None = None,
+    chunk: int = 32,
+    **kwargs: Any,
+) -> Path:
+    """Compute (or read from the cache) every video's states and return the cache store.
+
+    For the scripts: ``train_reinforce.py --videos ...`` trains on the states of the videos
+    through the same online path, then reads them as a store.
+
+    :param videos: see :func:`resolve_videos`
+    :param classifier: see :func:`resolve_classifier`
+    :param cache: the store to fill (default: ``cache_dir()/online/<hash>.h5``)
+    :param splits: only the videos of these splits (default: all)
+    :param chunk: videos per batch
+    :param kwargs: the other :func:`open_online_store` arguments
+    :return: the cache store path
+    """
+    if cache is None:
+        from frame_select_env.builtin import cache_dir
+
+        key = hashlib.sha1(json.dumps([str(videos), str(classifier), sorted(
+            (k, str(v)) for k, v in kwargs.items())]).encode()).hexdigest()[:16]
+        cache = cache_dir() / "online" / f"{key}.h5"
+    opts = dict(kwargs.pop("options", None) or {})
+    opts.setdefault("progress", True)
+    store, _ = open_online_store(videos, classifier, cache=cache, options=opts, **kwargs)
+    try:
+        rows = np.arange(len(store)) if splits is None else np.flatnonzero(
+            np.isin(store.splits, list(splits)))
+        if len(rows) == 0:
+            raise ValueError(f"videos={videos!r}: none in splits {splits}")
+        todo = [int(r) for r in rows if not store.is_ready([r])]
+        for s in range(0, len(todo), chunk):
+            store.ensure(todo[s : s + chunk])
+            store._lru.clear()  # the cache holds them; memory stays flat
+            store._lru_used = 0
+        store.flush()
+    finally:
+        store.close()
+    if skipped := store.skipped:
+        warnings.warn(f"{len(skipped)} videos skipped, e.g. {skipped[:3]}", stacklevel=2)
+    return Path(cache)
