@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,44 @@ def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
     )
 
 
+class FinalObs(Sequence):
+    """``info["final_obs"]`` of a ``SAME_STEP`` step: the N observations the actions were taken on.
+
+    It behaves like Gymnasium's object array of per-env observations (``final_obs[i]`` is a
+    dict of that env's arrays; iteration, ``len`` and item assignment work) but builds each dict
+    only when it is read: making all N dicts on every step cost as much as the step itself.
+    ``final_obs.batch`` is the batched ``{key: (N, ...)}`` dict, for callers that want arrays.
+
+    :param batch: the batched observations.
+    """
+
+    def __init__(self, batch: dict[str, np.ndarray]) -> None:
+        self.batch = batch
+        self._set: dict[int, Any] = {}  # entries replaced by wrappers (final_obs[i] = ...)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.batch.values())))
+
+    def __getitem__(self, i: Any) -> Any:
+        if not isinstance(i, (int, np.integer)):
+            return [self[j] for j in range(len(self))[i]]
+        i = int(i) + (len(self) if i < 0 else 0)
+        if not 0 <= i < len(self):
+            raise IndexError(f"final_obs index {i} out of range for {len(self)} envs")
+        if i in self._set:
+            return self._set[i]
+        return {k: v[i] for k, v in self.batch.items()}
+
+    def __setitem__(self, i: int, value: Any) -> None:
+        self._set[int(i)] = value
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = np.empty(len(self), dtype=object)
+        for i in range(len(self)):
+            out[i] = self[i]
+        return out
+
+
 class FrameSelectionVectorEnv(VectorEnv):
     """``num_envs`` one-step frame-selection episodes computed together.
 
@@ -42,9 +81,10 @@ class FrameSelectionVectorEnv(VectorEnv):
       observations straight away. As in Gymnasium, the top-level ``info`` describes the new
       episodes (``video_id``, ``label``, ``index``, ``view``), ``info["final_info"]`` the ended
       ones (arrays of length N: the same keys plus ``p0``, ``p1``, ``correct_before``,
-      ``correct_after``, ``num_selected``, ``reward``) and ``info["final_obs"]`` is an object array
-      of the N observations the actions were taken on (``_final_obs``/``_final_info`` are the
-      all-true masks Gymnasium adds).
+      ``correct_after``, ``num_selected``, ``reward``) and ``info["final_obs"]`` holds the N
+      observations the actions were taken on, indexable per env like Gymnasium's object array
+      (:class:`FinalObs`; ``.batch`` gives the batched arrays). ``_final_obs``/``_final_info``
+      are the all-true masks Gymnasium adds.
     * ``NEXT_STEP`` (Gymnasium's default convention, what ``NormalizeObservation`` and other
       stateful vector wrappers require): ``step`` returns the observations acted on and the ended
       episodes' ``info``; the following ``step`` resets every sub-env, ignores its actions and
@@ -233,17 +273,9 @@ class FrameSelectionVectorEnv(VectorEnv):
             self._batch = None  # DISABLED: every episode has ended, the next step needs a reset
         return acted_on, reward, terminated, truncated, ended
 
-    def _per_env(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """Gymnasium's ``final_obs``: an object array of N per-env observation dicts (views)."""
-        out = np.empty(self.num_envs, dtype=object)
-        for i in range(self.num_envs):
-            out[i] = {k: v[i] for k, v in batch.items()}
-        return out
-
-    def close_extras(self, **kwargs: Any) -> None:
-        """Online mode: fold the cache's pending parts and stop the decode workers."""
-        if hasattr(self.source, "close"):
-            self.source.close()
+    def _per_env(self, batch: dict[str, np.ndarray]) -> FinalObs:
+        """Gymnasium's ``final_obs``: N per-env observation dicts (views), made on access."""
+        return FinalObs(batch)
 
     def render(self) -> tuple[Any, ...] | None:
         """One picture (``rgb_array``) or text (``ansi``) per sub-env; see the class docstring."""
