@@ -93,8 +93,11 @@ def _open(path: Path) -> cv2.VideoCapture:
 
 
 def is_rawframe_dir(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a folder (treated as a raw-frame folder)."""
-    return Path(path).is_dir()
+    """True when ``path`` is a raw-frame folder: a folder holding ``img_00001.jpg``.
+
+    A folder of video files (or of class folders) is not one, so callers can scan it instead.
+    """
+    return (Path(path) / "img_00001.jpg").is_file()
 
 
 def count_rawframes(folder: str | os.PathLike, prefix: str = "img_") -> int:
