@@ -137,15 +137,31 @@ def test_vector_observation_wrappers_next_step(small_store: Path) -> None:
     envs = NormalizeObservation(FlattenObservation(raw))
     d = raw.single_observation_space["features"].shape[1]
     c = raw.single_observation_space["predictions"].shape[1]
+    # A twin env with the same seed yields the same raw observations: the reference.
+    twin = gym.make_vec("FrameSelection-v0", num_envs=4, store=small_store, view="center",
+                        autoreset_mode="next_step")
+    space = twin.single_observation_space
+
+    def flat(batch: dict) -> np.ndarray:
+        return np.stack([gym.spaces.flatten(space, {k: v[i] for k, v in batch.items()})
+                         for i in range(4)])
+
     obs, _ = envs.reset(seed=0)
+    seen = [flat(twin.reset(seed=0)[0])]
     assert obs.shape == (4, T * (d + c))
     for _ in range(40):
         obs, *_ = envs.step(keep_first(8, 4))
-    # After 40 steps of updates the running mean is the mean of what it saw: close to 0 and
-    # unit variance per coordinate on the normalised observations.
+        seen.append(flat(twin.step(keep_first(8, 4))[0]))
     assert np.isfinite(obs).all()
     assert abs(float(envs.obs_rms.mean.mean())) > 0  # it learnt statistics
     assert envs.obs_rms.count > 40
+    # The running statistics are those of every raw observation seen, and the returned
+    # observation is the last raw one normalised by them.
+    raw_all = np.concatenate(seen).astype(np.float64)
+    np.testing.assert_allclose(envs.obs_rms.mean, raw_all.mean(0), atol=1e-4)
+    np.testing.assert_allclose(envs.obs_rms.var, raw_all.var(0), rtol=1e-3, atol=1e-5)
+    want = (seen[-1] - envs.obs_rms.mean) / np.sqrt(envs.obs_rms.var + 1e-8)
+    np.testing.assert_allclose(obs, want, rtol=1e-4, atol=1e-4)
 
 
 def test_single_env_wrappers(small_store: Path) -> None:
