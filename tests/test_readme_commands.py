@@ -183,6 +183,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return proj
 
 
+#: ``--out`` of the commands skipped so far -> that command's id: a later command that reads one
+#: of them (a chain) is skipped too, rather than failing on a missing input
+SKIPPED_OUTPUTS: dict[str, str] = {}
+
+
+def _skip_with_outputs(cmd: Command, reason: str) -> None:
+    words = shlex.split(cmd.text)
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag == "--out":
+            SKIPPED_OUTPUTS[value] = cmd.id
+    pytest.skip(reason)
+
+
 def argv_of(cmd: Command) -> list[str]:
     words = shlex.split(cmd.text)
     if words[0] == "python":
@@ -208,8 +221,12 @@ def test_readme_commands_were_found() -> None:
 def test_documented_command_runs(cmd: Command, project: Path) -> None:
     if cmd.text in NOT_RUN:
         pytest.skip(f"{cmd.text!r}: {NOT_RUN[cmd.text]}")
+    needs = [out for out in SKIPPED_OUTPUTS if out in shlex.split(cmd.text)]
+    if needs:
+        _skip_with_outputs(cmd, f"it reads {needs[0]}, the output of the skipped "
+                                f"{SKIPPED_OUTPUTS[needs[0]]}")
     if "../shared/realdata" in cmd.text and not REALDATA.is_dir():
-        pytest.skip(f"{REALDATA} is absent (the real clips and split files)")
+        _skip_with_outputs(cmd, f"{REALDATA} is absent (the real clips and split files)")
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
     env.pop("FRAME_SELECT_ENV_STORE", None)
     if cmd.text.startswith("bash scripts/quickstart.sh"):
