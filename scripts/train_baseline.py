@@ -153,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:  # missing frame folders / weights: no traceback needed
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        # Under torchrun: a process group left open at exit can abort the interpreter
+        # ("terminate called without an active exception") while gloo's threads still run.
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
     print(f"wrote {path}")
     return 0
 

@@ -373,6 +373,7 @@ cfg = TSNConfig(stream="rgb", arch="small", arch_kwargs={"feature_dim": 16, "wid
                 amp=False)
 train_tsn(cfg, train, val, root, out, names, device="cpu", progress=False, tensorboard=False)
 (out.parent / f"rank{os.environ['RANK']}.txt").write_text(str(dist.get_world_size()))
+dist.destroy_process_group()  # as scripts/train_baseline.py: an open group can abort the exit
 """
 
 
