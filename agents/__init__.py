@@ -4,7 +4,9 @@
 * :mod:`agents.as_agent`: the attention-aware sampling BiLSTM (:class:`ASAgent`, :class:`ASPolicy`,
   :func:`save_agent`, :func:`load_agent`).
 * :mod:`agents.reinforce`: its REINFORCE training (Algorithm 1; :class:`ReinforceTrainer`).
-* :mod:`agents.evaluation`: the test procedure (Algorithm 2; :func:`evaluate_policies`).
+
+The test procedure (Algorithm 2) that evaluates every policy is
+:mod:`frame_select_env.evaluation`.
 
 Names are imported lazily, so ``import agents.policy`` does not import torch.
 """
@@ -24,10 +26,6 @@ _EXPORTS = {
     "ReinforceConfig": "agents.reinforce",
     "ReinforceTrainer": "agents.reinforce",
     "train_agent": "agents.reinforce",
-    "evaluate_policies": "agents.evaluation",
-    "load_split": "agents.evaluation",
-    "policy_importance": "agents.evaluation",
-    "evaluate_importance": "agents.evaluation",
 }
 
 __all__ = sorted(_EXPORTS)

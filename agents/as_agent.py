@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.encoder import BiLSTMEncoder
 from agents.policy import Observation
 from frame_select_env.atomic import atomic_torch_save
+from frame_select_env.config import from_dict
+from frame_select_env.constants import STATES
 
-STATES = ("both", "features", "predictions")
 CHECKPOINT_FORMAT = "as_agent/1"
 MULTI_CHECKPOINT_FORMAT = "as_agents/1"
 
@@ -76,17 +78,20 @@ class ASAgentConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ASAgentConfig:
-        """Build from a dict, naming unknown keys in the error."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"ASAgentConfig: unknown keys {sorted(unknown)} "
-                             f"(known: {sorted(known)})")
-        return cls(**dict(data))
+        """Build from a dict, naming unknown keys in the error.
+
+        :param data: field values (a checkpoint's ``agent_config``).
+        :return: the validated config.
+        :raises ValueError: an unknown key or a bad value.
+        """
+        return from_dict(cls, data, what="keys")
 
 
-class ASAgent(nn.Module):
+class ASAgent(BiLSTMEncoder):
     """BiLSTM policy network: states (B, T, ·) -> keep probabilities ``p^a`` (B, T).
+
+    The per-frame encoder (:class:`agents.encoder.BiLSTMEncoder`, with dropout) reads the
+    standardised state; a linear layer shared across frames gives each frame's logit.
 
     :param config: the architecture (:class:`ASAgentConfig`).
     """
@@ -94,23 +99,15 @@ class ASAgent(nn.Module):
     def __init__(self, config: ASAgentConfig) -> None:
         super().__init__()
         self.config = config
-        dims = {"features": config.feature_dim, "predictions": config.num_classes}
-        self.proj = nn.ModuleDict()
-        for part in config.parts:
-            d = dims[part]
+        all_dims = {"features": config.feature_dim, "predictions": config.num_classes}
+        dims = {part: all_dims[part] for part in config.parts}
+        for part, d in dims.items():
             # Standardisation statistics (set from the training split by set_input_stats);
             # buffers so they travel with the state dict.
             self.register_buffer(f"{part}_mean", torch.zeros(d))
             self.register_buffer(f"{part}_std", torch.ones(d))
-            self.proj[part] = nn.Sequential(
-                nn.Linear(d, config.proj_dim), nn.LayerNorm(config.proj_dim), nn.ReLU()
-            )
-        self.drop = nn.Dropout(config.dropout)
-        self.lstm = nn.LSTM(
-            config.proj_dim * len(config.parts), config.hidden_size, num_layers=config.num_layers,
-            batch_first=True, bidirectional=True,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-        )
+        self.build_encoder(dims, config.proj_dim, config.hidden_size, config.num_layers,
+                           dropout=config.dropout)
         self.head = nn.Linear(2 * config.hidden_size, 1)  # shared across frames
 
     def _prepare(self, part: str, x: torch.Tensor) -> torch.Tensor:
@@ -148,7 +145,7 @@ class ASAgent(nn.Module):
     def logits(self, obs: Mapping[str, Any]) -> torch.Tensor:
         """Pre-sigmoid scores (B, T); numerically safer for log-probabilities."""
         device = self.head.weight.device
-        parts = []
+        parts = {}
         for part in self.config.parts:
             if part not in obs:
                 raise ValueError(f"ASAgent (state={self.config.state!r}) needs observation key "
@@ -158,9 +155,8 @@ class ASAgent(nn.Module):
             if x.ndim != 3 or x.shape[-1] != want:
                 raise ValueError(f"ASAgent: observation {part!r} must be (B, T, {want}), got "
                                  f"{tuple(x.shape)}")
-            parts.append(self.proj[part](self._prepare(part, x)))
-        h, _ = self.lstm(self.drop(torch.cat(parts, dim=-1)))
-        return self.head(h).squeeze(-1)
+            parts[part] = self._prepare(part, x)
+        return self.head(self.encode(parts)).squeeze(-1)
 
 
 class ASPolicy:

@@ -25,7 +25,7 @@ import csv
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,9 @@ import torch.nn.functional as F
 
 from agents.as_agent import ASAgent, ASAgentConfig
 from frame_select_env.atomic import atomic_torch_save, atomic_write_text
+from frame_select_env.config import from_dict
 from frame_select_env.reward import DEFAULT_OMEGA
+from frame_select_env.runtime import resolve_device, set_rng_state, torch_rng_state
 from frame_select_env.vector_env import FrameSelectionVectorEnv
 
 BASELINE_INITS = ("zero", "first")
@@ -150,13 +152,14 @@ class ReinforceConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "config") -> ReinforceConfig:
-        """Build from a (YAML) dict; unknown keys are an error naming ``where``."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"{where}: unknown training options {sorted(unknown)} "
-                             f"(known: {sorted(known)})")
-        return cls(**dict(data))
+        """Build from a (YAML) dict; unknown keys are an error naming ``where``.
+
+        :param data: field values.
+        :param where: where they came from (a file, ``config``), for the error.
+        :return: the validated config.
+        :raises ValueError: an unknown key or a bad value.
+        """
+        return from_dict(cls, data, where=where, what="training options")
 
     def to_dict(self) -> dict[str, Any]:
         """Primitives only (YAML- and ``weights_only``-safe)."""
@@ -242,10 +245,7 @@ class ReinforceTrainer:
     ) -> None:
         self.config = cfg = config or ReinforceConfig()
         self.stream = stream
-        self.device = torch.device(cfg.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"ReinforceTrainer: device {cfg.device!r} requested but CUDA is not "
-                             "available; use device='cpu'")
+        self.device = resolve_device(cfg.device, who="ReinforceTrainer: device")
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.tag = tag or stream
         self.progress = progress
@@ -458,8 +458,7 @@ class ReinforceTrainer:
                 "order": self.rng.bit_generator.state,
                 "env": self.env.np_random.bit_generator.state,
                 "sampler": self.sampler.get_state(),
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                **torch_rng_state(),  # "torch", "cuda"
             },
             "log": [dict(r) for r in self.log],
         }
@@ -483,9 +482,7 @@ class ReinforceTrainer:
         self.rng.bit_generator.state = rng["order"]
         self.env.np_random.bit_generator.state = rng["env"]
         self.sampler.set_state(rng["sampler"])
-        torch.set_rng_state(rng["torch"])
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        set_rng_state(rng)  # torch's CPU and CUDA generators
         self.epoch = int(state["epoch"])
         self.log = [dict(r) for r in state["log"]]
 

@@ -1,18 +1,22 @@
 """Compare frame-selection agents on the same test videos (used by ``scripts/compare_agents.py``).
 
 Every agent (see :mod:`baselines_zoo.registry` for the specs) is evaluated by
-:func:`agents.evaluation.evaluate_policies`, the one evaluation of the project, at every m, both
-schemes (frame- and region-based), per stream and fused, for several seeds. Outputs:
+:func:`frame_select_env.evaluation.evaluate_policies`, the one evaluation of the project, at
+every m, both schemes (frame- and region-based), per stream and fused, for several seeds.
+This module only turns agent specs into policies and writes the comparison; the tables, files
+and figures are the evaluation's (:mod:`frame_select_env.evaluation`). Outputs:
 
 * ``results.csv``: tidy rows ``agent,scheme,m,stream,seed,accuracy,mean_class_accuracy``, plus
-  ``precision`` (percent of kept frames that show the action; NaN without relevance) and
-  ``uses_label`` (oracle);
+  ``precision`` (percent of kept frames that show the action; NaN without relevance),
+  ``uses_label`` (oracle) and the cost columns (the ``comparison`` kind of
+  :func:`~frame_select_env.evaluation.write_csv`);
 * ``table.md``: mean ± std over seeds per agent and m, best non-oracle entry per column in bold,
-  oracle rows (they read the label: upper bounds) in their own block below;
+  oracle rows (they read the label: upper bounds) in their own block below
+  (:func:`~frame_select_env.evaluation.markdown_table`), and the accuracy-and-cost table;
 * ``accuracy_vs_m.png``: accuracy against m, one line per agent with a mean ± std band;
 * ``accuracy_vs_cost.png``: fused (else per-stream) accuracy against GMACs and seconds per video
-  (the cost columns ``frames, gmacs, seconds`` of :mod:`agents.evaluation`; the store's cost
-  dict, :mod:`frame_select_env.cost`);
+  (the cost columns ``frames, gmacs, seconds``; the store's cost dict,
+  :mod:`frame_select_env.cost`);
 * ``selections.png``: which frames each agent keeps on a few test videos.
 
 Policies whose choice depends on m are handled by the evaluation: a policy with ``for_m(m)``
@@ -21,10 +25,8 @@ Policies whose choice depends on m are handled by the evaluation: a policy with 
 
 from __future__ import annotations
 
-import csv
 import os
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,23 +34,21 @@ from typing import Any
 import numpy as np
 
 from baselines_zoo.registry import AgentEntry, parse_agent_specs
-from frame_select_env.atomic import atomic_path, atomic_savefig, atomic_write_text
+from frame_select_env.atomic import atomic_write_text
+from frame_select_env.constants import DEFAULT_MS, SCHEMES, STREAMS
+from frame_select_env.evaluation.plots import (
+    plot_accuracy_vs_cost,
+    plot_accuracy_vs_m,
+    save_figure,
+)
+from frame_select_env.evaluation.results import COMPARISON_COLUMNS, write_csv
+from frame_select_env.evaluation.runner import evaluate_policies, load_split
+from frame_select_env.evaluation.tables import cost_table, display_name, markdown_table
 from frame_select_env.store import FeatureStore
-
-MS = (4, 8, 12, 16, 20, 25)
-SCHEMES = ("frame", "region")
-COLUMNS = ("agent", "scheme", "m", "stream", "seed", "accuracy", "mean_class_accuracy",
-           "precision", "uses_label", "threshold", "frames", "gmacs", "seconds")
-FLOAT_COLUMNS = ("accuracy", "mean_class_accuracy", "precision", "threshold", "frames", "gmacs",
-                 "seconds")
-METRIC_TEXT = {"accuracy": "Top-1 accuracy (%)",
-               "mean_class_accuracy": "Mean class accuracy (%)",
-               "precision": "Precision (% of kept frames that show the action)"}
-ORACLE_MARK = "†"
-CROSS_MARK = "*"
 
 
 def _input_shapes(store: FeatureStore, streams: Sequence[str]) -> dict[str, dict[str, tuple]]:
+    """Per stream, the (T, X) shapes of the observations a learned agent is built for."""
     return {s: {"features": (store.num_frames, store.feature_dim(s)),
                 "predictions": (store.num_frames, store.num_classes)} for s in streams}
 
@@ -57,9 +57,9 @@ def evaluate_agents(
     entries: Sequence[AgentEntry],
     store: str | os.PathLike,
     seeds: int | Sequence[int] = 3,
-    ms: Sequence[int] = MS,
+    ms: Sequence[int] = DEFAULT_MS,
     schemes: Sequence[str] = SCHEMES,
-    streams: Sequence[str] = ("rgb", "flow"),
+    streams: Sequence[str] = STREAMS,
     split: str = "test",
     alpha: float = 0.0,
     fusion_weights: dict[str, float] | None = None,
@@ -68,8 +68,8 @@ def evaluate_agents(
 ) -> list[dict[str, Any]]:
     """Evaluate parsed agents; returns the tidy rows (``results.csv``'s content).
 
-    The split is read once (:func:`agents.evaluation.load_split`) and every seed evaluates all
-    agents in one :func:`agents.evaluation.evaluate_policies` call.
+    The split is read once (:func:`frame_select_env.evaluation.load_split`) and every seed
+    evaluates all agents in one :func:`frame_select_env.evaluation.evaluate_policies` call.
 
     :param entries: parsed agent specs (:func:`baselines_zoo.registry.parse_agent_specs`).
     :param store: the feature store.
@@ -82,10 +82,10 @@ def evaluate_agents(
     :param fusion_weights: stream weights of the fused prediction (equal by default).
     :param cross_stream: let single-stream learned agents score the other stream too.
     :param progress: show a tqdm bar over seeds.
+    :return: the rows, with the :data:`~frame_select_env.evaluation.COMPARISON_COLUMNS`.
+    :raises ValueError: if the store lacks one of ``streams``.
     """
     from tqdm.auto import tqdm
-
-    from agents.evaluation import evaluate_policies, load_split
 
     fs = FeatureStore(store)
     missing = [s for s in streams if s not in fs.streams]
@@ -105,7 +105,7 @@ def evaluate_agents(
     label_of = {e.name: e.uses_label for e in entries}
     tidy = []
     for r in rows:
-        row = {k: r.get(k) for k in COLUMNS}
+        row = {k: r.get(k) for k in COMPARISON_COLUMNS}
         row["seed"], row["m"] = int(r["seed"]), int(r["m"])
         row["uses_label"] = bool(label_of.get(r["agent"], False) or r.get("uses_label"))
         for k in ("precision", "threshold", "frames", "gmacs", "seconds"):
@@ -118,283 +118,25 @@ def evaluate_agents(
     return tidy
 
 
-def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    """Write the tidy rows atomically."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: (f"{r[k]:.4f}" if isinstance(r[k], float) else r[k])
-                             for k in COLUMNS})
-
-
-def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Read ``results.csv`` back with numeric columns parsed."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        r["m"], r["seed"] = int(r["m"]), int(r["seed"])
-        for k in FLOAT_COLUMNS:
-            r[k] = float(r[k]) if r.get(k) not in ("", "nan", None) else float("nan")
-        r["uses_label"] = r["uses_label"] in ("True", "true", "1")
-    return rows
-
-
-def summarize(rows: Sequence[dict[str, Any]], metric: str = "accuracy"
-              ) -> dict[tuple[str, str, str], dict[int, tuple[float, float, int]]]:
-    """(agent, scheme, stream) -> m -> (mean, std, number of seeds) of ``metric``.
-
-    A thin reshaping of :func:`agents.evaluation.summarize` for the table and the plot.
-    """
-    from agents.evaluation import _finite
-    from agents.evaluation import summarize as summarize_rows
-
-    out: dict[tuple[str, str, str], dict[int, tuple[float, float, int]]] = defaultdict(dict)
-    # adaptive-budget rows have no m: they belong to the cost table and plot only
-    topm = [r for r in rows if not _finite(r.get("threshold"))]
-    for e in summarize_rows(topm, ("agent", "scheme", "m", "stream")):
-        out[(e["agent"], e["scheme"], e["stream"])][int(e["m"])] = (
-            float(e[metric]), float(e[f"{metric}_std"]), int(e["num_seeds"]))
-    return {k: dict(sorted(v.items())) for k, v in out.items()}
-
-
-def summary_cells(summary: dict, key: tuple[str, str], ms: Sequence[int],
-                  best: dict[int, float | None], uses_label: dict[str, bool]
-                  ) -> dict[str, list[str]]:
-    """Formatted ``mean ± std`` cells per agent for one (scheme, stream); best ones in bold."""
-    cells: dict[str, list[str]] = {}
-    for (agent, scheme, stream), data in summary.items():
-        if (scheme, stream) != key:
-            continue
-        row = []
-        for m in ms:
-            if m not in data:
-                row.append("–")
-                continue
-            mean, std, _ = data[m]
-            cell = f"{mean:.1f} ± {std:.1f}"
-            if not uses_label[agent] and best[m] is not None and abs(mean - best[m]) < 1e-9:
-                cell = f"**{cell}**"
-            row.append(cell)
-        cells[agent] = row
-    return cells
-
-
-def display_name(agent: str, uses_label: bool, cross: bool) -> str:
-    return agent + (CROSS_MARK if cross else "") + (f" {ORACLE_MARK}" if uses_label else "")
-
-
-def markdown_table(rows: Sequence[dict[str, Any]], agents: Sequence[AgentEntry] | None = None,
-                   metric: str = "accuracy", title: str = "") -> str:
-    """Markdown tables (one per stream and scheme) of mean ± std over seeds.
-
-    The best non-oracle mean in each column is bold; oracle rows (``uses_label``) are listed
-    separately below a divider row, since they read the ground truth.
-    """
-    summary = summarize(rows, metric)
-    uses_label = {r["agent"]: bool(r["uses_label"]) for r in rows}
-    cross = {e.name: e.cross_stream_used for e in agents or []}
-    agent_order = list(dict.fromkeys(r["agent"] for r in rows))
-    streams = list(dict.fromkeys(r["stream"] for r in rows))
-    schemes = list(dict.fromkeys(r["scheme"] for r in rows))
-    ms = sorted({int(r["m"]) for r in rows})
-    nseeds = max((n for d in summary.values() for (_, _, n) in d.values()), default=0)
-    out = [f"# {title}" if title else "",
-           f"{METRIC_TEXT.get(metric, metric)}, mean ± std over {nseeds} "
-           f"seed(s). **Bold**: best non-oracle agent per column. {ORACLE_MARK} oracle: reads "
-           f"the ground truth (label or relevance), an upper bound, not a competitor. "
-           f"{CROSS_MARK} one single-stream model scores both streams.", ""]
-    for stream in streams:
-        for scheme in schemes:
-            present = [a for a in agent_order if (a, scheme, stream) in summary]
-            if not present:
-                continue
-            out.append(f"## {stream} stream, {scheme}-based selection")
-            out.append("")
-            out.append("| agent | " + " | ".join(f"m={m}" for m in ms) + " |")
-            out.append("|---|" + "---|" * len(ms))
-            best = {}
-            for m in ms:
-                vals = [summary[(a, scheme, stream)][m][0] for a in present
-                        if not uses_label[a] and m in summary[(a, scheme, stream)]]
-                best[m] = max(vals) if vals else None
-
-            cells = summary_cells(summary, (scheme, stream), ms, best, uses_label)
-
-            def line(a: str, cells: dict = cells) -> str:
-                name = display_name(a, uses_label[a], cross.get(a, False))
-                return f"| {name} | " + " | ".join(cells[a]) + " |"
-
-            out += [line(a) for a in present if not uses_label[a]]
-            oracles = [a for a in present if uses_label[a]]
-            if oracles:
-                out.append(f"| *upper bounds ({ORACLE_MARK} use the label)* |" + " |" * len(ms))
-                out += [line(a) for a in oracles]
-            out.append("")
-    return "\n".join(out).lstrip("\n") + "\n"
-
-
-def cost_table(rows: Sequence[dict[str, Any]], stream: str | None = None,
-               scheme: str | None = None, extra: Sequence[str] = ()) -> str:
-    """Markdown table of accuracy and cost per agent and budget (mean over seeds).
-
-    :param rows: evaluation rows with the cost columns.
-    :param stream: stream shown (default ``fused`` when present, else the first).
-    :param scheme: scheme shown (default the first).
-    :param extra: more mean columns to show (e.g. ``seconds_tvl1``).
-    """
-    from agents.evaluation import summarize as summarize_rows
-
-    streams = list(dict.fromkeys(r["stream"] for r in rows))
-    stream = stream or ("fused" if "fused" in streams else streams[0])
-    scheme = scheme or next(iter(dict.fromkeys(r["scheme"] for r in rows)))
-    chosen = [r for r in rows if r["stream"] == stream and r["scheme"] == scheme]
-    summary = summarize_rows(chosen, ("agent", "m", "threshold"))
-    order = {a: i for i, a in enumerate(dict.fromkeys(r["agent"] for r in chosen))}
-    summary.sort(key=lambda e: (order[e["agent"]], e["threshold"] is not None, e["m"],
-                                e["threshold"] or 0.0))
-    head = ["agent", "budget", "accuracy (%)", "frames", "GMACs / video", "s / video", *extra]
-    out = [f"## Accuracy and cost per video ({stream}, {scheme}-based)", "",
-           "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    shown_all = False
-    for e in summary:
-        budget = f"p^a >= {e['threshold']:g}" if e["threshold"] is not None else f"m={e['m']}"
-        if e["agent"] == "all":  # the same every-frame prediction at every m: one line
-            if shown_all:
-                continue
-            budget, shown_all = "all frames", True
-        cells = [e["agent"], budget, f"{e['accuracy']:.1f} ± {e['accuracy_std']:.1f}",
-                 f"{e['frames']:.1f}", f"{e['gmacs']:.3f}", f"{e['seconds']:.3f}",
-                 *[f"{e.get(k, float('nan')):.3f}" for k in extra]]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out) + "\n"
-
-
-def plot_accuracy_vs_m(rows: Sequence[dict[str, Any]], path: Path, metric: str = "accuracy"
-                       ) -> None:
-    """One panel per (scheme, stream); one line per agent with a mean ± std band over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    summary = summarize(rows, metric)
-    uses_label = {r["agent"]: bool(r["uses_label"]) for r in rows}
-    agents = list(dict.fromkeys(r["agent"] for r in rows))
-    streams = list(dict.fromkeys(r["stream"] for r in rows))
-    schemes = list(dict.fromkeys(r["scheme"] for r in rows))
-    fig, axes = plt.subplots(len(schemes), len(streams), figsize=(4.2 * len(streams),
-                             3.4 * len(schemes)), squeeze=False, sharey=True)
-    colors = plt.get_cmap("tab10")
-    for i, scheme in enumerate(schemes):
-        for j, stream in enumerate(streams):
-            ax = axes[i, j]
-            for k, agent in enumerate(agents):
-                data = summary.get((agent, scheme, stream))
-                if not data:
-                    continue
-                m = np.array(sorted(data))
-                mean = np.array([data[x][0] for x in m])
-                std = np.array([data[x][1] for x in m])
-                oracle = uses_label[agent]
-                label = f"{agent} {ORACLE_MARK} (upper bound)" if oracle else agent
-                ax.plot(m, mean, "--" if oracle else "-", marker="o", ms=3, label=label,
-                        color=colors(k % 10), alpha=0.6 if oracle else 1.0)
-                ax.fill_between(m, mean - std, mean + std, color=colors(k % 10), alpha=0.15)
-            ax.set_title(f"{stream}, {scheme}-based")
-            ax.set_xlabel("m (frames kept)")
-            if j == 0:
-                ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
-            ax.grid(alpha=0.3)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
-    fig.tight_layout(rect=(0, 0.04 + 0.03 * (len(labels) // 5), 1, 1))
-    _save_fig(fig, path)
-
-
-def plot_accuracy_vs_cost(rows: Sequence[dict[str, Any]], path: Path,
-                          costs: Sequence[tuple[str, str]] = (
-                              ("gmacs", "GMACs per video"), ("seconds", "seconds per video")),
-                          stream: str | None = None, scheme: str | None = None,
-                          title: str = "") -> None:
-    """Accuracy against cost per video, one panel per cost column, one line per agent over m.
-
-    Points are means over seeds (error bars: std of accuracy); adaptive-budget (threshold) rows
-    are drawn as stars. Costs on a log axis, since keeping all frames of both streams costs
-    several times one stream's few frames.
-
-    :param rows: evaluation rows with the cost columns.
-    :param path: the PNG to write.
-    :param costs: (column, axis label) per panel.
-    :param stream: the stream shown (default ``fused`` when present, else the first).
-    :param scheme: the scheme shown (default the first in ``rows``).
-    :param title: figure title.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from agents.evaluation import summarize as summarize_rows
-
-    streams = list(dict.fromkeys(r["stream"] for r in rows))
-    stream = stream or ("fused" if "fused" in streams else streams[0])
-    scheme = scheme or next(iter(dict.fromkeys(r["scheme"] for r in rows)))
-    chosen = [r for r in rows if r["stream"] == stream and r["scheme"] == scheme]
-    summary = summarize_rows(chosen, ("agent", "m", "threshold"))
-    agents = list(dict.fromkeys(r["agent"] for r in chosen))
-    uses_label = {r["agent"]: bool(r.get("uses_label")) for r in rows}
-    fig, axes = plt.subplots(1, len(costs), figsize=(5.2 * len(costs), 4.2), squeeze=False)
-    colors = plt.get_cmap("tab10")
-    for j, (column, label) in enumerate(costs):
-        ax = axes[0, j]
-        for k, agent in enumerate(agents):
-            pts = [e for e in summary if e["agent"] == agent and np.isfinite(e[column])]
-            topm = sorted((e for e in pts if e["threshold"] is None), key=lambda e: e[column])
-            if agent == "all":  # the same every-frame prediction at every m: one point
-                topm = topm[:1]
-            thr = [e for e in pts if e["threshold"] is not None]
-            color = colors(k % 10)
-            name = f"{agent} {ORACLE_MARK}" if uses_label.get(agent) else agent
-            if topm:
-                ax.errorbar([e[column] for e in topm], [e["accuracy"] for e in topm],
-                            yerr=[e["accuracy_std"] for e in topm], marker="o", ms=3,
-                            color=color, label=name, capsize=2,
-                            linestyle="--" if uses_label.get(agent) else "-")
-                spread = len({round(e[column], 9) for e in topm}) > 1
-                for e in topm:
-                    if spread:  # m labels only where the points are apart
-                        ax.annotate(str(e["m"]), (e[column], e["accuracy"]), fontsize=6,
-                                    xytext=(2, 2), textcoords="offset points", color=color)
-            for e in thr:
-                ax.errorbar([e[column]], [e["accuracy"]], yerr=[e["accuracy_std"]], marker="*",
-                            ms=10, color=color, capsize=2,
-                            label=f"{agent}, p>={e['threshold']:g}" if not topm else None)
-        ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel(f"top-1 accuracy (%), {stream}")
-        ax.grid(alpha=0.3, which="both")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.08 + 0.04 * (len(labels) // 4), 1, 1))
-    _save_fig(fig, path)
-
-
-def _save_fig(fig: Any, path: Path) -> None:
-    atomic_savefig(fig, path, dpi=110)
-
-
-def plot_selections(entries: Sequence[AgentEntry], store: str | os.PathLike, path: Path,
-                    stream: str = "rgb", m: int = 8, num_videos: int = 4, split: str = "test",
-                    seed: int = 0, cross_stream: bool = True) -> list[int]:
+def plot_selections(entries: Sequence[AgentEntry], store: str | os.PathLike,
+                    path: str | os.PathLike, stream: str = "rgb", m: int = 8,
+                    num_videos: int = 4, split: str = "test", seed: int = 0,
+                    cross_stream: bool = True) -> list[int]:
     """Which frames each agent keeps (top-m, centre view) on a few test videos.
 
     Half of the videos are ones the all-frames prediction gets wrong (where selection matters).
     Rows: each agent's kept frames, then the true-class probability of every frame and, when
     the store records it, the ground-truth relevance.
 
+    :param entries: parsed agent specs.
+    :param store: the feature store.
+    :param path: the PNG to write.
+    :param stream: the stream whose selections are shown.
+    :param m: frames kept.
+    :param num_videos: videos shown.
+    :param split: the split they come from.
+    :param seed: the policies' seed.
+    :param cross_stream: let single-stream learned agents score the other stream too.
     :return: the split positions of the videos shown.
     """
     import matplotlib
@@ -464,7 +206,7 @@ def plot_selections(entries: Sequence[AgentEntry], store: str | os.PathLike, pat
         ax.set_title(f"{src.video_ids[v]}  (true: {fs.class_names[src.labels[v]]}; all frames: "
                      f"{verdict})  -  top-{m} frames, {stream}, centre view", fontsize=8)
     fig.tight_layout()
-    _save_fig(fig, path)
+    save_figure(fig, path)
     return picks.tolist()
 
 
@@ -473,7 +215,7 @@ def compare_agents(
     out: str | os.PathLike,
     store: str | os.PathLike | None = None,
     seeds: int = 3,
-    ms: Sequence[int] = MS,
+    ms: Sequence[int] = DEFAULT_MS,
     schemes: Sequence[str] = SCHEMES,
     streams: Sequence[str] | None = None,
     split: str = "test",
@@ -532,12 +274,13 @@ def compare_agents(
              "accuracy_vs_m": out / "accuracy_vs_m.png", "selections": out / "selections.png"}
     if any(np.isfinite(r["gmacs"]) for r in rows):
         paths["accuracy_vs_cost"] = out / "accuracy_vs_cost.png"
-    write_csv(rows, paths["results"])
+    write_csv(paths["results"], rows, kind="comparison")
     title = f"Agent comparison on {Path(store).name} ({split} split)"
-    text = markdown_table(rows, entries, "accuracy", title)
-    text += "\n" + markdown_table(rows, entries, "mean_class_accuracy", "Mean class accuracy")
+    cross = [e.name for e in entries if e.cross_stream_used]
+    text = markdown_table(rows, cross, "accuracy", title)
+    text += "\n" + markdown_table(rows, cross, "mean_class_accuracy", "Mean class accuracy")
     if any(np.isfinite(r["precision"]) for r in rows):
-        text += "\n" + markdown_table(rows, entries, "precision",
+        text += "\n" + markdown_table(rows, cross, "precision",
                                       "Precision: % of kept frames that show the action")
     if "accuracy_vs_cost" in paths:
         text += "\n" + cost_table(rows)

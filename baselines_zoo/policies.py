@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from frame_select_env.observations import frame_subset
+
 Observation = Mapping[str, np.ndarray]
 
 
@@ -72,11 +74,14 @@ def _info_array(info: Mapping[str, Any] | None, key: str, who: str, what: str) -
 def segment_centres(num_frames: int, m: int) -> np.ndarray:
     """Frame indices of ``m`` evenly spaced frames out of ``num_frames`` (TSN segment centres).
 
+    The env's own subset rule (:func:`frame_select_env.observations.frame_subset`) with ``m``
+    clipped.
+
     :param num_frames: T.
     :param m: frames to keep; clipped to [1, T].
+    :return: (m,) increasing int64 frame indices.
     """
-    m = int(min(max(int(m), 1), num_frames))
-    return np.floor((np.arange(m) + 0.5) * num_frames / m).astype(np.int64)
+    return frame_subset(num_frames, int(min(max(int(m), 1), num_frames)))
 
 
 def nested_spread_order(num_frames: int) -> np.ndarray:

@@ -35,16 +35,18 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from agents.encoder import BiLSTMEncoder
+
 OBS_PARTS = ("features", "predictions")
 
 
-class BiLSTMExtractor(BaseFeaturesExtractor):
+class BiLSTMExtractor(BaseFeaturesExtractor, BiLSTMEncoder):
     """Per-frame BiLSTM encoding of the ``Dict`` observation.
 
-    Each observation part (``features`` (T, D), ``predictions`` (T, C)) is projected per frame by
-    its own ``Linear -> LayerNorm -> ReLU`` (so a 1024-d feature does not drown a small probability
-    vector, and no dataset statistics are needed), the parts are concatenated, and a BiLSTM reads
-    the T frames.
+    The AS agent's encoder (:class:`agents.encoder.BiLSTMEncoder`, without dropout and without
+    input standardisation, so no dataset statistics are needed): each observation part
+    (``features`` (T, D), ``predictions`` (T, C)) is projected per frame by its own
+    ``Linear -> LayerNorm -> ReLU``, the parts are concatenated, and a BiLSTM reads the T frames.
 
     :param observation_space: the env's ``Dict`` space.
     :param proj_dim: output size of each part's projection.
@@ -70,18 +72,11 @@ class BiLSTMExtractor(BaseFeaturesExtractor):
         self.keys = keys
         self.num_frames = int(num_frames)
         self.frame_dim = 2 * hidden_size
-        self.proj = nn.ModuleDict({
-            k: nn.Sequential(nn.Linear(shapes[k][1], proj_dim), nn.LayerNorm(proj_dim), nn.ReLU())
-            for k in keys
-        })
-        self.lstm = nn.LSTM(proj_dim * len(keys), hidden_size, num_layers=num_layers,
-                            batch_first=True, bidirectional=True)
+        self.build_encoder({k: shapes[k][1] for k in keys}, proj_dim, hidden_size, num_layers)
 
     def frames(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-frame BiLSTM outputs (B, T, 2H)."""
-        x = torch.cat([self.proj[k](observations[k].float()) for k in self.keys], dim=-1)
-        out, _ = self.lstm(x)
-        return out
+        return self.encode({k: observations[k].float() for k in self.keys})
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.frames(observations).flatten(1)

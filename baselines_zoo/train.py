@@ -26,6 +26,8 @@ import frame_select_env
 from baselines_zoo.sb3_policies import OFF_POLICY, ON_POLICY, policy_for
 from baselines_zoo.wrappers import TopMScoresWrapper
 from frame_select_env.atomic import atomic_path, atomic_write_text
+from frame_select_env.builtin import store_or_builtin
+from frame_select_env.config import load_yaml
 
 ENV_ID = frame_select_env.ENV_ID
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
@@ -52,16 +54,16 @@ def load_hyperparams(algo: str, path: str | os.PathLike | None = None,
     :param algo: algorithm name.
     :param path: a YAML file; defaults to ``baselines_zoo/hyperparams/<algo>.yml``.
     :param env_id: the top-level key.
+    :return: the entry's hyperparameters.
+    :raises FileNotFoundError: the file does not exist.
+    :raises ValueError: it is not a YAML mapping, has no ``env_id`` entry, or a ``*_kwargs``
+        entry is not a mapping.
     """
     path = Path(path) if path is not None else HYPERPARAMS_DIR / f"{algo}.yml"
-    if not path.is_file():
-        raise FileNotFoundError(f"hyperparameter file {str(path)!r} not found")
-    with open(path) as f:
-        data = yaml.safe_load(f)
-    if not isinstance(data, dict) or env_id not in data:
-        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+    data = load_yaml(path, "hyperparameter file")
+    if env_id not in data:
         raise ValueError(f"hyperparameter file {str(path)!r} has no entry for {env_id!r} "
-                         f"(found {keys})")
+                         f"(found {sorted(data)})")
     params = dict(data[env_id] or {})
     for key in ("env_kwargs", "policy_kwargs", "extractor_kwargs"):
         if not isinstance(params.get(key, {}), dict):
@@ -230,20 +232,15 @@ def quick_eval(model_path: str | os.PathLike, split: str = "val",
     :param ms: numbers of kept frames.
     :return: the evaluation rows (empty when the model's stream cannot be evaluated).
     """
-    from agents.evaluation import evaluate_policies
     from agents.policy import SB3ScoresPolicy
+    from frame_select_env.evaluation import evaluate_policies
     from frame_select_env.store import FeatureStore
 
     config = read_run_config(model_path)
     stream = config.get("stream")
     if stream in (None, "fused"):
         return []
-    store = config.get("store")
-    if store is None:
-        from frame_select_env.builtin import builtin_store_path
-
-        store = builtin_store_path()
-    fs = FeatureStore(store)
+    fs = FeatureStore(store_or_builtin(config.get("store")))
     if len(fs.indices(split)) == 0:
         return []
     policy = SB3ScoresPolicy(load_sb3(model_path, algo=config.get("algo")),
@@ -274,9 +271,11 @@ def load_sb3(path: str | os.PathLike, algo: str | None = None, device: str = "cp
 
 
 def read_run_config(model_path: str | os.PathLike) -> dict[str, Any]:
-    """The ``config.yaml`` written next to a model by :func:`train_sb3` (``{}`` if absent)."""
+    """The ``config.yaml`` written next to a model by :func:`train_sb3` (``{}`` if absent).
+
+    :param model_path: ``model.zip`` (or any file of the run directory).
+    :return: the run's config.
+    :raises ValueError: the file is not a YAML mapping.
+    """
     cfg = Path(model_path).parent / "config.yaml"
-    if not cfg.is_file():
-        return {}
-    with open(cfg) as f:
-        return yaml.safe_load(f) or {}
+    return load_yaml(cfg, "run config") if cfg.is_file() else {}

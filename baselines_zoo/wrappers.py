@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from frame_select_env.selection import topm_mask
+from frame_select_env.evaluation import topm_mask
 
 
 class TopMScoresWrapper(gym.ActionWrapper):

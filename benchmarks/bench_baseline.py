@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""TSN baseline training throughput: the real training loop vs the network alone.
+r"""TSN baseline training throughput: the real training loop vs the network alone.
 
 For each setting, measured side by side in one run:
 
@@ -26,13 +26,17 @@ share or a lower ratio with workers is contention, not an input-pipeline bottlen
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from frame_select_env.cli import option, parse
+from frame_select_env.constants import STREAMS
 from frame_select_env.datasets import VideoRecord
 from frame_select_env.tsn import TSNConfig, TSNDataset, build_model, param_groups
 from frame_select_env.tsn.data import EpochSampler
@@ -42,16 +46,39 @@ from frame_select_env.tsn.trainer import _loader, _preprocessor, _train_epoch
 CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "ucf101_clips"
 
 
-class TimedLoader:
-    """Iterate a DataLoader, accumulating the time spent waiting for each batch."""
+@dataclass
+class Args:
+    """The arguments of ``bench_baseline.py``."""
 
-    def __init__(self, loader) -> None:
+    arch: str = option("small", "TSN backbone ('small': a small CNN, feature_dim 64, width 16)")
+    source: str = option("real", "the nine real UCF101 clips (when present) or synthetic videos",
+                         choices=("real", "synthetic"))
+    batch_size: int = option(16, "videos per batch")
+    segments: int = option(3, "TSN segments K per video")
+    crop: int = option(112, "crop side")
+    frame_size: tuple[int, int] = option((149, 112), "frames resized to W H",
+                                         metavar=("W", "H"))
+    streams: list[str] = option(["rgb", "flow"], "streams to measure", choices=STREAMS)
+    workers: list[int] = option([0, 2], "DataLoader worker counts to measure")
+    trials: int = option(3, "timed epochs (the fastest is kept)")
+    repeat: int = option(4, "copies of the clip list per epoch")
+    threads: int = option(0, "torch threads (0: torch's default)")
+    cache: Path | None = option(None, "raw-frame cache folder (default: a temp dir)")
+
+
+class TimedLoader:
+    """Iterate a DataLoader, accumulating the time spent waiting for each batch.
+
+    :param loader: the DataLoader to time; :attr:`wait` sums the seconds spent in ``next``.
+    """
+
+    def __init__(self, loader: Any) -> None:
         self.loader, self.wait = loader, 0.0
 
     def __len__(self) -> int:
         return len(self.loader)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         it = iter(self.loader)
         while True:
             t0 = time.perf_counter()
@@ -64,7 +91,11 @@ class TimedLoader:
 
 
 def real_frames(cache: Path) -> tuple[list[VideoRecord], list[str]]:
-    """Raw-frame folders (DIS flow) of the nine real clips, made once into ``cache``."""
+    """Raw-frame folders (DIS flow) of the nine real clips, made once into ``cache``.
+
+    :param cache: the folder of the raw-frame folders (a clip already there is not redone).
+    :return: one record per clip and the class names.
+    """
     from frame_select_env.video.rawframes import extract_rawframes
 
     clips = sorted(CLIPS.glob("*.mp4"))
@@ -76,11 +107,19 @@ def real_frames(cache: Path) -> tuple[list[VideoRecord], list[str]]:
     return records, classes
 
 
-def bench(cfg: TSNConfig, records, root: Path, classes, trials: int) -> dict[str, float]:
-    """
-    Alternate ``trials`` timed epochs of the real loop with as many fwd+bwd steps alone on one
-    preloaded batch; keep the fastest of each (the machine may be shared: the best time is the
-    least disturbed one).
+def bench(cfg: TSNConfig, records: list[VideoRecord], root: Path, classes: list[str],
+          trials: int) -> dict[str, float]:
+    """Time the trainer's epoch loop against fwd+bwd steps alone on one preloaded batch.
+
+    Alternates ``trials`` timed epochs of the real loop with as many fwd+bwd steps alone; keeps
+    the fastest of each (the machine may be shared: the best time is the least disturbed one).
+
+    :param cfg: the TSN training settings of this setting.
+    :param records: the videos of one epoch.
+    :param root: the raw-frame folders of the videos.
+    :param classes: the class names.
+    :param trials: timed epochs (and fwd+bwd runs) per measurement.
+    :return: ``train_fps``, ``net_fps``, ``ratio`` (train / fwd+bwd) and ``data_share``.
     """
     dev = torch.device("cpu")
     torch.manual_seed(0)
@@ -98,6 +137,7 @@ def bench(cfg: TSNConfig, records, root: Path, classes, trials: int) -> dict[str
     inp = prep(x)
 
     def step() -> None:
+        """One forward, backward and SGD step on the preloaded batch."""
         _, logits = model(inp)
         loss = torch.nn.functional.cross_entropy(
             logits.view(len(y), cfg.num_segments, -1).mean(1), y
@@ -107,12 +147,14 @@ def bench(cfg: TSNConfig, records, root: Path, classes, trials: int) -> dict[str
         opt.step()
 
     def run_loop() -> tuple[float, float]:
+        """One epoch of the trainer's loop: its seconds and the seconds spent waiting for data."""
         loader.wait = 0.0
         t0 = time.perf_counter()
         _train_epoch(model, loader, prep, opt, scaler, cfg, dev, False, 1, None)
         return time.perf_counter() - t0, loader.wait
 
     def run_net() -> float:
+        """As many fwd+bwd steps as the loop has batches: their seconds."""
         model.train()
         t0 = time.perf_counter()
         for _ in range(steps):
@@ -135,21 +177,14 @@ def bench(cfg: TSNConfig, records, root: Path, classes, trials: int) -> dict[str
     }
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--arch", default="small")
-    p.add_argument("--source", choices=("real", "synthetic"), default="real")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--segments", type=int, default=3)
-    p.add_argument("--crop", type=int, default=112)
-    p.add_argument("--frame-size", type=int, nargs=2, default=[149, 112], metavar=("W", "H"))
-    p.add_argument("--streams", nargs="+", default=["rgb", "flow"])
-    p.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    p.add_argument("--trials", type=int, default=3, help="timed epochs (the fastest is kept)")
-    p.add_argument("--repeat", type=int, default=4, help="copies of the clip list per epoch")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
-    p.add_argument("--cache", type=Path, help="raw-frame cache folder (default: a temp dir)")
-    args = p.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """Measure every stream x workers setting and print one table row each.
+
+    :param argv: the command-line arguments (default ``sys.argv[1:]``).
+    :return: the exit status, 0.
+    """
+    args = parse(Args, argv, description=__doc__)
+    frame_size = list(args.frame_size)  # [W, H], as TSNConfig holds it and the header prints it
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -168,7 +203,7 @@ def main() -> None:
     kw = {"feature_dim": 64, "width": 16} if args.arch == "small" else {}
     print(
         f"TSN training throughput, arch={args.arch}, batch={args.batch_size} videos x "
-        f"K={args.segments}, crop {args.crop}, frames resized to {args.frame_size}, "
+        f"K={args.segments}, crop {args.crop}, frames resized to {frame_size}, "
         f"{source}, torch threads {torch.get_num_threads()}, CPU"
     )
     print(f"{'stream':6} {'workers':>7} {'train fr/s':>11} {'fwd+bwd fr/s':>13} "
@@ -177,7 +212,7 @@ def main() -> None:
         for workers in args.workers:
             cfg = TSNConfig(
                 stream=stream, arch=args.arch, arch_kwargs=kw, num_segments=args.segments,
-                batch_size=args.batch_size, crop_size=args.crop, frame_size=args.frame_size,
+                batch_size=args.batch_size, crop_size=args.crop, frame_size=frame_size,
                 workers=workers, amp=False, lr=0.001, lr_steps=[100], epochs=1,
                 scales=[1.0, 0.875, 0.75, 0.66] if stream == "rgb" else [1.0, 0.875, 0.75],
             )
@@ -185,7 +220,8 @@ def main() -> None:
             print(f"{stream:6} {workers:>7} {r['train_fps']:>11.1f} {r['net_fps']:>13.1f} "
                   f"{r['ratio']:>6.2f} {r['data_share']:>10.2f}", flush=True)
     tmp.cleanup()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """How long does comparing agents take, relative to just running them?
 
-Times :func:`agents.evaluation.evaluate_policies` for 6 agents (random, uniform, confidence,
-oracle, the AS agent and an SB3 PPO BiLSTM agent) x 6 values of m x 2 schemes x 2 streams (+ fused)
-on the test split, and one forward pass of the same agents (every view of every test video scored
-once, per stream). The evaluation is batched (one ``scores`` call per view over all videos, the
-top-m selection and aggregation as array operations), so the ratio should stay small: the extra
-cost is selecting and aggregating 6 x 2 times, plus ``uniform`` being asked once per m.
+Times :func:`frame_select_env.evaluation.evaluate_policies` for 6 agents (random, uniform,
+confidence, oracle, the AS agent and an SB3 PPO BiLSTM agent) x 6 values of m x 2 schemes x 2
+streams (+ fused) on the test split, and one forward pass of the same agents (every view of every
+test video scored once, per stream). The evaluation is batched (one ``scores`` call per view
+over all videos, the top-m selection and aggregation as array operations), so the ratio should
+stay small: the extra cost is selecting and aggregating 6 x 2 times, plus ``uniform`` being
+asked once per m.
 
 Learned agents are untrained unless ``--as PATH`` / ``--ppo PATH`` are given (the timing does
 not depend on the weights). Without ``--store`` the built-in store is used; ``--synthetic``
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from agents.evaluation import evaluate_policies, load_split, policy_importance
+    from frame_select_env.evaluation import evaluate_policies, load_split, policy_importance
     from frame_select_env.store import FeatureStore
 
     torch.set_num_threads(args.threads)

@@ -16,25 +16,46 @@ Usage: ``python benchmarks/bench_env.py [--store PATH] [--num-envs 256] [--large
 
 from __future__ import annotations
 
-import argparse
 import resource
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import frame_select_env  # noqa: F401
+from frame_select_env.builtin import resolve_store
+from frame_select_env.cli import option, parse
 from frame_select_env.store import StoreWriter
 
 
+@dataclass
+class Args:
+    """The arguments of ``bench_env.py``."""
+
+    store: str | None = option(None, "store path (default: the built-in one)")
+    num_envs: int = option(256, "N, the envs of each vector env")
+    steps: int = option(200, "timed vector steps (SyncVectorEnv: a twentieth, at least 5)")
+    view: str = option("random", "the env's view: random, center, mean or a view index")
+    large: str | None = option(None, "also benchmark a generated UCF101-sized store kept in DIR",
+                                metavar="DIR")
+
+
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (``ru_maxrss``)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_steps(envs, steps: int, rng: np.random.Generator) -> float:
-    """Episodes per second of ``steps`` vector steps with random actions (excluding reset)."""
+def time_steps(envs: Any, steps: int, rng: np.random.Generator) -> float:
+    """Episodes per second of ``steps`` vector steps with random actions (excluding reset).
+
+    :param envs: a vector env.
+    :param steps: the vector steps to time.
+    :param rng: draws the actions.
+    """
     envs.reset(seed=0)
     actions = rng.integers(0, 2, (steps, *envs.action_space.shape)).astype(np.int8)
     start = time.perf_counter()
@@ -43,8 +64,12 @@ def time_steps(envs, steps: int, rng: np.random.Generator) -> float:
     return steps * envs.num_envs / (time.perf_counter() - start)
 
 
-def copy_bound(envs, steps: int) -> float:
-    """Episodes/s of gathering the same observation arrays with plain numpy, nothing else."""
+def copy_bound(envs: Any, steps: int) -> float:
+    """Episodes/s of gathering the same observation arrays with plain numpy, nothing else.
+
+    :param envs: the native vector env whose in-memory observation arrays are gathered.
+    :param steps: the gathers to time, one of ``num_envs`` videos each.
+    """
     cache = envs.unwrapped.source._cache
     rng = np.random.default_rng(0)
     n = envs.num_envs
@@ -63,7 +88,12 @@ def copy_bound(envs, steps: int) -> float:
 
 
 def make_large_store(path: Path, seed: int = 0) -> Path:
-    """A UCF101-sized store written block by block (never whole in RAM)."""
+    """A UCF101-sized store written block by block (never whole in RAM).
+
+    :param path: the store file; one already there is reused.
+    :param seed: seed of the random features, logits and labels.
+    :return: ``path``.
+    """
     n, t, v, d, c = 13_320, 25, 10, 1024, 101
     if path.is_file():
         return path
@@ -88,22 +118,20 @@ def make_large_store(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", default=None, help="store path (default: the built-in one)")
-    parser.add_argument("--num-envs", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--view", default="random")
-    parser.add_argument(
-        "--large",
-        default=None,
-        metavar="DIR",
-        help="also benchmark a generated UCF101-sized store kept in DIR",
-    )
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """Time the native vector env, SyncVectorEnv and the copy bound; print the comparison.
+
+    :param argv: the command-line arguments (default ``sys.argv[1:]``).
+    :return: the exit status, 0.
+    """
+    args = parse(Args, argv, description=__doc__)
     rng = np.random.default_rng(0)
     n = args.num_envs
-    kw = {"store": args.store, "view": args.view}
+    try:
+        store = resolve_store(args.store, "--store")
+    except FileNotFoundError as err:
+        raise SystemExit(f"bench_env.py: error: {err}") from None
+    kw = {"store": store, "view": args.view}
 
     native = gym.make_vec("FrameSelection-v0", num_envs=n, **kw)
     print(f"store: {native.unwrapped.source.summary()}")
@@ -132,7 +160,8 @@ def main() -> None:
             f"UCF101-sized store: {size_gb:.1f} GB on disk, lazy reads: {eps:,.0f} episodes/s "
             f"at N={n}; peak RSS {peak_rss_mb():.0f} MB (was {rss_before:.0f} MB before)"
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -19,15 +19,16 @@ does not depend on the weights.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from frame_select_env.cli import option, parse
 from frame_select_env.datasets.lists import VideoRecord
 from frame_select_env.extract import ExtractConfig, classify_video, extract_features, prepare_video
 from frame_select_env.models.classifier import TwoStreamClassifier
@@ -36,27 +37,41 @@ from frame_select_env.video.decode import count_frames, sample_indices, window_i
 CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "ucf101_clips"
 
 
+@dataclass
+class Args:
+    """The arguments of ``bench_extract.py``."""
+
+    clips: Path = option(CLIPS, "folder of the .mp4 clips")
+    arch: str = option("resnet18", "small, resnet18, resnet50, bninception")
+    num_frames: int = option(25, "T, frames sampled per video")
+    workers: int = option(1, "decode+flow worker processes end to end")
+    threads: int = option(-1, "torch threads (-1: the cores left after --workers, so that the "
+                              "parts measured alone use what they get end to end; 0: torch's "
+                              "default)")
+    batch_size: int = option(256, "crops per forward pass")
+    tvl1_segments: int = option(2, "segments for the TV-L1 vs DIS timing (extrapolated to "
+                                   "--num-frames)")
+    skip_tvl1: bool = option(False, "skip the TV-L1 vs DIS timing")
+
+
 def _pairs(n: int, t: int, length: int) -> int:
-    """Distinct flow frame pairs that T stacks of L fields need (overlaps computed once)."""
+    """Distinct flow frame pairs that T stacks of L fields need (overlaps computed once).
+
+    :param n: frames in the video.
+    :param t: stacks sampled (T).
+    :param length: flow fields per stack (L).
+    """
     starts = sample_indices(n, t, length + 1)
     return len(set(window_indices(starts, length).ravel().tolist()))
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--clips", type=Path, default=CLIPS)
-    p.add_argument("--arch", default="resnet18", help="small, resnet18, resnet50, bninception")
-    p.add_argument("--num-frames", type=int, default=25)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=-1,
-                   help="torch threads (-1: the cores left after --workers, so that the parts "
-                        "measured alone use what they get end to end; 0: torch's default)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--tvl1-segments", type=int, default=2,
-                   help="segments for the TV-L1 vs DIS timing (extrapolated to --num-frames)")
-    p.add_argument("--skip-tvl1", action="store_true")
-    args = p.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """Time decode+flow, the classifier, end-to-end and resumed extraction; print the results.
+
+    :param argv: the command-line arguments (default ``sys.argv[1:]``).
+    :return: the exit status, 0.
+    """
+    args = parse(Args, argv, description=__doc__)
     clips = sorted(args.clips.glob("*.mp4"))
     if not clips:
         raise SystemExit(f"no clips in {args.clips}")
@@ -134,7 +149,8 @@ def main() -> None:
               f"all clips), TV-L1 ~{est_tvl1:.0f} s per video (extrapolated)")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, 1-min load average {load:.1f} at the end")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

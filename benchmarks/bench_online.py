@@ -18,11 +18,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
@@ -31,23 +31,32 @@ import torch
 
 import frame_select_env  # noqa: F401  (registers the env)
 from frame_select_env.builtin import builtin_videos
+from frame_select_env.cli import option, parse
 from frame_select_env.extract import ExtractConfig, extract_features
 from frame_select_env.online import resolve_classifier, resolve_videos
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--videos", type=int, default=40, help="N test videos (spread over classes)")
-    p.add_argument("--workers", type=int, default=2, help="decode + flow worker processes")
-    p.add_argument("--threads", type=int, default=-1,
-                   help="torch threads (-1: the cores left after --workers, at least 1)")
-    p.add_argument("--num-envs", type=int, default=10, help="videos per online step")
-    p.add_argument("--episodes-envs", type=int, default=256, help="num_envs for episodes/s")
-    p.add_argument("--steps", type=int, default=200, help="steps for episodes/s")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--work", type=Path, default=None, help="work folder (default: a temp dir)")
-    args = p.parse_args()
+@dataclass
+class Args:
+    """The arguments of ``bench_online.py``."""
+
+    videos: int = option(40, "N test videos (spread over classes)")
+    workers: int = option(2, "decode + flow worker processes")
+    threads: int = option(-1, "torch threads (-1: the cores left after --workers, at least 1)")
+    num_envs: int = option(10, "videos per online step")
+    episodes_envs: int = option(256, "num_envs for episodes/s")
+    steps: int = option(200, "steps for episodes/s")
+    device: str = option("auto", "torch device of the classifier")
+    work: Path | None = option(None, "work folder (default: a temp dir)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time the extractor, the online first pass and the cached pass; print the results.
+
+    :param argv: the command-line arguments (default ``sys.argv[1:]``).
+    :return: the exit status, 0.
+    """
+    args = parse(Args, argv, description=__doc__)
     threads = args.threads if args.threads > 0 else max(1, (os.cpu_count() or 1) - args.workers)
     torch.set_num_threads(threads)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_online_"))
@@ -117,7 +126,8 @@ def main() -> None:
           f"{e_cached / e_store:.2f} (target >= 0.5)")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -19,12 +19,14 @@ the standard error of the difference.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,26 +35,57 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import yaml  # noqa: E402
-
 from agents.as_agent import ASAgent, ASPolicy  # noqa: E402
-from agents.evaluation import evaluate_policies  # noqa: E402
 from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
+from frame_select_env.builtin import resolve_store  # noqa: E402
+from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.config import load_yaml  # noqa: E402
+from frame_select_env.evaluation import evaluate_policies  # noqa: E402
 from frame_select_env.overrides import parse_overrides  # noqa: E402
 from frame_select_env.synthetic import make_synthetic_store  # noqa: E402
 
 
+@dataclass
+class Args:
+    """The arguments of ``bench_train.py``."""
+
+    store: str | None = option(None, "feature store (default: the built-in one)")
+    stream: str = option("rgb", "the stream the agents read")
+    epochs: int | None = option(None, "default: the config's")
+    batch_size: int | None = option(None, "batched trainer (default: config)")
+    threads: int = option(0, "torch threads for both trainers (0: torch's default, every core)")
+    seeds: int = option(10, "seeds per trainer; accuracy is their mean (one seed's accuracy "
+                            "moves by about a point, as much as the tolerance of the comparison)")
+    overrides: list[str] = option([], "override a training option for both trainers, e.g. "
+                                      "--set lr=3e-3 (repeatable)", flag="set",
+                                  metavar="KEY=VALUE")
+    skip_per_video: bool = option(False, "only the batched trainer")
+    json: str | None = option(None, "also write the results here")
+
+
 def load_default_config() -> ReinforceConfig:
+    """The built-in config ``configs/as_sparse_actions.yaml`` (defaults where it is absent).
+
+    Tensorboard is off: the benchmark times the training epochs only.
+    """
     path = REPO / "configs" / "as_sparse_actions.yaml"
-    data = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    data = load_yaml(path, "config") if path.is_file() else {}
     return ReinforceConfig.from_dict({**data, "tensorboard": False})
 
 
 def train_and_eval(
     store: Path, stream: str, configs: dict[str, ReinforceConfig]
 ) -> dict[str, dict[str, float]]:
-    """Train one agent per config, epochs interleaved (so a load change on a shared machine hits
-    every run alike); time the training epochs only, then evaluate each agent."""
+    """Train one agent per config, epochs interleaved; time the training epochs, then evaluate.
+
+    Interleaving the epochs makes a load change on a shared machine hit every run alike.
+
+    :param store: the feature store.
+    :param stream: the stream the agents read.
+    :param configs: one training config per run name.
+    :return: per run name, its speed (``videos_per_s``, ``train_seconds``) and its test accuracy
+        (frame-based, at the training m, at the best m, and with all frames).
+    """
     trainers = {name: ReinforceTrainer(store, stream, cfg) for name, cfg in configs.items()}
     seconds = dict.fromkeys(trainers, 0.0)
     for trainer in trainers.values():
@@ -80,7 +113,12 @@ def train_and_eval(
 
 
 def lstm_flops(agent: ASAgent, batch: int, num_frames: int) -> float:
-    """FLOPs (2 per multiply-add) of one forward pass: projections, BiLSTM, head."""
+    """FLOPs (2 per multiply-add) of one forward pass: projections, BiLSTM, head.
+
+    :param agent: the agent whose network is counted.
+    :param batch: sequences in the batch.
+    :param num_frames: frames per sequence (T).
+    """
     cfg = agent.config
     dims = {"features": cfg.feature_dim, "predictions": cfg.num_classes}
     per_frame = sum(2 * dims[p] * cfg.proj_dim for p in cfg.parts)
@@ -93,6 +131,11 @@ def lstm_flops(agent: ASAgent, batch: int, num_frames: int) -> float:
 
 
 def matmul_rate(size: int = 512, repeats: int = 20) -> float:
+    """This CPU's float32 matmul rate in FLOP/s (after three warm-up products).
+
+    :param size: side of the square matrices.
+    :param repeats: timed products.
+    """
     a, b = torch.randn(size, size), torch.randn(size, size)
     for _ in range(3):
         a @ b
@@ -104,6 +147,14 @@ def matmul_rate(size: int = 512, repeats: int = 20) -> float:
 
 def flop_fraction(cfg: ReinforceConfig, feature_dim: int, num_classes: int,
                   num_frames: int) -> dict[str, float]:
+    """The BiLSTM's achieved training FLOP rate (forward + backward) vs the matmul rate.
+
+    :param cfg: the training config (batch size, episodes, shared views, the agent).
+    :param feature_dim: D of the stream.
+    :param num_classes: C of the store.
+    :param num_frames: T of the store.
+    :return: the batch, the step time, the achieved and the matmul GFLOP/s and their ratio.
+    """
     torch.manual_seed(0)
     agent = ASAgent(cfg.agent_config(feature_dim, num_classes))
     # One sequence per video with shared views (the default), one per episode otherwise.
@@ -113,6 +164,7 @@ def flop_fraction(cfg: ReinforceConfig, feature_dim: int, num_classes: int,
     opt = torch.optim.Adam(agent.parameters())
 
     def step() -> None:
+        """One forward and backward pass of the whole batch."""
         opt.zero_grad()
         agent.logits(obs).sum().backward()
 
@@ -131,7 +183,16 @@ def flop_fraction(cfg: ReinforceConfig, feature_dim: int, num_classes: int,
 
 def inference_cost(cfg: ReinforceConfig, feature_dim: int, num_classes: int, num_frames: int,
                    num_views: int) -> dict[str, float | str]:
-    """Agent vs classifier time per video (both streams, T x V crops)."""
+    """Agent vs classifier time per video (both streams, T x V crops).
+
+    :param cfg: the training config (the agent).
+    :param feature_dim: D of the stream.
+    :param num_classes: C of the store.
+    :param num_frames: T of the store.
+    :param num_views: V of the stream.
+    :return: the agent's milliseconds per video and, when the classifier imports, the
+        classifier's and the agent's fraction of it.
+    """
     torch.manual_seed(0)
     agent = ASAgent(cfg.agent_config(feature_dim, num_classes)).eval()
     policy = ASPolicy(agent)
@@ -139,7 +200,8 @@ def inference_cost(cfg: ReinforceConfig, feature_dim: int, num_classes: int, num
            "predictions": np.full((num_views, num_frames, num_classes), 1 / num_classes,
                                   np.float32)}
 
-    def time_it(fn, repeats: int) -> float:
+    def time_it(fn: Callable[[], Any], repeats: int) -> float:
+        """Seconds per call of ``fn`` over ``repeats`` calls, after one warm-up call."""
         fn()
         start = time.perf_counter()
         for _ in range(repeats):
@@ -154,7 +216,7 @@ def inference_cost(cfg: ReinforceConfig, feature_dim: int, num_classes: int, num
     except ImportError as err:
         out["classifier"] = f"missing ({err})"
         return out
-    tsn = yaml.safe_load((REPO / "configs" / "tsn" / "sparse_actions_rgb.yaml").read_text())
+    tsn = load_yaml(REPO / "configs" / "tsn" / "sparse_actions_rgb.yaml", "TSN config")
     clf = TwoStreamClassifier.random_init(arch=tsn.get("arch", "small"), num_classes=num_classes,
                                           backbone_kwargs=tsn.get("arch_kwargs"), device="cpu")
     crop = int(tsn.get("crop_size", 112))
@@ -169,44 +231,34 @@ def inference_cost(cfg: ReinforceConfig, feature_dim: int, num_classes: int, num
 
 
 def mean_and_sem(values: list[float]) -> tuple[float, float]:
-    """Mean and its standard error (0 for a single value)."""
+    """Mean and its standard error (0 for a single value).
+
+    :param values: one or more numbers.
+    """
     arr = np.asarray(values, dtype=float)
     sem = float(arr.std(ddof=1) / np.sqrt(len(arr))) if len(arr) > 1 else 0.0
     return float(arr.mean()), sem
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--store", default=None, help="feature store (default: the built-in one)")
-    p.add_argument("--stream", default="rgb")
-    p.add_argument("--epochs", type=int, default=None, help="default: the config's")
-    p.add_argument("--batch-size", type=int, default=None, help="batched trainer (default: config)")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch threads for both trainers (0: torch's default, every core)")
-    p.add_argument("--seeds", type=int, default=10,
-                   help="seeds per trainer; accuracy is their mean (one seed's accuracy moves by "
-                        "about a point, as much as the tolerance of the comparison)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a training option for both trainers (repeatable), e.g. "
-                        "--set lr=3e-3")
-    p.add_argument("--skip-per-video", action="store_true", help="only the batched trainer")
-    p.add_argument("--json", default=None, help="also write the results here")
-    args = p.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """Benchmark the batched vs the per-video trainer, the FLOP rate and the inference cost.
+
+    :param argv: the command-line arguments (default ``sys.argv[1:]``).
+    :return: the exit status, 0.
+    """
+    args = parse(Args, argv, description=__doc__)
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    if args.store:
-        store = Path(args.store)
-    else:
-        try:
-            from frame_select_env.builtin import builtin_store_path
-
-            store = builtin_store_path()
-        except FileNotFoundError:
-            store = Path(tempfile.mkdtemp()) / "toy.h5"
-            print("built-in store missing: benchmarking on a toy store")
-            make_synthetic_store(store, num_videos=500, num_views=10, feature_dim=12,
-                           split_fractions=(0.4, 0.1, 0.5))
+    try:
+        store = resolve_store(args.store or None, "--store")
+    except FileNotFoundError as err:
+        if args.store:
+            raise SystemExit(f"bench_train: {err}") from None
+        store = Path(tempfile.mkdtemp()) / "toy.h5"
+        print("built-in store missing: benchmarking on a toy store")
+        make_synthetic_store(store, num_videos=500, num_views=10, feature_dim=12,
+                             split_fractions=(0.4, 0.1, 0.5))
     try:
         cfg = ReinforceConfig.from_dict({**load_default_config().to_dict(),
                                          **parse_overrides(args.overrides)}, where="--set")
@@ -268,7 +320,8 @@ def main() -> None:
     print(f"inference per video: {results['inference']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -44,6 +44,32 @@ def builtin_store_path() -> Path:
     return path
 
 
+def store_or_builtin(store: Any) -> Any:
+    """What ``store=None`` means: the built-in store's path; any other ``store`` as it is.
+
+    For callers whose store class checks a path itself (:class:`frame_select_env.store.FeatureStore`
+    names a missing or broken file in its own error) or that accept an open store object.
+
+    :param store: a store path, an open store, or ``None``.
+    :return: ``store``, or :func:`builtin_store_path` for ``None``.
+    :raises FileNotFoundError: ``store`` is ``None`` and the built-in store is missing.
+    """
+    return builtin_store_path() if store is None else store
+
+
+def resolve_store(store: str | os.PathLike | None, flag: str = "store") -> Path:
+    """The store a caller means: ``None`` is the built-in one (:func:`store_or_builtin`).
+
+    :param store: a store path, or ``None``.
+    :param flag: how the caller names the argument (``store``, ``--store``), for the error.
+    :raises FileNotFoundError: the path is not a file.
+    """
+    path = Path(store_or_builtin(store))
+    if not path.is_file():
+        raise FileNotFoundError(f"{flag} {str(path)!r} does not exist (a feature store, .h5)")
+    return path
+
+
 def builtin_summary() -> dict[str, Any]:
     """The packaged ``sparse_actions.json`` (build settings, hashes, measurements)."""
     if not PACKAGED_SUMMARY.is_file():
@@ -102,7 +128,11 @@ def builtin_videos(split: str | None = "test", root: str | os.PathLike | None = 
     :return: the video root and the planned records (``sparse_actions.VideoRecord``) of the
         split; videos are ``root/<video_id>.avi`` with a ground-truth ``.json`` each
     """
-    from frame_select_env.sparse_actions import SparseActionsConfig, generate_videos, plan_dataset
+    from frame_select_env.datasets.sparse_actions import (
+        SparseActionsConfig,
+        generate_videos,
+        plan_dataset,
+    )
 
     summary = builtin_summary()
     seed = int(summary["seed"])

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from frame_select_env.observations import ObservationSource
 from frame_select_env.online import make_source
 from frame_select_env.render import RENDER_MODES, episode_view, render_ansi, render_rgb
-from frame_select_env.reward import DEFAULT_OMEGA, is_torch, selection_reward
+from frame_select_env.reward import DEFAULT_OMEGA, selection_reward
 
 
 def make_spaces(num_frames: int, feature_dim: int, num_classes: int, state: str) -> spaces.Dict:
@@ -22,6 +24,18 @@ def make_spaces(num_frames: int, feature_dim: int, num_classes: int, state: str)
     if state in ("both", "predictions"):
         obs["predictions"] = spaces.Box(0.0, 1.0, (num_frames, num_classes), np.float32)
     return spaces.Dict(obs)
+
+
+def is_torch(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor, checked without importing torch.
+
+    Numpy-only users never pay for the import.
+
+    :param x: anything.
+    :return: ``True`` for a ``torch.Tensor``.
+    """
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def check_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -61,12 +75,27 @@ def check_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
     return arr.astype(bool)
 
 
-def resolve_store(store: str | os.PathLike | None) -> Any:
-    if store is None:
-        from frame_select_env.builtin import builtin_store_path
+def env_source(
+    render_mode: str | None, store: Any, split: str | None, stream: str, num_frames: int | None,
+    state: str, view: str | int, max_memory_bytes: int | None, **options: Any,
+) -> tuple[ObservationSource, spaces.Dict, spaces.MultiBinary]:
+    """What the single and the vector env build from their arguments, after checking them.
 
-        return builtin_store_path()
-    return store
+    :param render_mode: ``None`` or one of :data:`frame_select_env.render.RENDER_MODES`.
+    :param store: see :class:`FrameSelectionEnv` for this and the other parameters.
+    :param options: ``observe``, ``predict`` and the online-mode arguments (``videos``, ...).
+    :return: ``(observation source, one env's observation space, one env's action space)``.
+    :raises ValueError: an unknown ``render_mode`` (and the source's own argument checks).
+    """
+    if render_mode not in (None, *RENDER_MODES):
+        raise ValueError(
+            f"render_mode must be None or one of {list(RENDER_MODES)}, got {render_mode!r}"
+        )
+    # observe/predict: select-before-compute (ObservationSource); None = `stream`.
+    # videos=...: online mode (frame_select_env.online), states computed from the videos.
+    src = make_source(store, split, stream, num_frames, state, view, max_memory_bytes, **options)
+    obs_space = make_spaces(src.num_frames, src.feature_dim, src.num_classes, state)
+    return src, obs_space, spaces.MultiBinary(src.num_frames)
 
 
 class FrameSelectionEnv(gym.Env):
@@ -183,15 +212,8 @@ class FrameSelectionEnv(gym.Env):
         skip_bad: bool = False,
         online_options: dict[str, Any] | None = None,
     ) -> None:
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, "
-                f"got {render_mode!r}"
-            )
-        # observe/predict: select-before-compute (ObservationSource); None = `stream`.
-        # videos=...: online mode (frame_select_env.online), states computed from the videos.
-        self.source = make_source(
-            store, split, stream, num_frames, state, view, max_memory_bytes,
+        self.source, self.observation_space, self.action_space = env_source(
+            render_mode, store, split, stream, num_frames, state, view, max_memory_bytes,
             observe=observe, predict=predict, videos=videos, classifier=classifier,
             device=device, flow=flow, views=views, cache=cache, skip_bad=skip_bad,
             online_options=online_options,
@@ -199,13 +221,8 @@ class FrameSelectionEnv(gym.Env):
         self.omega = float(omega)
         self.state = state
         self.render_mode = render_mode
-        src = self.source
-        self.num_frames = src.num_frames
-        self.class_names = src.store.class_names
-        self.observation_space = make_spaces(
-            src.num_frames, src.feature_dim, src.num_classes, state
-        )
-        self.action_space = spaces.MultiBinary(src.num_frames)
+        self.num_frames = self.source.num_frames
+        self.class_names = self.source.store.class_names
         self._index = 0
         self._view: int | None = None
         self._obs: dict[str, np.ndarray] | None = None

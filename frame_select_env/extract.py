@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from frame_select_env.atomic import atomic_path, atomic_write_text
+from frame_select_env.constants import SPLITS, STREAMS
 from frame_select_env.datasets.lists import VideoRecord
 from frame_select_env.video.decode import (
     DEFAULT_SIZE,
@@ -47,7 +48,6 @@ from frame_select_env.video.decode import (
 from frame_select_env.video.flow import FLOW_METHODS, video_flow_stacks
 from frame_select_env.video.views import view_at
 
-STREAMS = ("rgb", "flow")
 #: relevance callback: (record, sampled RGB frame indices (T,), frame count) -> (T,) 0/1
 RelevanceFn = Callable[[VideoRecord, np.ndarray, int], np.ndarray]
 
@@ -379,8 +379,6 @@ def extract_features(
     :return: :class:`ExtractResult`
     """
     from tqdm import tqdm
-
-    from frame_select_env.store import SPLITS
 
     t0 = time.perf_counter()
     cfg = cfg or ExtractConfig()

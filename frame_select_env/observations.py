@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from frame_select_env.selection import fuse_streams, softmax
+from frame_select_env.constants import STATES, VIEW_MODES
+from frame_select_env.evaluation.selection import fuse_streams, softmax
+from frame_select_env.sampling import segment_centres
 from frame_select_env.store import FeatureStore
 
-STATES = ("both", "features", "predictions")
-STREAM_CHOICES = ("rgb", "flow", "fused")
-VIEW_MODES = ("random", "center", "mean")
 DEFAULT_MAX_MEMORY_BYTES = 2 * 1024**3
 #: key of :meth:`ObservationSource.gather`'s output holding the ``predict`` stream(s)'
 #: probabilities, present only when they differ from the observed ones (select-before-compute)
@@ -27,13 +26,22 @@ REWARD_KEY = "reward_predictions"
 
 
 def frame_subset(stored: int, wanted: int | None) -> np.ndarray:
-    """Indices of ``wanted`` evenly spaced frames out of ``stored`` (all of them for ``None``)."""
+    """Indices of ``wanted`` evenly spaced frames out of ``stored`` (all of them for ``None``).
+
+    They are TSN's segment centres (:func:`frame_select_env.sampling.segment_centres`), the
+    rule that sampled the stored frames from the videos; the ``uniform`` baseline keeps the same
+    frames (:func:`baselines_zoo.policies.segment_centres`).
+
+    :param stored: frames per video in the store, >= 1.
+    :param wanted: frames to keep, in ``[1, stored]``, or ``None`` for all.
+    :return: (wanted,) increasing int64 frame indices.
+    :raises ValueError: ``wanted`` is outside ``[1, stored]``.
+    """
     if wanted is None or wanted == stored:
         return np.arange(stored)
     if not 1 <= wanted <= stored:
         raise ValueError(f"num_frames must be in [1, {stored}] for this store, got {wanted}")
-    # Segment centres of `wanted` equal segments, as TSN samples frames.
-    return np.floor((np.arange(wanted) + 0.5) * stored / wanted).astype(np.int64)
+    return segment_centres(stored, wanted)
 
 
 @dataclass

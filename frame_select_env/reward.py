@@ -13,13 +13,12 @@ Given per-frame class probabilities ``s^r_t`` of a video and a keep/drop action 
 * the reward (Eq. 4) is ``+omega`` when the top-1 prediction turns from wrong to right,
   ``-omega`` when it turns from right to wrong, and ``r0`` otherwise.
 
-The function works on numpy arrays and on torch tensors (any device) with the same code, so the
-environment, the REINFORCE trainer and the evaluation share it.
+The function works on numpy arrays: the environment (single and vector), and through it the
+REINFORCE trainer and the evaluation, share it.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +31,7 @@ FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
 @dataclass
 class RewardDetails:
-    """Per-video quantities behind a reward (arrays of shape (B,), numpy or torch).
+    """Per-video quantities behind a reward (numpy arrays of shape (B,)).
 
     :param p0: true-class probability of the all-frames prediction.
     :param p1: true-class probability of the kept-frames prediction (0 for an empty selection).
@@ -52,12 +51,6 @@ class RewardDetails:
     pred_after: Any
 
 
-def is_torch(x: Any) -> bool:
-    # Checked without importing torch: numpy-only users never pay for it.
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
 def selection_reward(
     probs: Any, actions: Any, labels: Any, omega: float = DEFAULT_OMEGA
 ) -> tuple[Any, RewardDetails]:
@@ -67,24 +60,17 @@ def selection_reward(
     :param actions: keep (1) / drop (0) per frame, shape (B, T) (or (T,)); bool, int or float.
     :param labels: true class per video, shape (B,) (or a scalar).
     :param omega: the bonus/penalty for flipping the top-1 prediction (the paper uses 10).
-    :return: ``(reward, details)``; reward has shape (B,) (a 0-d array for one video) and the
-        array type of ``probs`` (float32 numpy array or torch tensor).
+    :return: ``(reward, details)``; reward is a float32 numpy array of shape (B,) (a 0-d array
+        for one video).
+    :raises ValueError: ``probs`` and ``actions`` do not have matching (B, T, C) and (B, T)
+        shapes.
     """
-    torch_mode = is_torch(probs)
-    if torch_mode:
-        import torch
-
-        xp_probs = probs.float()
-        keep = torch.as_tensor(actions, device=probs.device).float()
-        lab = torch.as_tensor(labels, device=probs.device).long()
-    else:
-        xp_probs = np.asarray(probs, dtype=np.float32)
-        keep = np.asarray(actions).astype(np.float32)
-        lab = np.asarray(labels).astype(np.int64)
+    xp_probs = np.asarray(probs, dtype=np.float32)
+    keep = np.asarray(actions).astype(np.float32)
+    lab = np.asarray(labels).astype(np.int64)
     if xp_probs.ndim == 2:  # a single video
         reward, details = selection_reward(xp_probs[None], keep[None], lab.reshape(1), omega)
-        squeeze = (lambda a: a[0]) if not torch_mode else (lambda a: a.squeeze(0))
-        return squeeze(reward), RewardDetails(*(squeeze(v) for v in vars(details).values()))
+        return reward[0], RewardDetails(*(v[0] for v in vars(details).values()))
     if xp_probs.ndim != 3 or tuple(keep.shape) != tuple(xp_probs.shape[:2]):
         raise ValueError(
             f"selection_reward: expected probs (B, T, C) and actions (B, T), got probs "
@@ -94,42 +80,30 @@ def selection_reward(
     num_selected = keep.sum(-1)  # (B,)
     # Both frame sums in one batched matmul: (B, 2, T) @ (B, T, C) -> (B, 2, C). This is the
     # env's hot path, and matmul is ~10x faster than two reductions over the middle axis.
-    if torch_mode:
-        weights = torch.stack([torch.ones_like(keep), keep], 1)
-    else:
-        weights = np.ones((keep.shape[0], 2, keep.shape[1]), dtype=np.float32)
-        weights[:, 1] = keep
+    weights = np.ones((keep.shape[0], 2, keep.shape[1]), dtype=np.float32)
+    weights[:, 1] = keep
     sums = weights @ xp_probs
     p0_all = sums[:, 0] / num_frames  # (B, C), Eq. 2
     kept_sum = sums[:, 1]  # (B, C)
     # Empty selection: divide by 1 so p1 stays the zero vector (no prediction).
-    denom = num_selected.clip(min=1) if torch_mode else np.maximum(num_selected, 1.0)
+    denom = np.maximum(num_selected, 1.0)
     p1_all = kept_sum / denom[:, None]  # Eq. 3
 
-    if torch_mode:
-        rows = torch.arange(xp_probs.shape[0], device=xp_probs.device)
-    else:
-        rows = np.arange(xp_probs.shape[0])
+    rows = np.arange(xp_probs.shape[0])
     p0 = p0_all[rows, lab]
     p1 = p1_all[rows, lab]
     diff = p1 - p0
     # A mean of T float32 values is exact to about T ulps: smaller differences are rounding.
-    if torch_mode:
-        tol = num_frames * FLOAT32_EPS * torch.maximum(p0, p1)
-        r0 = torch.where(diff.abs() <= tol, torch.zeros_like(diff), diff.sign())
-    else:
-        tol = num_frames * FLOAT32_EPS * np.maximum(p0, p1)
-        r0 = np.where(np.abs(diff) <= tol, np.float32(0.0), np.sign(diff))
-    where = torch.where if torch_mode else np.where
+    tol = num_frames * FLOAT32_EPS * np.maximum(p0, p1)
+    r0 = np.where(np.abs(diff) <= tol, np.float32(0.0), np.sign(diff))
     pred_before = p0_all.argmax(-1)
-    pred_after = where(num_selected > 0, p1_all.argmax(-1), -1)
+    pred_after = np.where(num_selected > 0, p1_all.argmax(-1), -1)
     correct_before = pred_before == lab
     correct_after = pred_after == lab
     turned_right = correct_after & ~correct_before
     turned_wrong = correct_before & ~correct_after
-    reward = where(turned_right, omega, where(turned_wrong, -omega, r0))  # Eq. 4
-    if not torch_mode:
-        reward = reward.astype(np.float32)
+    reward = np.where(turned_right, omega, np.where(turned_wrong, -omega, r0))  # Eq. 4
+    reward = reward.astype(np.float32)
     details = RewardDetails(
         p0=p0,
         p1=p1,

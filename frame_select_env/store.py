@@ -34,8 +34,9 @@ from typing import Any
 import h5py
 import numpy as np
 
+from frame_select_env.constants import SPLITS
+
 SCHEMA_VERSION = 1
-SPLITS = ("train", "val", "test")
 _STR = h5py.string_dtype("utf-8")
 # Validation reads values in blocks of this many videos so that huge stores never sit in RAM.
 _VALIDATE_BLOCK = 256

@@ -3,7 +3,7 @@
 It needs no video and no classifier: per-frame logits and features are drawn directly, with the
 structure the paper argues real videos have (class evidence in a few frames, misleading frames
 elsewhere), and the ground-truth ``relevance`` is recorded. The built-in SparseActions dataset
-(:mod:`frame_select_env.sparse_actions`) is the real-pixel counterpart.
+(:mod:`frame_select_env.datasets.sparse_actions`) is the real-pixel counterpart.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from frame_select_env.constants import SPLITS, STREAMS
 from frame_select_env.store import write_store
 
 
@@ -24,7 +25,7 @@ def make_synthetic_store(
     num_classes: int = 10,
     num_views: int = 1,
     feature_dim: int = 32,
-    streams: Sequence[str] = ("rgb", "flow"),
+    streams: Sequence[str] = STREAMS,
     split_fractions: tuple[float, float, float] = (0.6, 0.1, 0.3),
     evidence: float = 3.0,
     distractor: float = 2.2,
@@ -70,7 +71,7 @@ def make_synthetic_store(
                 noise * rng.normal(size=(t, v, d))
     cut = np.cumsum(np.asarray(split_fractions) / np.sum(split_fractions))
     pos = (np.arange(num_videos) + 0.5) / num_videos
-    splits = np.array(["train", "val", "test"])[np.searchsorted(cut, pos)]
+    splits = np.array(SPLITS)[np.searchsorted(cut, pos)]
     return write_store(
         path, features=feats, logits=logits, labels=labels,
         video_ids=[f"toy_{i:05d}" for i in range(num_videos)], splits=list(splits),

@@ -7,12 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from frame_select_env.env import check_actions, make_spaces
-from frame_select_env.online import make_source
+from frame_select_env.env import check_actions, env_source
 from frame_select_env.render import RENDER_MODES, episode_view, render_ansi, render_rgb
 from frame_select_env.reward import DEFAULT_OMEGA, selection_reward
 
@@ -133,27 +131,17 @@ class FrameSelectionVectorEnv(VectorEnv):
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        if render_mode not in (None, *RENDER_MODES):
-            raise ValueError(
-                f"render_mode must be None or one of {list(RENDER_MODES)}, got {render_mode!r}"
-            )
-        self.render_mode = render_mode
-        # observe/predict: select-before-compute (ObservationSource); None = `stream`.
-        # videos=...: online mode; one step's N videos are classified in one batch.
-        self.source = make_source(
-            store, split, stream, num_frames, state, view, max_memory_bytes,
+        # Online mode (videos=...): one step's N videos are classified in one batch.
+        self.source, self.single_observation_space, self.single_action_space = env_source(
+            render_mode, store, split, stream, num_frames, state, view, max_memory_bytes,
             observe=observe, predict=predict, videos=videos, classifier=classifier,
             device=device, flow=flow, views=views, cache=cache, skip_bad=skip_bad,
             online_options=online_options,
         )
-        src = self.source
+        self.render_mode = render_mode
         self.num_envs = int(num_envs)
         self.omega = float(omega)
-        self.num_frames = src.num_frames
-        self.single_observation_space = make_spaces(
-            src.num_frames, src.feature_dim, src.num_classes, state
-        )
-        self.single_action_space = spaces.MultiBinary(src.num_frames)
+        self.num_frames = self.source.num_frames
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._keys = list(self.single_observation_space.spaces)

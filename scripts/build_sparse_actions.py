@@ -23,18 +23,21 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from frame_select_env.atomic import atomic_write_text
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from frame_select_env.atomic import atomic_write_text  # noqa: E402
+from frame_select_env.cli import option, parse  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("generate", "rawframes", "trim", "train", "extract", "finalize")
@@ -58,35 +61,30 @@ DESCRIPTION = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--seed", type=int, default=0, help="dataset + training seed (default 0)")
-    p.add_argument(
-        "--workdir", type=Path,
-        default=Path.home() / ".cache" / "frame_select_env" / "sparse_actions_build",
-        help="intermediate files (videos, frames, checkpoints); reused by a rerun",
-    )
-    p.add_argument("--out", type=Path,
-                   default=REPO / "frame_select_env" / "data" / "sparse_actions.h5",
-                   help="final store; the summary goes next to it with a .json suffix")
-    p.add_argument("--counts", default="20,5,25",
-                   help="videos per class for train,val,test (default 20,5,25)")
-    p.add_argument("--views", type=int, default=10, choices=[1, 10], help="stored views V")
-    p.add_argument("--num-frames", type=int, default=25, help="T (default 25)")
-    p.add_argument("--rgb-config", type=Path,
-                   default=REPO / "configs" / "tsn" / "sparse_actions_rgb.yaml")
-    p.add_argument("--flow-config", type=Path,
-                   default=REPO / "configs" / "tsn" / "sparse_actions_flow.yaml")
-    p.add_argument("--rgb-margin", type=float, default=1.5,
-                   help="RGB training clips: action window + this x its length on each side")
-    p.add_argument("--flow-margin", type=float, default=1.0,
-                   help="flow training clips: action window + this x its length on each side")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    p.add_argument("--stages", default=",".join(STAGES),
-                   help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p
+@dataclass
+class Args:
+    """The arguments of ``build_sparse_actions.py``."""
+
+    seed: int = option(0, "dataset + training seed")
+    workdir: Path = option(Path.home() / ".cache" / "frame_select_env" / "sparse_actions_build",
+                           "intermediate files (videos, frames, checkpoints); reused by a rerun")
+    out: Path = option(REPO / "frame_select_env" / "data" / "sparse_actions.h5",
+                       "final store; the summary goes next to it with a .json suffix")
+    counts: list[int] = option([20, 5, 25], "videos per class for train, val, test")
+    views: int = option(10, "stored views V", choices=(1, 10))
+    num_frames: int = option(25, "T")
+    rgb_config: Path = option(REPO / "configs" / "tsn" / "sparse_actions_rgb.yaml",
+                              "TSN config of the RGB stream")
+    flow_config: Path = option(REPO / "configs" / "tsn" / "sparse_actions_flow.yaml",
+                               "TSN config of the flow stream")
+    rgb_margin: float = option(1.5, "RGB training clips: action window + this x its length on "
+                                    "each side")
+    flow_margin: float = option(1.0, "flow training clips: action window + this x its length "
+                                     "on each side")
+    workers: int = option(2, "worker processes")
+    threads: int = option(2, "torch threads")
+    stages: list[str] = option(list(STAGES), "the stages to run", choices=STAGES)
+    progress: bool = option(True, "progress bars")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -105,24 +103,22 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def parse_counts(spec: str) -> dict[str, int]:
-    """``"20,5,25"`` -> ``{"train": 20, "val": 5, "test": 25}``."""
-    try:
-        vals = [int(s) for s in spec.split(",")]
-    except ValueError:
-        raise SystemExit(f"--counts must be 'train,val,test' integers, got {spec!r}") from None
-    if len(vals) != 3 or vals[0] < 1 or vals[2] < 1 or vals[1] < 0:
-        raise SystemExit(f"--counts must be 'train,val,test' with train, test >= 1, got {spec!r}")
-    return dict(zip(("train", "val", "test"), vals, strict=True))
+def parse_counts(counts: list[int]) -> dict[str, int]:
+    """``[20, 5, 25]`` -> ``{"train": 20, "val": 5, "test": 25}``."""
+    if len(counts) != 3 or counts[0] < 1 or counts[2] < 1 or counts[1] < 0:
+        raise SystemExit(f"--counts must be 3 integers (train, val, test) with train, test >= 1,"
+                         f" got {counts}")
+    return dict(zip(("train", "val", "test"), counts, strict=True))
 
 
 # ----------------------------------------------------------------------------- stages
 
 
 def stage_generate(args, plan, gen_cfg, videos: Path) -> None:
-    from frame_select_env.sparse_actions import generate_videos
+    """Stage 1: render every planned video to ``videos`` (resumable)."""
+    from frame_select_env.datasets.sparse_actions import generate_videos
 
-    generate_videos(plan, videos, args.seed, gen_cfg, args.workers, not args.no_progress)
+    generate_videos(plan, videos, args.seed, gen_cfg, args.workers, args.progress)
 
 
 def load_truth(videos: Path, plan) -> dict[str, dict]:
@@ -137,11 +133,12 @@ def load_truth(videos: Path, plan) -> dict[str, dict]:
 
 
 def stage_rawframes(args, train_val, videos: Path, full: Path) -> None:
+    """Stage 2: raw frames and DIS flow of the train/val videos, for TSN training."""
     from frame_select_env.video.rawframes import build_rawframes
 
     fails = build_rawframes(
         [f"{r.video_id}.avi" for r in train_val], videos, full, flow_method="dis",
-        size=FRAME_SIZE, workers=args.workers, progress=not args.no_progress,
+        size=FRAME_SIZE, workers=args.workers, progress=args.progress,
     )
     if fails:
         raise RuntimeError(f"raw frames failed for {len(fails)} videos, e.g. {fails[:3]}")
@@ -172,7 +169,7 @@ def stage_trim(args, train_val, truth, full: Path, trimmed: Path, margin: float)
 
     from frame_select_env.video.decode import FLOW_X_TMPL, FLOW_Y_TMPL, IMG_TMPL
 
-    for r in tqdm(train_val, desc="trim", unit="clip", disable=args.no_progress):
+    for r in tqdm(train_val, desc="trim", unit="clip", disable=not args.progress):
         dst = trimmed / r.video_id
         if dst.is_dir():
             continue
@@ -214,8 +211,9 @@ def stream_configs(args) -> dict:
 
 
 def stage_train(args, train_val, wd: Path, ckpt_dir: Path) -> dict[str, Path]:
+    """Stage 4: train the two TSN streams on the trimmed clips; their checkpoints."""
     from frame_select_env.datasets.lists import VideoRecord
-    from frame_select_env.sparse_actions import CLASS_NAMES
+    from frame_select_env.datasets.sparse_actions import CLASS_NAMES
     from frame_select_env.tsn import train_tsn
 
     tr = [VideoRecord(r.video_id, r.label, "train") for r in train_val if r.split == "train"]
@@ -224,16 +222,17 @@ def stage_train(args, train_val, wd: Path, ckpt_dir: Path) -> dict[str, Path]:
     for stream, (cfg, name) in stream_configs(args).items():
         out[stream] = train_tsn(
             cfg, tr, va, trimmed_root(wd, margins(args)[stream]), ckpt_dir / name, CLASS_NAMES,
-            device="cpu", progress=not args.no_progress, tensorboard=False,
+            device="cpu", progress=args.progress, tensorboard=False,
         )
     return out
 
 
 def stage_extract(args, plan, truth, videos: Path, ckpts: dict[str, Path], raw_store: Path):
+    """Stage 5: extract every video's states with the frozen two-stream classifier."""
     from frame_select_env.datasets.lists import VideoRecord
+    from frame_select_env.datasets.sparse_actions import CLASS_NAMES, sampled_relevance
     from frame_select_env.extract import ExtractConfig, extract_features
     from frame_select_env.models import TwoStreamClassifier
-    from frame_select_env.sparse_actions import CLASS_NAMES, sampled_relevance
 
     records = [VideoRecord(f"{r.video_id}.avi", r.label, r.split) for r in plan]
 
@@ -254,7 +253,7 @@ def stage_extract(args, plan, truth, videos: Path, ckpts: dict[str, Path], raw_s
         lambda: TwoStreamClassifier.from_checkpoints(
             {s: str(p) for s, p in ckpts.items()}, device="cpu", amp_dtype=None),
         CLASS_NAMES, ecfg, classifier_id=ident, batch_size=EXTRACT_BATCH, workers=args.workers,
-        relevance_fn=relevance, progress=not args.no_progress,
+        relevance_fn=relevance, progress=args.progress,
     )
     if res.failures:
         raise RuntimeError(f"extraction failed for {len(res.failures)} videos: {res.failures[:3]}")
@@ -276,7 +275,8 @@ def tsn_summary(ckpts: dict[str, Path]) -> dict:
 
 
 def stage_finalize(args, gen_cfg, ecfg, raw_store: Path, timings: dict) -> dict:
-    from frame_select_env.sparse_actions import measure_store
+    """Stage 6: write the final store and measure it; the measurements."""
+    from frame_select_env.datasets.sparse_actions import measure_store
     from frame_select_env.store import FeatureStore, write_store
 
     st = FeatureStore(raw_store)
@@ -327,10 +327,9 @@ def write_classifier(args, ckpts: dict[str, Path]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    if bad := [s for s in stages if s not in STAGES]:
-        raise SystemExit(f"--stages: unknown stage(s) {bad}; choose from {STAGES}")
+    """Build the built-in dataset stage by stage; the exit status."""
+    args = parse(Args, argv, description=__doc__)
+    stages = list(args.stages)
     import cv2
     import torch
 
@@ -339,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.use_deterministic_algorithms(True)
     cv2.setNumThreads(1)
 
-    from frame_select_env.sparse_actions import CLASS_NAMES, SparseActionsConfig, plan_dataset
+    from frame_select_env.datasets.sparse_actions import (
+        CLASS_NAMES,
+        SparseActionsConfig,
+        plan_dataset,
+    )
 
     counts = parse_counts(args.counts)
     gen_cfg = SparseActionsConfig()

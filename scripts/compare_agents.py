@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Compare frame-selection agents on the same test videos.
+r"""Compare frame-selection agents on the same test videos.
 
 Example::
 
@@ -7,10 +7,10 @@ Example::
         --agents as:runs/as/agent.pt ppo:runs/ppo/model.zip random uniform confidence oracle \
                  examples/confident_policy.py:ConfidentPolicy --seeds 3 --out runs/compare
 
-Every agent is evaluated with agents.evaluation.evaluate_policies at m in {4,8,12,16,20,25},
-frame- and region-based, per stream and fused. Writes OUT/results.csv (tidy), OUT/table.md
-(mean ± std over seeds; best per column in bold; oracles, which read the label, set apart),
-OUT/accuracy_vs_m.png and OUT/selections.png; where the store records cost
+Every agent is evaluated with frame_select_env.evaluation.evaluate_policies at m in
+{4,8,12,16,20,25}, frame- and region-based, per stream and fused. Writes OUT/results.csv
+(tidy), OUT/table.md (mean ± std over seeds; best per column in bold; oracles, which read the
+label, set apart), OUT/accuracy_vs_m.png and OUT/selections.png; where the store records cost
 (frame_select_env.cost), results.csv also has frames, gmacs and seconds per video, table.md an
 accuracy-and-cost table and OUT/accuracy_vs_cost.png the accuracy against cost. Without
 --store the built-in store is used. The 'all' baseline (the classifier on every frame) is
@@ -26,17 +26,20 @@ gets rows for its own stream (and no fused row).
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baselines_zoo.compare import MS, SCHEMES, compare_agents  # noqa: E402
+from baselines_zoo.compare import compare_agents  # noqa: E402
 from baselines_zoo.registry import AgentSpecError  # noqa: E402
+from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.constants import DEFAULT_MS, SCHEMES, SPLITS  # noqa: E402
 
 
 def parse_weights(text: str | None) -> dict[str, float] | None:
+    """``"rgb=1,flow=1.5"`` -> ``{"rgb": 1.0, "flow": 1.5}`` (``None`` for no text)."""
     if not text:
         return None
     out = {}
@@ -48,35 +51,36 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
     return out
 
 
+@dataclass
+class Args:
+    """The arguments of ``compare_agents.py``."""
+
+    agents: list[str] = option(help="agent specs (see above)", metavar="SPEC")
+    out: str = option(help="output directory")
+    store: str | None = option(None, "feature store (default: the built-in one)")
+    videos: str | None = option(None, "online mode instead of --store: a folder, a list file or "
+                                      "builtin[:<split>] of videos, through --classifier")
+    classifier: str = option("builtin", "online mode: builtin or a two-stream checkpoint")
+    cache: str | None = option(None, "online mode: store the videos' states are cached in")
+    device: str = option("auto", "online mode: classifier device")
+    seeds: int = option(3, "seeds of the seeded agents (random)")
+    ms: list[int] = option(list(DEFAULT_MS), "top-m budgets")
+    schemes: list[str] = option(list(SCHEMES), "selection schemes", choices=SCHEMES)
+    streams: list[str] | None = option(None, "streams to evaluate (default: every stream)")
+    split: str = option("test", "evaluation split", choices=SPLITS)
+    alpha: float = option(0.0, "Eq. 10 weight of dropped frames")
+    fusion_weights: str | None = option(None, "fusion weights, e.g. rgb=1,flow=1.5")
+    own_stream_only: bool = option(False, "single-stream models score only the stream they were "
+                                          "trained on")
+    selection_m: int = option(8, "m of selections.png")
+    all: bool = option(True, "add the 'all' (every frame) reference row")
+    threads: int = option(1, "torch CPU threads")
+    progress: bool = option(True, "progress bars")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--store", default=None, help="feature store (default: the built-in one)")
-    ap.add_argument("--videos", default=None,
-                    help="online mode instead of --store: a folder, a list file or "
-                         "builtin[:<split>] of videos, through --classifier")
-    ap.add_argument("--classifier", default="builtin",
-                    help="online mode: builtin or a two-stream checkpoint (default builtin)")
-    ap.add_argument("--cache", default=None,
-                    help="online mode: store the videos' states are cached in")
-    ap.add_argument("--device", default="auto", help="online mode: classifier device")
-    ap.add_argument("--agents", nargs="+", required=True, metavar="SPEC")
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--out", required=True, help="output directory")
-    ap.add_argument("--ms", type=int, nargs="+", default=list(MS))
-    ap.add_argument("--schemes", nargs="+", default=list(SCHEMES), choices=SCHEMES)
-    ap.add_argument("--streams", nargs="+", default=None, help="default: every stream")
-    ap.add_argument("--split", default="test")
-    ap.add_argument("--alpha", type=float, default=0.0, help="Eq. 10 weight of dropped frames")
-    ap.add_argument("--fusion-weights", default=None, help="e.g. rgb=1,flow=1.5")
-    ap.add_argument("--own-stream-only", action="store_true",
-                    help="single-stream models score only the stream they were trained on")
-    ap.add_argument("--selection-m", type=int, default=8)
-    ap.add_argument("--no-all", action="store_true",
-                    help="do not add the 'all' (every frame) reference row")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args(argv)
+    """Compare the agents the command line names; the exit status."""
+    args = parse(Args, argv, description=__doc__)
     if args.videos is not None:  # online: the videos' states, computed once into the cache
         from frame_select_env.online import materialize
 
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             schemes=args.schemes, streams=args.streams, split=args.split, alpha=args.alpha,
             fusion_weights=parse_weights(args.fusion_weights),
             cross_stream=not args.own_stream_only, selection_m=args.selection_m,
-            progress=not args.no_progress, add_all=not args.no_all,
+            progress=args.progress, add_all=args.all,
             num_threads=args.threads,
         )
     except AgentSpecError as err:

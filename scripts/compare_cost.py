@@ -27,12 +27,10 @@ and ``s_tvl1``: had flow been the paper's TV-L1), CNNs, the agents' measured tim
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +38,23 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable from a checkout without installing
     sys.path.insert(0, str(REPO))
 
-import yaml  # noqa: E402
-
 from agents.as_agent import ASPolicy  # noqa: E402
-from agents.evaluation import ObservingPolicy, evaluate_policies, load_split  # noqa: E402
 from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
-from baselines_zoo.compare import cost_table, plot_accuracy_vs_cost  # noqa: E402
 from baselines_zoo.policies import ConfidencePolicy, RandomPolicy, UniformPolicy  # noqa: E402
 from frame_select_env.atomic import atomic_write_text  # noqa: E402
+from frame_select_env.builtin import resolve_store  # noqa: E402
+from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.config import load_yaml  # noqa: E402
 from frame_select_env.cost import builtin_cost, cost_summary, store_cost  # noqa: E402
+from frame_select_env.evaluation import (  # noqa: E402
+    ObservingPolicy,
+    cost_table,
+    evaluate_policies,
+    load_split,
+    plot_accuracy_vs_cost,
+    summarize,
+    write_csv,
+)
 from frame_select_env.store import FeatureStore  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
@@ -57,64 +63,63 @@ AGENT_ORDER = ("all", "uniform", "random", "confidence", "confidence_rgb", "as",
                "as_rgb_paper")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="output directory")
-    ap.add_argument("--store", default=None, help="feature store (default: the built-in one)")
-    ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="REINFORCE config YAML")
-    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..n-1 (agents and random)")
-    ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
-    ap.add_argument("--ms", type=int, nargs="+", default=list(MS), help="top-m budgets")
-    ap.add_argument("--thresholds", type=float, nargs="*", default=[0.5],
-                    help="adaptive budgets: keep frames with p^a >= t (AS agents)")
-    ap.add_argument("--measure", action="store_true",
-                    help="measure seconds on this machine instead of the recorded ones")
-    ap.add_argument("--ucf-clip", default=None, help="with --measure: a real video for "
-                    "reference flow timings at 160x120 and 340x256")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    args = ap.parse_args(argv)
-    if args.seeds < 1:
-        ap.error(f"--seeds must be >= 1, got {args.seeds}")
-    if any(m < 1 for m in args.ms):
-        ap.error(f"--ms must be >= 1, got {args.ms}")
-    if any(not 0.0 < t < 1.0 for t in args.thresholds):
-        ap.error(f"--thresholds must lie in (0, 1) (they compare keep probabilities), got "
-                 f"{args.thresholds}")
-    return args
+@dataclass
+class Args:
+    """The arguments of ``compare_cost.py``."""
+
+    out: str = option(help="output directory")
+    store: str | None = option(None, "feature store (default: the built-in one)")
+    config: str = option(str(DEFAULT_CONFIG), "REINFORCE config YAML")
+    seeds: int = option(3, "seeds 0..n-1 (agents and random)")
+    epochs: int | None = option(None, "override the config's epochs")
+    ms: list[int] = option(list(MS), "top-m budgets")
+    thresholds: list[float] = option([0.5], "adaptive budgets: keep frames with p^a >= t (AS "
+                                            "agents)", nargs="*")
+    measure: bool = option(False, "measure seconds on this machine instead of the recorded ones")
+    ucf_clip: str | None = option(None, "with --measure: a real video for reference flow "
+                                        "timings at 160x120 and 340x256")
+    threads: int = option(1, "torch CPU threads")
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
+        if any(m < 1 for m in self.ms):
+            raise ValueError(f"--ms must be >= 1, got {self.ms}")
+        if any(not 0.0 < t < 1.0 for t in self.thresholds):
+            raise ValueError(f"--thresholds must lie in (0, 1) (they compare keep "
+                             f"probabilities), got {self.thresholds}")
+
+
+def parse_args(argv: list[str] | None) -> Args:
+    """Parse the command line (``sys.argv[1:]`` for ``None``)."""
+    return parse(Args, argv, description=__doc__)
 
 
 def load_config(path: str, epochs: int | None) -> dict[str, Any]:
-    with open(path) as fh:
-        data = yaml.safe_load(fh) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"--config {path!r}: expected a mapping of options")
+    """The REINFORCE options of the config file, with ``--epochs`` applied."""
+    data = load_yaml(path, "--config")
     if epochs is not None:
         data["epochs"] = int(epochs)
     return data
 
 
 def train(store: Path, stream: str, base: dict[str, Any], seed: int, **extra: Any) -> Any:
+    """Train one AS agent with REINFORCE on ``stream``; the trained agent (CPU, eval mode)."""
     cfg = ReinforceConfig.from_dict({**base, "seed": seed, "tensorboard": False, **extra})
     trainer = ReinforceTrainer(store, stream, cfg)
     trainer.train()
     return trainer.agent.cpu().eval()
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    atomic_write_text(path, buf.getvalue())
-
-
 def verdict(rows: list[dict[str, Any]]) -> list[str]:
-    """The issue's target: AS observing RGB within 1 point of paper AS's best fused accuracy
-    while cutting its per-video cost by >= 50% (flow included)."""
-    from agents.evaluation import summarize
+    """The verdict lines on the issue's target.
 
+    The target: AS observing RGB within 1 point of paper AS's best fused accuracy while cutting
+    its per-video cost by >= 50% (flow included).
+
+    :param rows: the evaluation rows (with ``as`` and ``as_rgb_only``).
+    :return: one line per cost column.
+    """
     fused = [r for r in rows if r["stream"] == "fused" and r["scheme"] == "frame"]
     summary = summarize(fused, ("agent", "m", "threshold"))
     paper = [e for e in summary if e["agent"] == "as"]
@@ -153,15 +158,15 @@ def _budget(e: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Train, evaluate and cost the agents; the exit status."""
     args = parse_args(argv)
     import torch
 
     torch.set_num_threads(max(1, args.threads))
-    from frame_select_env.builtin import builtin_store_path
-
-    store_path = Path(args.store) if args.store else builtin_store_path()
-    if not store_path.is_file():
-        raise SystemExit(f"--store {str(store_path)!r} does not exist")
+    try:
+        store_path = resolve_store(args.store, "--store")
+    except FileNotFoundError as err:
+        raise SystemExit(str(err)) from None
     fs = FeatureStore(store_path)
     if not {"rgb", "flow"} <= set(fs.streams):
         raise SystemExit(f"--store {str(store_path)!r} needs streams rgb and flow, has "
@@ -215,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {seed}: trained 3 agents in {time.perf_counter() - t0:.0f} s")
     order = {a: i for i, a in enumerate(AGENT_ORDER)}
     rows.sort(key=lambda r: (order.get(r["agent"], 99), r["stream"], r["m"], r["seed"]))
-    write_csv(out / "results.csv", rows)
+    write_csv(out / "results.csv", rows, kind="cost")
     table = cost_table(rows, "fused", "frame", extra=("seconds_tvl1",))
     table = table.replace("| seconds_tvl1 |", "| s / video, TV-L1 |")
     lines = verdict(rows)

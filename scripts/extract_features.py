@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Extract per-frame two-stream features (or raw-frame folders) for a list of videos.
+r"""Extract per-frame two-stream features (or raw-frame folders) for a list of videos.
 
 Examples::
 
@@ -26,64 +26,78 @@ A rerun with the same arguments resumes: finished videos are skipped.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    src = p.add_argument_group("videos")
-    src.add_argument("--list", type=Path, help="plain list: 'relative/path [label] [split]'")
-    src.add_argument("--classes", type=Path, help="class names for --list (one per line)")
-    src.add_argument("--dataset", choices=["ucf101", "hmdb51"], help="official split files")
-    src.add_argument("--splits", type=Path, help="folder with the official split files")
-    src.add_argument("--split", type=int, default=1, help="split number 1..3 (default 1)")
-    src.add_argument("--subset", choices=["train", "test"], help="only this part of the split")
-    src.add_argument("--root", type=Path, required=True, help="video root folder")
-    src.add_argument("--default-split", default="test", choices=["train", "val", "test"],
-                     help="split of list entries without one (default test)")
-    src.add_argument("--shard", help="'i/n': process every n-th video starting at i")
-    o = p.add_argument_group("output")
-    o.add_argument("--out", type=Path, help="feature store (.h5) to write")
-    o.add_argument("--rawframes-out", type=Path,
-                   help="write raw-frame folders (img_/flow_x_/flow_y_ jpgs) here instead")
-    o.add_argument("--dtype", default="float16", choices=["float16", "float32"])
-    s = p.add_argument_group("sampling")
-    # None = the default below, or the setting recorded with --classifier (builtin: the store's)
-    s.add_argument("--num-frames", type=int, default=None, help="T (default 25)")
-    s.add_argument("--flow-length", type=int, default=None, help="L flow fields per stack (5)")
-    s.add_argument("--flow", default=None, choices=["dis", "tvl1", "farneback"],
-                   help="flow method (default dis)")
-    s.add_argument("--views", type=int, default=None, choices=[1, 10], help="V (default 1)")
-    s.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"),
-                   help="frame size (default 340 256)")
-    s.add_argument("--crop", type=int, default=None, help="crop side (default 224)")
-    m = p.add_argument_group("classifier")
-    m.add_argument("--classifier",
-                   help="'builtin' (the packaged SparseActions classifier, with its extraction "
-                        "settings as defaults) or a two-stream checkpoint file")
-    m.add_argument("--checkpoint", type=Path,
-                   help="checkpoint dict {'rgb': path, 'flow': path} as YAML, or use the two below")
-    m.add_argument("--rgb-checkpoint", type=Path)
-    m.add_argument("--flow-checkpoint", type=Path)
-    m.add_argument("--arch", default="small", help="architecture for --random-init")
-    m.add_argument("--random-init", action="store_true",
-                   help="untrained network: ONLY for testing the pipeline")
-    m.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    m.add_argument("--batch-size", type=int, default=None,
-                   help="crops per forward pass (default 256)")
-    r = p.add_argument_group("run")
-    r.add_argument("--workers", type=int, default=2, help="decode+flow worker processes")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--no-progress", action="store_true")
-    return p
+from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.constants import SPLITS  # noqa: E402
+
+FLOW_METHODS = ("dis", "tvl1", "farneback")
 
 
-def load_records(args: argparse.Namespace):
+@dataclass
+class Args:
+    """The arguments of ``extract_features.py``.
+
+    ``None`` sampling options take the defaults below, or the settings recorded with
+    ``--classifier`` (builtin: the built-in store's).
+    """
+
+    root: Path = option(help="video root folder", group="videos")
+    list: Path | None = option(None, "plain list: 'relative/path [label] [split]'",
+                               group="videos")
+    classes: Path | None = option(None, "class names for --list (one per line)", group="videos")
+    dataset: str | None = option(None, "official split files", choices=("ucf101", "hmdb51"),
+                                 group="videos")
+    splits: Path | None = option(None, "folder with the official split files", group="videos")
+    split: int = option(1, "split number 1..3", group="videos")
+    subset: str | None = option(None, "only this part of the split", choices=("train", "test"),
+                                group="videos")
+    default_split: str = option("test", "split of list entries without one", choices=SPLITS,
+                                group="videos")
+    shard: str | None = option(None, "'i/n': process every n-th video starting at i",
+                               group="videos")
+    out: Path | None = option(None, "feature store (.h5) to write", group="output")
+    rawframes_out: Path | None = option(
+        None, "write raw-frame folders (img_/flow_x_/flow_y_ jpgs) here instead", group="output")
+    dtype: str = option("float16", "stored dtype", choices=("float16", "float32"),
+                        group="output")
+    num_frames: int | None = option(None, "T (default 25)", group="sampling")
+    flow_length: int | None = option(None, "L flow fields per stack (default 5)",
+                                     group="sampling")
+    flow: str | None = option(None, "flow method (default dis)", choices=FLOW_METHODS,
+                              group="sampling")
+    views: int | None = option(None, "V (default 1)", choices=(1, 10), group="sampling")
+    size: tuple[int, int] | None = option(None, "frame size (default 340 256)",
+                                          metavar=("W", "H"), group="sampling")
+    crop: int | None = option(None, "crop side (default 224)", group="sampling")
+    classifier: str | None = option(
+        None, "'builtin' (the packaged SparseActions classifier, with its extraction settings as "
+              "defaults) or a two-stream checkpoint file", group="classifier")
+    checkpoint: Path | None = option(
+        None, "checkpoint dict {'rgb': path, 'flow': path} as YAML, or use the two below",
+        group="classifier")
+    rgb_checkpoint: Path | None = option(None, "RGB stream checkpoint", group="classifier")
+    flow_checkpoint: Path | None = option(None, "flow stream checkpoint", group="classifier")
+    arch: str = option("small", "architecture for --random-init", group="classifier")
+    random_init: bool = option(False, "untrained network: ONLY for testing the pipeline",
+                               group="classifier")
+    device: str = option("auto", "auto, cpu, cuda, cuda:1, ...", group="classifier")
+    batch_size: int | None = option(None, "crops per forward pass (default 256)",
+                                    group="classifier")
+    workers: int = option(2, "decode+flow worker processes", group="run")
+    seed: int = option(0, "seed of Python, numpy and torch", group="run")
+    progress: bool = option(True, "progress bars", group="run")
+
+
+def load_records(args: Args):
+    """The videos and class names the arguments name (a plain list or an official split)."""
     from frame_select_env.datasets.lists import load_dataset, read_class_names, read_plain_list
 
     if (args.list is None) == (args.dataset is None):
@@ -103,13 +117,12 @@ def load_records(args: argparse.Namespace):
     return records, classes
 
 
-def _checkpoint_paths(args: argparse.Namespace) -> dict[str, Path]:
+def _checkpoint_paths(args: Args) -> dict[str, Path]:
     if args.checkpoint is not None:
-        import yaml
+        from frame_select_env.config import load_yaml
 
-        with open(args.checkpoint, encoding="utf-8") as fh:
-            spec = yaml.safe_load(fh)
-        if not isinstance(spec, dict) or not {"rgb", "flow"} <= set(spec):
+        spec = load_yaml(args.checkpoint, "--checkpoint")
+        if not {"rgb", "flow"} <= set(spec):
             raise SystemExit(f"error: {args.checkpoint} must map 'rgb' and 'flow' to files")
         base = args.checkpoint.parent
         return {k: base / str(spec[k]) for k in ("rgb", "flow")}
@@ -128,7 +141,7 @@ RECORDED = {"num_frames": "num_frames", "flow_length": "flow_length", "flow": "f
             "views": "num_views", "size": "size", "crop": "crop", "batch_size": "batch_size"}
 
 
-def set_defaults(args: argparse.Namespace, recorded: dict) -> None:
+def set_defaults(args: Args, recorded: dict) -> None:
     """Fill the sampling arguments not given: recorded with the classifier, else DEFAULTS."""
     for name, default in DEFAULTS.items():
         if getattr(args, name) is None:
@@ -136,7 +149,8 @@ def set_defaults(args: argparse.Namespace, recorded: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Extract as the command line says; 0 when every video was stored, else 1."""
+    args = parse(Args, argv, description=__doc__)
     random.seed(args.seed)
     np.random.seed(args.seed)
     records, class_names = load_records(args)
@@ -150,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         set_defaults(args, {})
         chosen = [r for i, r in enumerate(records) if i % shard[1] == shard[0]]
         failures = build_rawframes(chosen, args.root, args.rawframes_out, args.flow,
-                                   tuple(args.size), args.workers, not args.no_progress)
+                                   tuple(args.size), args.workers, args.progress)
         for path, why in failures:
             print(f"FAILED {path}\t{why}", file=sys.stderr)
         print(f"rawframes: {len(chosen) - len(failures)} ok, {len(failures)} failed")
@@ -205,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         default_split=args.default_split,
         metadata={"list": str(args.list or args.dataset), "split": args.split,
                   "random_init": bool(args.random_init)},
-        progress=not args.no_progress,
+        progress=args.progress,
     )
     n_all = result.num_done + len(result.failures)
     print(f"done: {result.num_done}/{n_all} videos stored "

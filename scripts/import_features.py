@@ -13,26 +13,37 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
-from frame_select_env.store import FeatureStore, StoreError, import_features
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.constants import SPLITS  # noqa: E402
+from frame_select_env.store import FeatureStore, StoreError, import_features  # noqa: E402
+
+
+@dataclass
+class Args:
+    """The arguments of ``import_features.py``."""
+
+    npz: str = option(help="input .npz file", positional=True)
+    out: str = option(help="output .h5 store", positional=True)
+    stream: str | None = option(None, "stream name (default: from the file, or rgb)")
+    dtype: str = option("float16", "stored dtype", choices=("float16", "float32"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("npz", help="input .npz file")
-    parser.add_argument("out", help="output .h5 store")
-    parser.add_argument("--stream", default=None, help="stream name (default: from file, or rgb)")
-    parser.add_argument("--dtype", default="float16", choices=["float16", "float32"])
-    args = parser.parse_args(argv)
+    """Import the .npz file into a store; the exit status."""
+    args = parse(Args, argv, description=__doc__)
     try:
         path = import_features(args.npz, args.out, stream=args.stream, dtype=args.dtype)
     except (ValueError, FileNotFoundError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     store = FeatureStore(path)
-    counts = {s: len(store.indices(s)) for s in ("train", "val", "test")}
+    counts = {s: len(store.indices(s)) for s in SPLITS}
     print(
         f"wrote {path}: {len(store)} videos {counts}, T={store.num_frames}, "
         f"streams={store.streams}, classes={store.num_classes}"

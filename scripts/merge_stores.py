@@ -10,13 +10,16 @@ the inputs (``--sort-ids`` sorts by video id instead). The output is written ato
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from frame_select_env.store import FeatureStore, StoreWriter
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.store import FeatureStore, StoreWriter  # noqa: E402
 
 # metadata keys that legitimately differ between shards (video_frames: each shard's own
 # videos; cost_seconds: timings measured where each shard ran, see frame_select_env.cost)
@@ -107,13 +110,18 @@ def merge_stores(
     return Path(out)
 
 
+@dataclass
+class Args:
+    """The arguments of ``merge_stores.py``."""
+
+    inputs: list[Path] = option(help="stores to merge", positional=True)
+    out: Path = option(help="merged store")
+    sort_ids: bool = option(False, "order rows by video id")
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", type=Path, help="stores to merge")
-    p.add_argument("--out", type=Path, required=True, help="merged store")
-    p.add_argument("--sort-ids", action="store_true", help="order rows by video id")
-    args = p.parse_args(argv)
+    """Merge the stores the command line names; the exit status."""
+    args = parse(Args, argv, description=__doc__)
     try:
         path = merge_stores(args.inputs, args.out, args.sort_ids)
     except (ValueError, OSError) as e:

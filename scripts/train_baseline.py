@@ -1,15 +1,15 @@
 #!/usr/bin/env python
-"""Train one stream of the TSN two-stream baseline on raw-frame folders.
+r"""Train one stream of the TSN two-stream baseline on raw-frame folders.
 
 Examples::
 
     # official split (raw frames from scripts/extract_rawframes.py under FRAMES/<Class>/<video>/)
-    python scripts/train_baseline.py --config configs/tsn/ucf101_rgb.yaml --stream rgb \\
-        --dataset ucf101 --splits data/ucfTrainTestlist --split 1 --frames-root FRAMES \\
+    python scripts/train_baseline.py --config configs/tsn/ucf101_rgb.yaml --stream rgb \
+        --dataset ucf101 --splits data/ucfTrainTestlist --split 1 --frames-root FRAMES \
         --out runs/tsn/ucf101_s1_rgb
 
     # plain lists ("relative/path label [split]" per line)
-    python scripts/train_baseline.py --config configs/tsn/sparse_actions_rgb.yaml \\
+    python scripts/train_baseline.py --config configs/tsn/sparse_actions_rgb.yaml \
         --list train.txt --val-list val.txt --classes classes.txt --frames-root FRAMES --out OUT
 
 Rerunning the same command resumes from OUT/checkpoint.pt. Multi-GPU: launch with
@@ -19,62 +19,68 @@ Outputs: OUT/checkpoint.pt, OUT/log.csv, OUT/model.pt (frozen per-stream model),
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from frame_select_env.datasets import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.constants import STREAMS  # noqa: E402
+from frame_select_env.datasets import (  # noqa: E402
     load_dataset,
     read_class_names,
     read_plain_list,
 )
-from frame_select_env.overrides import parse_overrides
-from frame_select_env.tsn import ConfigError, load_config, train_tsn
+from frame_select_env.overrides import parse_overrides  # noqa: E402
+from frame_select_env.tsn import ConfigError, load_config, train_tsn  # noqa: E402
 
 VAL_TAGS = ("test", "val", "validation")
+DATA = "data: an official split, or plain lists"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+@dataclass
+class Args:
+    """The arguments of ``train_baseline.py``; ``None`` options keep the config's value."""
+
+    config: str = option(help="TSN YAML config (configs/tsn/*.yaml)")
+    out: str = option(help="output folder (checkpoint.pt, log.csv, model.pt)")
+    frames_root: str = option(help="root of the raw-frame folders")
+    stream: str | None = option(None, "override the config's stream", choices=STREAMS)
+    arch: str | None = option(None, "backbone: small, resnet18, resnet50, bninception")
+    epochs: int | None = option(None, "training epochs")
+    batch_size: int | None = option(None, "global batch size (videos)")
+    lr: float | None = option(None, "learning rate")
+    lr_steps: list[int] | None = option(None, "epochs at which lr is divided by 10")
+    num_segments: int | None = option(None, "K, segments per video")
+    crop_size: int | None = option(None, "crop side")
+    seed: int | None = option(None, "seed")
+    workers: int | None = option(None, "DataLoader workers per process")
+    pretrained: str | None = option(None, "initial weights (stream checkpoint or public weights)")
+    set: list[str] = option([], "override any config key; VALUE is YAML "
+                                "(e.g. --set 'frame_size=[149, 112]')", metavar="KEY=VALUE")
+    device: str = option("auto", "auto, cpu, cuda, cuda:1, ...")
+    resume: bool = option(True, "continue from OUT/checkpoint.pt when present")
+    progress: bool = option(True, "progress bars")
+    tensorboard: bool = option(True, "log to OUT/tb when tensorboard is installed")
+    dataset: str | None = option(None, "official split files", choices=("ucf101", "hmdb51"),
+                                 group=DATA)
+    splits: str | None = option(None, "folder with the official split files", group=DATA)
+    split: int = option(1, "split number 1..3", group=DATA)
+    list: str | None = option(None, "training list (plain format: 'path label [split]')",
+                              group=DATA)
+    val_list: str | None = option(None, "validation list (default: entries of --list tagged "
+                                        "test)", group=DATA)
+    classes: str | None = option(None, "class names file (one per line or classInd.txt style)",
+                                 group=DATA)
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
     """:param argv: command-line arguments (default ``sys.argv[1:]``)."""
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--config", required=True, help="TSN YAML config (configs/tsn/*.yaml)")
-    p.add_argument("--out", required=True, help="output folder (checkpoint.pt, log.csv, model.pt)")
-    p.add_argument("--frames-root", required=True, help="root of the raw-frame folders")
-    p.add_argument("--stream", choices=("rgb", "flow"), help="override the config's stream")
-    p.add_argument("--arch", help="backbone: small, resnet18, resnet50, bninception")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="global batch size (videos)")
-    p.add_argument("--lr", type=float)
-    p.add_argument("--lr-steps", type=int, nargs="+", help="epochs at which lr is divided by 10")
-    p.add_argument("--num-segments", type=int, help="K, segments per video")
-    p.add_argument("--crop-size", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int, help="DataLoader workers per process")
-    p.add_argument("--pretrained", help="initial weights (stream checkpoint or public weights)")
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override any config key; VALUE is YAML (e.g. --set 'frame_size=[149, 112]')",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                   help="continue from OUT/checkpoint.pt when present (default: yes)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=True,
-                   help="log to OUT/tb when tensorboard is installed (default: yes)")
-    g = p.add_argument_group("data: an official split, or plain lists")
-    g.add_argument("--dataset", choices=("ucf101", "hmdb51"))
-    g.add_argument("--splits", help="folder with the official split files")
-    g.add_argument("--split", type=int, default=1, help="split number 1..3")
-    g.add_argument("--list", help="training list (plain format: 'path label [split]')")
-    g.add_argument("--val-list", help="validation list (default: entries of --list tagged test)")
-    g.add_argument("--classes", help="class names file (one per line or classInd.txt style)")
-    return p.parse_args(argv)
+    return parse(Args, argv, description=__doc__)
 
 
-def _overrides(args: argparse.Namespace) -> dict:
+def _overrides(args: Args) -> dict:
     out = {
         "stream": args.stream,
         "arch": args.arch,
@@ -95,10 +101,8 @@ def _overrides(args: argparse.Namespace) -> dict:
     return out
 
 
-def select_data(args: argparse.Namespace) -> tuple[list, list, list[str]]:
-    """
-    :return: ``(train records, validation records, class names)`` from the arguments
-    """
+def select_data(args: Args) -> tuple[list, list, list[str]]:
+    """The training records, validation records and class names the arguments name."""
     if args.dataset and args.list:
         raise SystemExit("give either --dataset/--splits or --list, not both")
     if args.dataset:

@@ -1,4 +1,4 @@
-"""Train the attention-aware sampling agent with REINFORCE and evaluate it (the package's main job).
+r"""Train the attention-aware sampling agent with REINFORCE and evaluate it (the main job).
 
 With no arguments: trains one agent per stream (rgb, flow) and seed (3 seeds) on the built-in
 SparseActions store with ``configs/as_sparse_actions.yaml``, evaluates on the test split and
@@ -21,12 +21,9 @@ accuracy in percent), ``results_mean.csv`` (mean over seeds), ``agent.pt`` (ever
 
 from __future__ import annotations
 
-import argparse
-import csv
-import io
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -39,10 +36,22 @@ if str(REPO) not in sys.path:  # runnable from a checkout without installing
     sys.path.insert(0, str(REPO))
 
 from agents.as_agent import ASAgent, ASPolicy, save_agent, save_agents  # noqa: E402
-from agents.evaluation import DEFAULT_MS, evaluate_policies, load_split, summarize  # noqa: E402
 from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
-from baselines_zoo.compare import plot_accuracy_vs_cost, plot_accuracy_vs_m  # noqa: E402
 from frame_select_env.atomic import atomic_write_text  # noqa: E402
+from frame_select_env.builtin import resolve_store  # noqa: E402
+from frame_select_env.cli import as_dict, option, parse  # noqa: E402
+from frame_select_env.config import load_yaml  # noqa: E402
+from frame_select_env.constants import DEFAULT_MS, SPLITS, STATES  # noqa: E402
+from frame_select_env.evaluation import (  # noqa: E402
+    evaluate_policies,
+    load_split,
+    plot_accuracy_vs_cost,
+    plot_accuracy_vs_m,
+    print_table,
+    report_best,
+    summarize,
+    write_csv,
+)
 from frame_select_env.store import FeatureStore  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
@@ -50,103 +59,50 @@ DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
 
 @dataclass
 class Args:
-    """Command-line arguments (``--name value``; ``None`` = take it from the config file)."""
+    """The arguments of ``train_reinforce.py``; ``None`` means: take it from the config file."""
 
-    store: str | None = None
-    """feature store (default: the built-in SparseActions store)"""
-    videos: str | None = None
-    """online mode instead of --store: a folder, a list file or builtin[:<split>] of videos"""
-    classifier: str = "builtin"
-    """online mode: the frozen classifier (builtin or a two-stream checkpoint)"""
-    cache: str | None = None
-    """online mode: the store the videos' states are cached in (default under ~/.cache)"""
-    stream: str = "both"
-    """rgb, flow or both (an agent per stream; fused rows when both)"""
-    config: str | None = None
-    """training config YAML (default configs/as_sparse_actions.yaml; the paper: as_paper.yaml)"""
-    m: int | None = None
-    """target number of kept frames in training (Eq. 9); overrides the config"""
-    epochs: int | None = None
-    """training epochs; overrides the config"""
-    seed: int = 0
-    """first seed"""
-    seeds: int = 3
-    """number of seeds (seed, seed+1, ...); the table shows their mean"""
-    device: str | None = None
-    """cpu or cuda; overrides the config"""
-    state: str | None = None
-    """both, features or predictions (Table 2); overrides the config"""
-    ablation: bool = False
-    """also train agents on state=features (Table 2) and report them as as_features"""
-    out: str | None = None
-    """output directory (default runs/as_<timestamp>)"""
-    resume: bool = False
-    """continue the runs in --out from their checkpoints"""
-    split: str = "test"
-    """evaluation split"""
-    eval_m: str = ",".join(str(m) for m in DEFAULT_MS)
-    """comma-separated m values to evaluate"""
-    alpha: float = 0.0
-    """Eq. 10 weight of the non-selected frames at test time"""
-    threads: int = 1
-    """torch CPU threads (1 is fastest for these small batches on a busy 2-core machine)"""
-    no_progress: bool = False
-    """no progress bars"""
+    store: str | None = option(None, "feature store (default: the built-in SparseActions store)")
+    videos: str | None = option(None, "online mode instead of --store: a folder, a list file or "
+                                      "builtin[:<split>] of videos")
+    classifier: str = option("builtin", "online mode: the frozen classifier (builtin or a "
+                                        "two-stream checkpoint)")
+    cache: str | None = option(None, "online mode: the store the videos' states are cached in "
+                                     "(default under ~/.cache)")
+    stream: str = option("both", "a stream of the store (rgb, flow), or both: an agent per "
+                                 "stream, and fused rows")
+    config: str | None = option(None, "training config YAML (default "
+                                      "configs/as_sparse_actions.yaml; the paper: as_paper.yaml)")
+    m: int | None = option(None, "target number of kept frames in training (Eq. 9)")
+    epochs: int | None = option(None, "training epochs")
+    seed: int = option(0, "first seed")
+    seeds: int = option(3, "number of seeds (seed, seed+1, ...); the table shows their mean")
+    device: str | None = option(None, "cpu or cuda")
+    state: str | None = option(None, "the agent's state (Table 2)", choices=STATES)
+    ablation: bool = option(False, "also train agents on state=features (Table 2) and report "
+                                   "them as as_features")
+    out: str | None = option(None, "output directory (default runs/as_<timestamp>)")
+    resume: bool = option(False, "continue the runs in --out from their checkpoints")
+    split: str = option("test", "evaluation split", choices=SPLITS)
+    eval_m: list[int] = option(list(DEFAULT_MS), "m values to evaluate")
+    alpha: float = option(0.0, "Eq. 10 weight of the non-selected frames at test time")
+    threads: int = option(1, "torch CPU threads (1 is fastest for these small batches on a busy "
+                             "2-core machine)")
+    progress: bool = option(True, "progress bars")
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    docs = _field_docs()
-    for f in fields(Args):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action="store_true", help=docs.get(f.name))
-        else:
-            kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
-            parser.add_argument(flag, type=kind, default=f.default, help=docs.get(f.name))
-    return Args(**vars(parser.parse_args(argv)))
-
-
-def _field_docs() -> dict[str, str]:
-    """The docstring under each Args field, for --help."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(Args))
-    body, docs = tree.body[0].body, {}
-    for node, nxt in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr):
-            docs[node.target.id] = str(nxt.value.value)
-    return docs
+    """Parse the command line (``sys.argv[1:]`` for ``None``)."""
+    return parse(Args, argv, description=__doc__)
 
 
 def load_config(args: Args) -> ReinforceConfig:
     """Config file, then the command-line overrides."""
     path = Path(args.config) if args.config else DEFAULT_CONFIG
-    data: dict[str, Any] = {}
-    if path.is_file():
-        with open(path) as fh:
-            data = yaml.safe_load(fh) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"config {str(path)!r}: expected a mapping of options, got "
-                             f"{type(data).__name__}")
-    elif args.config:
-        raise FileNotFoundError(f"--config {str(path)!r} does not exist")
+    data = load_yaml(path, "--config" if args.config else "config")
     overrides = {"m": args.m, "epochs": args.epochs, "device": args.device, "state": args.state}
     data.update({k: v for k, v in overrides.items() if v is not None})
     data["seed"] = args.seed
     return ReinforceConfig.from_dict(data, where=f"config {str(path)!r}")
-
-
-def resolve_store(store: str | None) -> Path:
-    if store is None:
-        from frame_select_env.builtin import builtin_store_path
-
-        return builtin_store_path()
-    if not Path(store).is_file():
-        raise FileNotFoundError(f"--store {store!r} does not exist")
-    return Path(store)
 
 
 def random_policy(seed: int) -> Any:
@@ -156,50 +112,14 @@ def random_policy(seed: int) -> Any:
     return RandomPolicy(seed=seed)
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    columns = list(rows[0]) if rows else []
-    writer = csv.DictWriter(buf, fieldnames=columns)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
-    atomic_write_text(path, buf.getvalue())
+def main(argv: list[str] | None = None) -> int:
+    """Train and evaluate as the command line says; the exit status."""
+    run(parse_args(argv))
+    return 0
 
 
-def print_table(mean_rows: list[dict[str, Any]], ms: list[int], streams: list[str],
-                split: str = "test", num_seeds: int = 1) -> None:
-    """Accuracy (mean over seeds) per agent/scheme/stream and m."""
-    agents = list(dict.fromkeys(r["agent"] for r in mean_rows))
-    lookup = {(r["agent"], r["scheme"], r["stream"], r["m"]): r for r in mean_rows}
-    header = ["agent", "scheme", "stream", *[f"m={m}" for m in ms]]
-    body = []
-    for scheme in ("frame", "region"):
-        for stream in streams:
-            for agent in agents:
-                cells = [lookup.get((agent, scheme, stream, m)) for m in ms]
-                if all(c is None for c in cells):
-                    continue
-                body.append([agent, scheme, stream, *[
-                    "" if c is None else f"{c['accuracy']:.1f}" for c in cells]])
-    try:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=f"Top-1 accuracy (%) on the {split} split, mean over {num_seeds} "
-                            f"seed(s)")
-        for h in header:
-            table.add_column(h, justify="right" if h.startswith("m=") else "left")
-        for row in body:
-            table.add_row(*row)
-        Console().print(table)
-    except ImportError:  # plain text
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
-        for row in [header, *body]:
-            print("  ".join(str(x).rjust(w) for x, w in zip(row, widths, strict=False)))
-
-
-def main(argv: list[str] | None = None) -> Path:
-    args = parse_args(argv)
+def run(args: Args) -> Path:
+    """Train, evaluate, write the outputs; the output directory."""
     torch.set_num_threads(max(1, args.threads))
     config = load_config(args)
     if args.videos is not None:  # online: the videos' states, computed once into the cache
@@ -208,14 +128,14 @@ def main(argv: list[str] | None = None) -> Path:
         store_path = materialize(args.videos, args.classifier, args.cache,
                                  device=args.device or "auto")
     else:
-        store_path = resolve_store(args.store)
+        store_path = resolve_store(args.store, "--store")
     store = FeatureStore(store_path)
     streams = list(store.streams) if args.stream == "both" else [args.stream]
     for s in streams:
         if s not in store.streams:
             raise ValueError(f"--stream {s!r} is not in {str(store_path)!r} (it has "
                              f"{store.streams})")
-    ms = [int(m) for m in args.eval_m.split(",") if m.strip()]
+    ms = list(args.eval_m)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"as_{stamp}"
     out.mkdir(parents=True, exist_ok=True)
@@ -223,7 +143,7 @@ def main(argv: list[str] | None = None) -> Path:
     if args.ablation and config.state != "features":
         variants["as_features"] = "features"
     seeds = list(range(args.seed, args.seed + max(1, args.seeds)))
-    run_config = {"args": asdict(args), "store": str(store_path), "streams": streams,
+    run_config = {"args": as_dict(args), "store": str(store_path), "streams": streams,
                   "variants": variants, "seeds": seeds, "training": config.to_dict()}
     atomic_write_text(out / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
     print(f"store {store_path} ({len(store)} videos, streams {store.streams}); output {out}")
@@ -238,7 +158,7 @@ def main(argv: list[str] | None = None) -> Path:
                 cfg = ReinforceConfig.from_dict({**config.to_dict(), "seed": seed, "state": state})
                 tag = f"{variant}_{stream}_seed{seed}"
                 trainer = ReinforceTrainer(store_path, stream, cfg, out_dir=out, tag=tag,
-                                           progress=not args.no_progress)
+                                           progress=args.progress)
                 if args.resume and trainer.load_checkpoint():
                     print(f"{tag}: resuming after epoch {trainer.epoch}")
                 log = trainer.train()
@@ -291,22 +211,5 @@ def main(argv: list[str] | None = None) -> Path:
     return out
 
 
-def report_best(mean_rows: list[dict[str, Any]], variants: dict[str, str],
-                streams: list[str]) -> None:
-    """One line per stream: AS at its best m vs all frames and vs random at that m."""
-    look = {(r["agent"], r["scheme"], r["stream"], r["m"]): r["accuracy"] for r in mean_rows}
-    for variant in variants:
-        for stream in streams:
-            cands = [(acc, scheme, m) for (a, scheme, s, m), acc in look.items()
-                     if a == variant and s == stream]
-            if not cands:
-                continue
-            acc, scheme, m = max(cands)
-            allf = look.get(("all", scheme, stream, m), float("nan"))
-            rnd = look.get(("random", scheme, stream, m), float("nan"))
-            print(f"{variant:12s} {stream:6s} best m={m:2d} ({scheme}): {acc:.1f}%  vs all frames "
-                  f"{allf:.1f}% ({acc - allf:+.1f})  vs random m={m} {rnd:.1f}% ({acc - rnd:+.1f})")
-
-
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

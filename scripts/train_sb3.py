@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train a Stable-Baselines3 agent on FrameSelection-v0.
+r"""Train a Stable-Baselines3 agent on FrameSelection-v0.
 
 Examples::
 
@@ -15,47 +15,54 @@ overrides single entries (values parsed as YAML). ``--resume`` continues from OU
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baselines_zoo.sb3_policies import POLICY_NAMES  # noqa: E402
 from baselines_zoo.train import ALGOS, quick_eval, train_sb3  # noqa: E402
+from frame_select_env.cli import option, parse  # noqa: E402
 from frame_select_env.overrides import parse_overrides  # noqa: E402
 
 
+@dataclass
+class Args:
+    """The arguments of ``train_sb3.py``."""
+
+    algo: str = option(help="SB3 algorithm", choices=ALGOS)
+    out: str = option(help="run directory")
+    policy: str | None = option(None, "network (default: the YAML's 'policy')",
+                                choices=POLICY_NAMES)
+    n_timesteps: int | None = option(None, "env steps (= videos seen; default: the YAML's)")
+    seed: int = option(0, "seed of the agent and the env")
+    store: str | None = option(None, "feature store (default: the built-in one)")
+    stream: str = option("rgb", "the stream the agent reads: rgb, flow (any stream of the store) "
+                                "or fused")
+    hyperparams: str | None = option(None, "YAML file (default: the zoo's)")
+    set: list[str] = option([], "override hyperparameters, e.g. --set n_envs=4 n_steps=32",
+                            nargs="*", metavar="KEY=VALUE")
+    save_freq: int = option(10_000, "checkpoint every this many steps")
+    resume: bool = option(False, "continue from OUT/checkpoint.zip")
+    progress: bool = option(True, "a progress bar")
+    device: str = option("cpu", "torch device of the agent")
+    threads: int = option(1, "torch CPU threads")
+    eval_split: str = option("val", "print a quick frame-based accuracy on this split "
+                                    "('' to skip)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--algo", choices=ALGOS, required=True)
-    ap.add_argument("--policy", choices=POLICY_NAMES, default=None,
-                    help="network (default: the YAML's 'policy')")
-    ap.add_argument("--n-timesteps", type=int, default=None, help="env steps (= videos seen)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", required=True, help="run directory")
-    ap.add_argument("--store", default=None, help="feature store (default: the built-in one)")
-    ap.add_argument("--stream", default="rgb", help="rgb, flow or fused")
-    ap.add_argument("--hyperparams", default=None, help="YAML file (default: the zoo's)")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="override hyperparameters, e.g. --set n_envs=4 n_steps=32")
-    ap.add_argument("--save-freq", type=int, default=10_000)
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--no-progress", action="store_true")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    ap.add_argument("--eval-split", default="val",
-                    help="print a quick frame-based accuracy on this split ('' to skip)")
-    args = ap.parse_args(argv)
+    """Train the SB3 agent the command line names; the exit status."""
+    args = parse(Args, argv, description=__doc__)
     try:
         overrides = parse_overrides(args.set)
     except ValueError as err:
-        ap.error(str(err))
+        raise SystemExit(f"train_sb3.py: error: {err}") from None
     path = train_sb3(
         args.algo, policy=args.policy, n_timesteps=args.n_timesteps, seed=args.seed,
         out=args.out, store=args.store, stream=args.stream, hyperparams=args.hyperparams,
-        overrides=overrides, progress_bar=not args.no_progress,
+        overrides=overrides, progress_bar=args.progress,
         save_freq=args.save_freq, resume=args.resume, device=args.device,
         num_threads=args.threads,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines_zoo.compare import read_csv
+from frame_select_env.evaluation import read_csv
 from frame_select_env.synthetic import make_synthetic_store
 
 ROOT = Path(__file__).resolve().parents[1]

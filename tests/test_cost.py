@@ -11,13 +11,13 @@ import torch
 from torch import nn
 
 from agents.as_agent import ASAgent, ASAgentConfig
-from agents.evaluation import ObservingPolicy, evaluate_importance, evaluate_policies
 from frame_select_env.builtin import builtin_store_path
 from frame_select_env.cost import (
     BUILTIN_COST_JSON,
     COST_FORMAT,
     CostModel,
     agent_macs_per_sequence,
+    classifier_architecture,
     compose_cost,
     count_macs,
     extraction_metadata,
@@ -26,13 +26,16 @@ from frame_select_env.cost import (
     stream_macs_per_crop,
 )
 from frame_select_env.env import FrameSelectionEnv
-from frame_select_env.observations import REWARD_KEY, ObservationSource
-from frame_select_env.reward import selection_reward
-from frame_select_env.selection import (
+from frame_select_env.evaluation import (
+    ObservingPolicy,
+    evaluate_importance,
+    evaluate_policies,
     select_frames_threshold,
     threshold_mask,
     topm_mask,
 )
+from frame_select_env.observations import REWARD_KEY, ObservationSource
+from frame_select_env.reward import selection_reward
 from frame_select_env.store import FeatureStore, write_store
 from frame_select_env.vector_env import FrameSelectionVectorEnv
 
@@ -133,7 +136,6 @@ def test_threshold_selection_frame_counts() -> None:
     assert mask.sum(-1).tolist() == [3, 1]  # the second video keeps its best frame only
     assert mask[1].tolist() == [False, False, False, False, True]
     assert threshold_mask(scores, 0.5, min_keep=2)[1].tolist() == topm_mask(scores, 2)[1].tolist()
-    assert threshold_mask(torch.tensor(scores), 0.5).numpy().tolist() == mask.tolist()
     imp = np.stack([scores, scores[:, ::-1]], -1)  # (B, T, V=2)
     frame = select_frames_threshold(imp, 0.5, "frame")
     assert (frame[..., 0] == frame[..., 1]).all()  # the same frames in every view
@@ -284,6 +286,21 @@ def test_extraction_metadata_and_resume(tmp_path) -> None:
     assert resumed == meta  # a resumed run loads no classifier and still writes the cost
     cost = compose_cost(meta, ["v0", "v1"])
     assert cost["num_video_frames"] == [20, 30]  # in store row order
+    assert classifier_architecture(clf) == {s: {"arch": spec["arch"],
+                                                "backbone_kwargs": spec["backbone_kwargs"]}
+                                            for s, spec in meta["cost"]["streams"].items()}
+    clf.streams["rgb"].backbone.arch = None
+    with pytest.raises(ValueError, match="'rgb' backbone .* records no .arch"):
+        classifier_architecture(clf)
+
+
+def test_cost_module_command_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from frame_select_env.cost.__main__ import main
+
+    with pytest.raises(SystemExit) as err:
+        main(["--help"])
+    assert err.value.code == 0
+    assert "--ucf-clip" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- training, script
@@ -302,11 +319,13 @@ def test_trainer_observes_rgb_and_is_rewarded_on_fused(small_store) -> None:
 
 def test_compare_cost_script_costs(tmp_path) -> None:
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "scripts" / "compare_cost.py"
     spec = importlib.util.spec_from_file_location("compare_cost", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its Args dataclass looks its module up there
     spec.loader.exec_module(module)
     assert module.main(["--out", str(tmp_path), "--seeds", "1", "--epochs", "1", "--ms", "4",
                         "--thresholds", "0.5"]) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.evaluation import (
+from frame_select_env.evaluation import (
     ROW_COLUMNS,
     evaluate_importance,
     evaluate_policies,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ SMALL = ["--num-frames", "5", "--size", "128", "96", "--crop", "96", "--arch", "
 def _script(name: str):
     spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its Args dataclass looks its module up there
     spec.loader.exec_module(mod)
     return mod
 

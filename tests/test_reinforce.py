@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from agents.as_agent import ASPolicy
-from agents.evaluation import evaluate_policies
 from agents.reinforce import ReinforceConfig, ReinforceTrainer, reinforce_losses
+from frame_select_env.evaluation import evaluate_policies
 from frame_select_env.synthetic import make_synthetic_store
 
 

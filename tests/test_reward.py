@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from frame_select_env.reward import FLOAT32_EPS, selection_reward
 
@@ -46,18 +45,6 @@ def test_matches_reference_on_random_actions() -> None:
     assert details.num_selected.tolist() == keep.sum(1).tolist()
 
 
-def test_torch_and_numpy_agree() -> None:
-    rng = np.random.default_rng(1)
-    probs, keep, labels = random_batch(rng)
-    r_np, d_np = selection_reward(probs, keep.astype(np.float32), labels, omega=3.0)
-    r_t, d_t = selection_reward(
-        torch.from_numpy(probs), torch.from_numpy(keep), torch.from_numpy(labels), omega=3.0
-    )
-    np.testing.assert_allclose(r_t.numpy(), r_np)
-    np.testing.assert_allclose(d_t.p1.numpy(), d_np.p1, rtol=1e-6)
-    assert (d_t.correct_after.numpy() == d_np.correct_after).all()
-
-
 def test_edge_cases() -> None:
     probs = np.array([[[0.6, 0.4], [0.2, 0.8], [0.3, 0.7]]], dtype=np.float32)  # p0 = [.367, .633]
     # Keeping only frame 0 turns a wrong prediction (true class 0) into a right one.
@@ -79,8 +66,7 @@ def test_shape_errors_are_clear() -> None:
         selection_reward(np.ones((2, 5, 3)), np.ones((2, 4)), np.zeros(2, dtype=int))
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
-def test_identical_frames_give_r0_zero_for_any_selection(backend: str) -> None:
+def test_identical_frames_give_r0_zero_for_any_selection() -> None:
     # Every frame gives the same prediction, so no selection changes p: r0 must be 0 for every
     # non-empty selection, whatever rounding the sums of T float32 values make.
     rng = np.random.default_rng(3)
@@ -90,12 +76,7 @@ def test_identical_frames_give_r0_zero_for_any_selection(backend: str) -> None:
     keep = rng.random((b, t)) < rng.uniform(0.05, 1.0, (b, 1))
     keep[keep.sum(1) == 0, 0] = True
     labels = rng.integers(0, c, b)
-    if backend == "torch":
-        reward, d = selection_reward(torch.from_numpy(probs), torch.from_numpy(keep),
-                                     torch.from_numpy(labels))
-        reward = reward.numpy()
-    else:
-        reward, d = selection_reward(probs, keep, labels)
+    reward, d = selection_reward(probs, keep, labels)
     assert (reward == 0.0).all()
     # The sums do round differently: without the tolerance some r0 would be +-1.
     raw = np.asarray(d.p1) - np.asarray(d.p0)

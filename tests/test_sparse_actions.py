@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from frame_select_env import sparse_actions as sa
-from frame_select_env.sparse_actions import (
+from frame_select_env.builtin import DATA_DIR
+from frame_select_env.datasets.sparse_actions import (
     CLASS_NAMES,
     SparseActionsConfig,
     class_motion,
@@ -21,8 +21,9 @@ from frame_select_env.sparse_actions import (
     sampled_relevance,
     write_avi,
 )
+from frame_select_env.datasets.sparse_actions import generator as sa
 
-DATA = Path(sa.__file__).resolve().parent / "data"
+DATA = DATA_DIR
 STORE = DATA / "sparse_actions.h5"
 SUMMARY = DATA / "sparse_actions.json"
 SMALL = SparseActionsConfig(min_frames=40, max_frames=48)
@@ -121,6 +122,26 @@ def test_plan_and_sampled_relevance() -> None:
         plan_dataset({"dev": 1})
     with pytest.raises(ValueError, match="window_frac"):
         SparseActionsConfig(window_frac=(0.3, 0.6))
+
+
+def test_length_window_truth_and_config_from_dict() -> None:
+    from frame_select_env.datasets.sparse_actions import (
+        truth_relevance,
+        video_length_and_window,
+    )
+
+    v = generate_video(2, seed=5, index=9, config=SMALL)
+    n, window = video_length_and_window(5, 9, SMALL)
+    assert (n, window) == (len(v.frames), v.window)  # the same draws, nothing rendered
+    idx = np.array([0, window[0], window[1] - 1, n - 1])
+    truth = {"num_frames": n, "window": list(window)}
+    np.testing.assert_array_equal(truth_relevance(truth, idx, n, "v.avi"),
+                                  v.relevance[idx].astype(np.uint8))
+    with pytest.raises(ValueError, match="v.avi: decoded 3 frames"):
+        truth_relevance(truth, idx[:1], 3, "v.avi")
+    assert SparseActionsConfig.from_dict(json.loads(json.dumps(SMALL.to_dict()))) == SMALL
+    with pytest.raises(ValueError, match="unknown SparseActionsConfig keys"):
+        SparseActionsConfig.from_dict({"wdith": 100})
 
 
 def test_avi_roundtrip(tmp_path: Path) -> None:

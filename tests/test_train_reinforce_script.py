@@ -42,7 +42,7 @@ def test_end_to_end_and_resume(script, tiny_store, tmp_path, capsys) -> None:
     out = tmp_path / "run"
     args = ["--store", str(tiny_store), "--out", str(out), "--epochs", "2", "--seeds", "2",
             "--ablation", "--eval-m", "4,25", "--no-progress"]
-    assert script.main(args) == out
+    assert script.run(script.parse_args(args)) == out  # main(args) is run's exit status, 0
     printed = capsys.readouterr().out
     assert "best m=" in printed and "random" in printed
 

@@ -299,6 +299,7 @@ def test_cli_plain_lists(synth, tmp_path, capsys):
     path = ROOT / "scripts" / "train_baseline.py"
     spec = importlib.util.spec_from_file_location("train_baseline", path)
     script = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = script  # its Args dataclass looks its module up there
     spec.loader.exec_module(script)
     argv = ["--config", str(cfg), "--list", str(lst), "--frames-root", str(root), "--out",
             str(out), "--device", "cpu", "--no-progress", "--no-tensorboard",

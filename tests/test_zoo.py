@@ -105,7 +105,7 @@ def test_oracles_read_ground_truth() -> None:
 
 def test_oracle_is_an_upper_bound_on_a_synthetic_store(tmp_path: Path) -> None:
     """With the shared evaluation, no policy beats the oracle by more than noise."""
-    from agents.evaluation import evaluate_policies
+    from frame_select_env.evaluation import evaluate_policies
 
     store = make_synthetic_store(tmp_path / "s.h5", num_videos=300, seed=3)
     names = ["random", "uniform", "confidence", "entropy", "oracle", "relevance-oracle"]

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SPLITS = ("train", "test")
+#: the subsets of the official UCF101 / HMDB51 split files
+OFFICIAL_SPLITS = ("train", "test")
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def load_dataset(
     """
     if split not in (1, 2, 3):
         raise ValueError(f"split must be 1, 2 or 3, got {split}")
-    if subset not in (None, *SPLITS):
+    if subset not in (None, *OFFICIAL_SPLITS):
         raise ValueError(f"subset must be 'train', 'test' or None, got {subset!r}")
     name = name.lower()
     d = Path(splits_dir)

@@ -22,7 +22,6 @@ from frame_select_env.models.classifier import (
     preprocess_views,
     read_stream_checkpoint,
     read_two_stream_checkpoint,
-    resolve_device,
     save_stream_checkpoint,
     save_two_stream_checkpoint,
     stream_checkpoint_dict,
@@ -35,6 +34,7 @@ from frame_select_env.models.weights import (
     detect_source,
     load_pretrained,
     load_state_dict_file,
+    load_torch_file,
     map_state_dict,
 )
 
@@ -58,7 +58,6 @@ __all__ = [
     "preprocess_views",
     "read_stream_checkpoint",
     "read_two_stream_checkpoint",
-    "resolve_device",
     "save_stream_checkpoint",
     "save_two_stream_checkpoint",
     "set_partial_bn",
@@ -69,5 +68,6 @@ __all__ = [
     "detect_source",
     "load_pretrained",
     "load_state_dict_file",
+    "load_torch_file",
     "map_state_dict",
 ]

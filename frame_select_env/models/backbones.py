@@ -13,8 +13,7 @@ ARCHS = ("small", "resnet18", "resnet50", "bninception")
 
 
 def build_backbone(arch: str, in_channels: int, **kwargs: Any) -> nn.Module:
-    """
-    Build a backbone whose ``forward`` returns pooled features ``(B, D)`` (``.feature_dim``).
+    """Build a backbone whose ``forward`` returns pooled features ``(B, D)`` (``.feature_dim``).
 
     The returned module remembers how it was built (``.arch``, ``.in_channels``,
     ``.build_kwargs``) so that a stream checkpoint can rebuild it.
@@ -48,8 +47,7 @@ def _backbone_of(model: nn.Module) -> nn.Module:
 
 
 def first_conv(model: nn.Module) -> tuple[nn.Module, str, nn.Conv2d]:
-    """
-    Locate the first convolution of a backbone (or of a ``StreamModel``'s backbone).
+    """Locate the first convolution of a backbone (or of a ``StreamModel``'s backbone).
 
     :param model: backbone or ``StreamModel``
     :return: ``(parent module, attribute name, conv)``
@@ -70,8 +68,7 @@ def first_conv(model: nn.Module) -> tuple[nn.Module, str, nn.Conv2d]:
 
 @torch.no_grad()
 def adapt_first_conv(model: nn.Module, in_channels: int) -> nn.Module:
-    """
-    TSN cross-modality initialisation: replace the first conv by one with ``in_channels``
+    """TSN cross-modality initialisation: replace the first conv by one with ``in_channels``
     inputs whose kernel is the mean of the (RGB-trained) kernel over its input channels,
     replicated ``in_channels`` times. The bias (if any) is kept. Works in place.
 
@@ -115,8 +112,7 @@ _PBN_ATTR = "_partial_bn_hooks"
 
 
 def set_partial_bn(model: nn.Module, enabled: bool = True) -> nn.Module:
-    """
-    TSN partial BN: freeze the running mean/var and the affine parameters of every
+    """TSN partial BN: freeze the running mean/var and the affine parameters of every
     BatchNorm layer except the first one. Stays in effect across ``model.train()`` calls
     (a forward pre-hook keeps the frozen layers in eval mode) until disabled.
 
@@ -144,8 +140,7 @@ def set_partial_bn(model: nn.Module, enabled: bool = True) -> nn.Module:
 def tsn_param_groups(
     model: nn.Module, flow: bool = False, partial_bn: bool = True
 ) -> list[dict[str, Any]]:
-    """
-    TSN's optimiser parameter groups (``get_optim_policies`` of tsn-pytorch): the first conv
+    """TSN's optimiser parameter groups (``get_optim_policies`` of tsn-pytorch): the first conv
     gets ``lr_mult`` 5 (weight) / 10 (bias) for flow and 1 / 2 for RGB; other biases
     ``lr_mult`` 2 and no weight decay; BN affine parameters no weight decay, and with partial
     BN only the first BN's. Use ``lr = base_lr * g["lr_mult"]`` and

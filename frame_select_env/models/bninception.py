@@ -1,5 +1,4 @@
-"""
-BN-Inception (Ioffe & Szegedy 2015) as used by TSN, in plain torch.
+"""BN-Inception (Ioffe & Szegedy 2015) as used by TSN, in plain torch.
 
 The layout and parameter names follow the Caffe-converted model of tsn-pytorch
 (``tf_model_zoo/bninception/bn_inception.yaml`` built by ``pytorch_load.py``): every layer is a
@@ -38,8 +37,7 @@ _BLOCKS: tuple[tuple[str, int, int, int, int, int, int, str, int], ...] = (
 
 
 class BNInception(nn.Module):
-    """
-    TSN's BN-Inception backbone; ``forward`` returns pooled features ``(B, 1024)``.
+    """TSN's BN-Inception backbone; ``forward`` returns pooled features ``(B, 1024)``.
 
     :param in_channels: input channels (3 for RGB, 2L for a flow stack)
     :param num_classes: size of the optional ImageNet ``fc`` (1000 for the ImageNet checkpoint;
@@ -98,8 +96,7 @@ class BNInception(nn.Module):
         return torch.relu_(getattr(self, f"{name}_bn")(getattr(self, name)(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        :param x: images ``(B, C, H, W)`` (224x224 standard; any multiple of 32 works)
+        """:param x: images ``(B, C, H, W)`` (224x224 standard; any multiple of 32 works)
         :return: pooled features ``(B, 1024)``
         """
         in_hw = tuple(x.shape[-2:])
@@ -127,8 +124,7 @@ class BNInception(nn.Module):
         return torch.flatten(self.global_pool(x), 1)
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        :param x: images ``(B, C, H, W)``
+        """:param x: images ``(B, C, H, W)``
         :return: ImageNet ``fc`` logits ``(B, num_classes)``
         """
         if self.fc is None:

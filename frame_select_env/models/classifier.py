@@ -12,7 +12,10 @@ import torch
 from torch import nn
 
 from frame_select_env.atomic import atomic_torch_save
+from frame_select_env.constants import STREAMS
 from frame_select_env.models.backbones import build_backbone
+from frame_select_env.models.weights import load_torch_file
+from frame_select_env.runtime import resolve_device
 
 CHECKPOINT_FORMAT = "frame_select_env.stream/1"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -43,8 +46,7 @@ def preprocess_views(
     input_norm: str = "imagenet",
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
-    """
-    The project's single input normalisation, used by the frozen classifier and the TSN trainer.
+    """The project's single input normalisation, used by the frozen classifier and the TSN trainer.
 
     RGB: uint8 ``(..., H, W, 3)`` -> float ``(N, 3, H, W)``: ``(x/255 - mean) / std`` with
     ImageNet statistics (``input_norm="imagenet"`` or ``"tsn_torchvision"``), or BGR 0-255 minus
@@ -95,8 +97,7 @@ INPUT_NORMS = ("imagenet", "caffe_bgr", "tsn_torchvision")
 
 
 class StreamModel(nn.Module):
-    """
-    One TSN stream: backbone ``F(.)`` -> dropout -> linear classifier ``CL(.)``.
+    """One TSN stream: backbone ``F(.)`` -> dropout -> linear classifier ``CL(.)``.
 
     :param backbone: module returning pooled features ``(B, D)`` with ``.feature_dim``
     :param num_classes: number of action classes C
@@ -140,8 +141,7 @@ class StreamModel(nn.Module):
         return int(self.backbone.in_channels)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """
-        :param x: preprocessed images ``(B, C_in, H, W)``
+        """:param x: preprocessed images ``(B, C_in, H, W)``
         :return: ``(features (B, D), logits (B, C))``
         """
         feats = self.backbone(x)
@@ -156,8 +156,7 @@ def build_stream_model(
     backbone_kwargs: Mapping[str, Any] | None = None,
     input_norm: str = "imagenet",
 ) -> StreamModel:
-    """
-    :param arch: backbone architecture (see :func:`build_backbone`)
+    """:param arch: backbone architecture (see :func:`build_backbone`)
     :param in_channels: 3 for RGB, 2L for flow
     :param num_classes: number of classes
     :param dropout: dropout before the classifier
@@ -178,8 +177,7 @@ def stream_model_from_public(
     input_norm: str | None = None,
     backbone_kwargs: Mapping[str, Any] | None = None,
 ) -> StreamModel:
-    """
-    Build a :class:`StreamModel` from a trained public checkpoint (tsn-pytorch, mmaction2, ...)
+    """Build a :class:`StreamModel` from a trained public checkpoint (tsn-pytorch, mmaction2, ...)
     with a strict load (see :func:`frame_select_env.models.weights.load_pretrained`).
 
     :param path_or_state_dict: the checkpoint
@@ -237,8 +235,7 @@ def stream_checkpoint_dict(
     arch: str | None = None,
     backbone_kwargs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """
-    Build the plain (``weights_only``-loadable) per-stream checkpoint dict.
+    """Build the plain (``weights_only``-loadable) per-stream checkpoint dict.
 
     :param model: the stream model
     :param class_names: the C class names, in label order
@@ -281,8 +278,7 @@ def save_stream_checkpoint(
     arch: str | None = None,
     backbone_kwargs: Mapping[str, Any] | None = None,
 ) -> Path:
-    """
-    Save a per-stream checkpoint atomically (tmp file in the same dir, then ``os.replace``).
+    """Save a per-stream checkpoint atomically (tmp file in the same dir, then ``os.replace``).
 
     :param path: destination file
     :param model: see :func:`stream_checkpoint_dict` for the other parameters
@@ -296,19 +292,13 @@ def save_stream_checkpoint(
 
 
 def read_stream_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """
-    Load and validate a per-stream checkpoint (plain or wrapped as ``{"model": ..., ...}``).
+    """Load and validate a per-stream checkpoint (plain or wrapped as ``{"model": ..., ...}``).
 
     :param path: checkpoint file
     :return: the per-stream checkpoint dict
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"stream checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle / zip errors: name the file
-        raise ValueError(f"could not load stream checkpoint {path}: {exc}") from exc
+    obj = load_torch_file(path, "stream checkpoint")
     if isinstance(obj, dict) and "format" not in obj and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or obj.get("format") != CHECKPOINT_FORMAT:
@@ -330,8 +320,7 @@ def read_stream_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_stream_model(
     path: str | os.PathLike[str], return_checkpoint: bool = False
 ) -> StreamModel | tuple[StreamModel, dict[str, Any]]:
-    """
-    Rebuild a :class:`StreamModel` from a per-stream checkpoint (strict state-dict load).
+    """Rebuild a :class:`StreamModel` from a per-stream checkpoint (strict state-dict load).
 
     :param path: checkpoint file
     :param return_checkpoint: also return the checkpoint dict (class names, config, ...)
@@ -343,8 +332,7 @@ def load_stream_model(
 
 
 def stream_model_from_checkpoint(ckpt: Mapping[str, Any], where: Any = "checkpoint") -> StreamModel:
-    """
-    Rebuild a :class:`StreamModel` from a per-stream checkpoint dict (strict state-dict load).
+    """Rebuild a :class:`StreamModel` from a per-stream checkpoint dict (strict state-dict load).
 
     :param ckpt: the dict of :func:`stream_checkpoint_dict`
     :param where: what to name in error messages (the file, ``file[rgb]``, ...)
@@ -380,8 +368,7 @@ def save_two_stream_checkpoint(
     stream_paths: Mapping[str, str | os.PathLike[str]],
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """
-    Bundle per-stream checkpoints into one ``weights_only``-loadable two-stream file (atomic).
+    """Bundle per-stream checkpoints into one ``weights_only``-loadable two-stream file (atomic).
 
     Only what inference needs is kept (architecture, weights, class names, input
     normalisation, the training summary); optimizer state and the like are dropped. The sha256
@@ -418,19 +405,13 @@ def save_two_stream_checkpoint(
 
 
 def read_two_stream_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """
-    Load and check a two-stream file written by :func:`save_two_stream_checkpoint`.
+    """Load and check a two-stream file written by :func:`save_two_stream_checkpoint`.
 
     :param path: the file
     :return: its dict (``streams``, ``class_names``, ``stream_sha256``, ``extra``)
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"two-stream checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle / zip errors: name the file
-        raise ValueError(f"could not load two-stream checkpoint {path}: {exc}") from exc
+    obj = load_torch_file(path, "two-stream checkpoint")
     if not isinstance(obj, dict) or obj.get("format") != TWO_STREAM_FORMAT:
         fmt = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
         raise ValueError(f"{path} is not a {TWO_STREAM_FORMAT!r} checkpoint (format: {fmt!r})")
@@ -442,16 +423,8 @@ def read_two_stream_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- classifier
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """:param device: ``"auto"`` (cuda if available, else cpu), or any torch device spec."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 class TwoStreamClassifier:
-    """
-    The frozen two-stream (RGB + flow) TSN classifier used to extract per-frame features
+    """The frozen two-stream (RGB + flow) TSN classifier used to extract per-frame features
     and logits. Models are in eval mode with ``requires_grad=False`` and run under
     ``torch.inference_mode``; on CUDA they run under autocast (``amp_dtype``).
 
@@ -477,7 +450,7 @@ class TwoStreamClassifier:
         self.amp_dtype = None if amp_dtype is None else getattr(torch, amp_dtype)
         self.streams: dict[str, StreamModel] = {}
         for name, model in streams.items():
-            if name not in ("rgb", "flow"):
+            if name not in STREAMS:
                 raise ValueError(f"TwoStreamClassifier: stream must be 'rgb' or 'flow': {name!r}")
             if model.num_classes != len(self.class_names):
                 raise ValueError(
@@ -500,8 +473,7 @@ class TwoStreamClassifier:
         device: str | torch.device = "auto",
         amp_dtype: str | None = "float16",
     ) -> TwoStreamClassifier:
-        """
-        :param paths: ``{"rgb": path, "flow": path}`` per-stream checkpoints
+        """:param paths: ``{"rgb": path, "flow": path}`` per-stream checkpoints
         :param device: see class docstring
         :param amp_dtype: see class docstring
         :return: the classifier; all streams must agree on the class names
@@ -530,8 +502,7 @@ class TwoStreamClassifier:
         device: str | torch.device = "auto",
         amp_dtype: str | None = "float16",
     ) -> TwoStreamClassifier:
-        """
-        :param path: a two-stream file (:func:`save_two_stream_checkpoint`)
+        """:param path: a two-stream file (:func:`save_two_stream_checkpoint`)
         :param device: see class docstring
         :param amp_dtype: see class docstring
         :return: the classifier
@@ -554,8 +525,7 @@ class TwoStreamClassifier:
         class_names: Sequence[str] | None = None,
         backbone_kwargs: Mapping[str, Any] | None = None,
     ) -> TwoStreamClassifier:
-        """
-        A randomly initialised classifier (tests only).
+        """A randomly initialised classifier (tests only).
 
         :param arch: backbone architecture
         :param num_classes: number of classes
@@ -634,8 +604,7 @@ class TwoStreamClassifier:
     def extract(
         self, stream: str, views: np.ndarray | torch.Tensor, batch_size: int = 256
     ) -> tuple[np.ndarray, np.ndarray]:
-        """
-        Features and logits for every view of every sampled frame of one video.
+        """Features and logits for every view of every sampled frame of one video.
 
         :param stream: ``"rgb"`` or ``"flow"``
         :param views: rgb uint8 ``(T, V, H, W, 3)`` or flow float32 ``(T, V, 2L, H, W)``

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from frame_select_env.models.layers import init_conv_bn
+
 
 class BasicBlock(nn.Module):
     """Two 3x3 convs (ResNet-18/34), parameter names as in torchvision."""
@@ -70,8 +72,7 @@ _SPECS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int
 
 
 class ResNet(nn.Module):
-    """
-    ResNet backbone; ``forward`` returns the globally pooled features ``(B, feature_dim)``
+    """ResNet backbone; ``forward`` returns the globally pooled features ``(B, feature_dim)``
     (512 for ResNet-18, 2048 for ResNet-50).
 
     The optional ``fc`` layer (``num_classes > 0``) exists only so that ImageNet checkpoints in
@@ -119,12 +120,7 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.feature_dim = inplanes
         self.fc = nn.Linear(inplanes, num_classes) if num_classes > 0 else None
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
         if zero_init_residual:
             for m in self.modules():
                 last = getattr(m, "bn3", None) if isinstance(m, Bottleneck) else None
@@ -134,8 +130,7 @@ class ResNet(nn.Module):
                     nn.init.zeros_(last.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        :param x: images ``(B, C, H, W)``; any size >= 32 (224 is the standard)
+        """:param x: images ``(B, C, H, W)``; any size >= 32 (224 is the standard)
         :return: pooled features ``(B, feature_dim)``
         """
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -143,8 +138,7 @@ class ResNet(nn.Module):
         return torch.flatten(self.avgpool(x), 1)
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        :param x: images ``(B, C, H, W)``
+        """:param x: images ``(B, C, H, W)``
         :return: ``fc`` logits ``(B, num_classes)``
         """
         if self.fc is None:

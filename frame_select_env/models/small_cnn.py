@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from frame_select_env.models.layers import init_conv_bn
+
 
 def _conv_bn_relu(
     in_ch: int, out_ch: int, kernel: int, stride: int, padding: int
@@ -17,8 +19,7 @@ def _conv_bn_relu(
 
 
 class SmallCNN(nn.Module):
-    """
-    Conv-BN-ReLU stack with global average pooling, returning pooled features ``(B, D)``.
+    """Conv-BN-ReLU stack with global average pooling, returning pooled features ``(B, D)``.
 
     Layout (for a 112x112 input): a 4x4/stride-4 "patchify" stem to 28x28 (cheap even with
     2L = 10 flow channels), then 3x3 conv blocks at 28x28, 14x14 and 7x7, a 1x1 projection to
@@ -51,16 +52,10 @@ class SmallCNN(nn.Module):
             *_conv_bn_relu(4 * w, feature_dim, 1, 1, 0),
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_conv_bn(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """
-        :param x: images ``(B, C, H, W)``
+        """:param x: images ``(B, C, H, W)``
         :return: pooled features ``(B, feature_dim)``
         """
         return torch.flatten(self.pool(self.features(self.stem(x))), 1)

@@ -1,5 +1,4 @@
-"""
-Loading public checkpoints into our modules, strictly.
+"""Loading public checkpoints into our modules, strictly.
 
 Supported key layouts (``source=``):
 
@@ -40,9 +39,27 @@ SOURCES = ("auto", "native", "mmaction2", "tsn-pytorch")
 _MAX_LIST = 20
 
 
-def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+def load_torch_file(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
+    """Read a ``torch.save`` file on the CPU with ``torch.load(weights_only=True)``.
+
+    :param path: the file.
+    :param what: what the file is, for the errors (``checkpoint``, ``stream checkpoint``, ...).
+    :return: the loaded object.
+    :raises FileNotFoundError: the file does not exist.
+    :raises ValueError: it cannot be loaded (not a torch file, damaged, or not
+        ``weights_only``-safe); the message names the file.
     """
-    Load a state dict from a checkpoint file with ``torch.load(weights_only=True)``.
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling / zip errors: name the file
+        raise ValueError(f"could not load {what} {path} (weights_only=True): {exc}") from exc
+
+
+def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Load a state dict from a checkpoint file with ``torch.load(weights_only=True)``.
 
     Unwraps the usual containers: ``{"state_dict": ...}`` (mmaction2, tsn-pytorch),
     ``{"model": ...}`` (training checkpoints) and our stream checkpoints.
@@ -50,13 +67,7 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
     :param path: checkpoint file
     :return: the flat ``{name: tensor}`` state dict (on CPU)
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling / zip errors: name the file
-        raise ValueError(f"could not load checkpoint {path} (weights_only=True): {exc}") from exc
+    obj = load_torch_file(path)
     try:
         return unwrap_state_dict(obj)
     except ValueError as exc:
@@ -64,8 +75,7 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
 
 
 def unwrap_state_dict(obj: Any) -> dict[str, torch.Tensor]:
-    """
-    :param obj: a state dict or a checkpoint container holding one
+    """:param obj: a state dict or a checkpoint container holding one
     :return: the flat ``{name: tensor}`` state dict
     """
     for _ in range(3):  # e.g. {"model": {"format": ..., "state_dict": {...}}}
@@ -110,8 +120,7 @@ def _strip_module(key: str) -> str:
 
 
 def map_mmaction2_key(key: str) -> str:
-    """
-    :param key: an mmaction2 recogniser key (``backbone.*``, ``cls_head.fc_cls.*``)
+    """:param key: an mmaction2 recogniser key (``backbone.*``, ``cls_head.fc_cls.*``)
     :return: the ``StreamModel`` key (``backbone.*`` in torchvision names, ``fc.*``)
     """
     key = _strip_module(key)
@@ -123,8 +132,7 @@ def map_mmaction2_key(key: str) -> str:
 
 
 def map_tsn_pytorch_key(key: str) -> str:
-    """
-    :param key: a tsn-pytorch ``TSN`` key (``module.base_model.*``, ``module.new_fc.*``)
+    """:param key: a tsn-pytorch ``TSN`` key (``module.base_model.*``, ``module.new_fc.*``)
     :return: the ``StreamModel`` key (``backbone.*``, ``fc.*``)
     """
     key = _strip_module(key)
@@ -145,8 +153,7 @@ _MAPPERS: dict[str, Callable[[str], str]] = {
 
 
 def detect_source(keys: Iterable[str]) -> str:
-    """
-    Guess the layout of a state dict from its key names.
+    """Guess the layout of a state dict from its key names.
 
     :param keys: the state-dict keys
     :return: ``"tsn-pytorch"``, ``"mmaction2"`` or ``"native"``
@@ -165,8 +172,7 @@ def detect_source(keys: Iterable[str]) -> str:
 def map_state_dict(
     state_dict: Mapping[str, torch.Tensor], source: str, target_keys: Iterable[str]
 ) -> tuple[dict[str, torch.Tensor], str]:
-    """
-    Rename a public state dict into the key space of a target module.
+    """Rename a public state dict into the key space of a target module.
 
     Mapped keys are in ``StreamModel`` space (``backbone.*``, ``fc.*``). For a bare backbone
     target (no ``backbone.`` keys) the ``backbone.`` prefix is removed; for a ``StreamModel``
@@ -220,8 +226,7 @@ def load_pretrained(
     ignore: Iterable[str] = (),
     cross_modality: bool = False,
 ) -> dict[str, Any]:
-    """
-    Strictly load a public (or our own) checkpoint into ``model``.
+    """Strictly load a public (or our own) checkpoint into ``model``.
 
     Typical uses::
 

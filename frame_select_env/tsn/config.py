@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from frame_select_env.config import from_dict, load_yaml
+from frame_select_env.constants import STREAMS
 
-#: streams and their defaults that depend on the stream
-STREAMS = ("rgb", "flow")
 #: backbones known to :func:`frame_select_env.models.build_backbone`
 ARCHS = ("small", "resnet18", "resnet50", "bninception")
 
@@ -22,8 +22,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class TSNConfig:
-    """
-    Hyper-parameters of one TSN stream (Wang et al., 2016), as used by :func:`train_tsn`.
+    """Hyper-parameters of one TSN stream (Wang et al., 2016), as used by :func:`train_tsn`.
 
     Defaults are TSN's spatial-stream recipe for BN-Inception (``ucf101_rgb.yaml``); the
     per-stream numbers are in ``configs/tsn/*.yaml``.
@@ -114,8 +113,7 @@ class TSNConfig:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
-        """
-        Check every field; raise :class:`ConfigError` naming the field and the problem.
+        """Check every field; raise :class:`ConfigError` naming the field and the problem.
         """
 
         def bad(name: str, msg: str) -> ConfigError:
@@ -212,26 +210,21 @@ class TSNConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TSNConfig:
-        """
-        Build a config from a mapping, rejecting unknown keys.
+    def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> TSNConfig:
+        """Build a config from a mapping (:func:`frame_select_env.config.from_dict`).
 
         :param data: field values
         :param source: name used in error messages (e.g. the YAML file)
         :return: the validated config
+        :raises ConfigError: not a mapping, an unknown key or a bad value; the message names
+            ``source``
         """
-        if not isinstance(data, dict):
-            raise ConfigError(f"{source}: expected a mapping of TSNConfig fields, got {data!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"{source}: unknown TSNConfig key(s) {unknown}; known keys: {sorted(known)}"
-            )
         try:
-            return cls(**data)
+            return from_dict(cls, data, where=source, error=ConfigError)
         except ConfigError as e:
-            raise ConfigError(f"{source}: {e}") from None
+            if str(e).startswith(f"{source}: "):  # the mapping's own error names it already
+                raise
+            raise ConfigError(f"{source}: {e}") from None  # a bad value (validate)
 
     def replace(self, **changes: Any) -> TSNConfig:
         """Copy with some fields changed (``None`` values are ignored), validated."""
@@ -241,8 +234,7 @@ class TSNConfig:
 
 
 def load_config(path: str | os.PathLike, **overrides: Any) -> TSNConfig:
-    """
-    Read a TSN config from YAML.
+    """Read a TSN config from YAML.
 
     :param path: YAML file with TSNConfig keys
     :param overrides: field values that replace the file's (``None`` = keep the file's)
@@ -251,15 +243,9 @@ def load_config(path: str | os.PathLike, **overrides: Any) -> TSNConfig:
     :raises FileNotFoundError: missing file
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"TSN config {path} does not exist")
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = yaml.safe_load(f)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    data = {} if data is None else data
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of TSNConfig fields, got {type(data)}")
+    try:
+        data = load_yaml(path, "TSN config")
+    except ValueError as e:  # not YAML, or not a mapping
+        raise ConfigError(str(e)) from None
     data.update({k: v for k, v in overrides.items() if v is not None})
     return TSNConfig.from_dict(data, source=str(path))

@@ -42,8 +42,7 @@ from frame_select_env.video.views import crop_offsets, hflip
 def train_offsets(
     num_frames: int, num_segments: int, new_length: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """
-    TSN training sampling: one random start inside each of K equal segments.
+    """TSN training sampling: one random start inside each of K equal segments.
 
     :param num_frames: frames (RGB) or flow fields (flow) of the video
     :param num_segments: K
@@ -67,8 +66,7 @@ def train_offsets(
 def multiscale_crop_sizes(
     width: int, height: int, crop_size: int, scales: Sequence[float]
 ) -> list[int]:
-    """
-    Candidate crop side lengths: ``int(shorter side * scale)``, snapped to ``crop_size`` when
+    """Candidate crop side lengths: ``int(shorter side * scale)``, snapped to ``crop_size`` when
     within 3 px of it (TSN's ``GroupMultiScaleCrop``). For 340x256 frames, crop 224 and scales
     1, .875, .75, .66 this gives 256, 224, 192, 168.
 
@@ -86,8 +84,7 @@ def multiscale_crop_sizes(
 def fixed_crop_positions(
     width: int, height: int, crop_w: int, crop_h: int, more_fix_crop: bool = True
 ) -> list[tuple[int, int]]:
-    """
-    TSN's fixed crop positions ``(x, y)`` on a 4x4 grid of steps: the four corners and the
+    """TSN's fixed crop positions ``(x, y)`` on a 4x4 grid of steps: the four corners and the
     centre, plus (``more_fix_crop``) the four edge middles and the four quarter points.
 
     :param width: image width
@@ -115,8 +112,7 @@ def sample_multiscale_crop(
     more_fix_crop: bool,
     rng: np.random.Generator,
 ) -> tuple[int, int, int, int]:
-    """
-    Draw one TSN multi-scale corner crop: width and height scales at most ``max_distort``
+    """Draw one TSN multi-scale corner crop: width and height scales at most ``max_distort``
     indices apart, placed at one of the fixed positions.
 
     :return: ``(x, y, crop_w, crop_h)``
@@ -151,8 +147,7 @@ def frames_dir(frames_root: str | os.PathLike, record) -> Path:
 
 
 class TSNDataset(Dataset):
-    """
-    TSN snippets from raw-frame folders.
+    """TSN snippets from raw-frame folders.
 
     Items are indexed by ``(index, epoch)`` (see :class:`EpochSampler`) or a plain index
     (epoch 0). Train mode: one random snippet per segment, multi-scale corner crop, random
@@ -273,8 +268,7 @@ class TSNDataset(Dataset):
     def _transform(
         self, frames: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, bool]:
-        """
-        Crop (and resize) all K snippets with one shared geometry.
+        """Crop (and resize) all K snippets with one shared geometry.
 
         :param frames: (K, H, W, C) uint8
         :param rng: the sample's generator
@@ -301,8 +295,7 @@ class TSNDataset(Dataset):
 
 
 class EpochSampler(Sampler):
-    """
-    Wrap an index sampler so that it yields ``(index, epoch)`` keys for :class:`TSNDataset`,
+    """Wrap an index sampler so that it yields ``(index, epoch)`` keys for :class:`TSNDataset`,
     making each epoch's augmentation a function of (seed, epoch, index) only.
 
     :param sampler: a sampler with ``set_epoch`` (e.g. ``DistributedSampler``)
@@ -327,8 +320,7 @@ class EpochSampler(Sampler):
 
 
 class ShardSampler(Sampler):
-    """
-    Evaluation sampler: rank ``r`` of ``w`` gets indices ``r, r + w, ...`` (no padding, so
+    """Evaluation sampler: rank ``r`` of ``w`` gets indices ``r, r + w, ...`` (no padding, so
     summed counts over ranks cover every video exactly once).
 
     :param n: dataset size

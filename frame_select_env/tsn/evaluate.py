@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from frame_select_env.atomic import atomic_write_text
-from frame_select_env.selection import (
+from frame_select_env.evaluation import (
     accuracy,
     aggregate_predictions,
     fuse_streams,
@@ -31,8 +31,7 @@ from frame_select_env.store import FeatureStore
 def video_probs(
     store: FeatureStore, stream: str, idx: np.ndarray, chunk: int = 256
 ) -> np.ndarray:
-    """
-    :param store: the feature store
+    """:param store: the feature store
     :param stream: ``rgb`` or ``flow``
     :param idx: video indices
     :param chunk: videos read at a time
@@ -50,8 +49,7 @@ def evaluate_store(
     split: str | None = "test",
     weights: Mapping[str, float] | None = None,
 ) -> dict[str, float | int]:
-    """
-    TSN accuracy per stream and two-stream fused.
+    """TSN accuracy per stream and two-stream fused.
 
     :param path: feature store (HDF5)
     :param split: videos to evaluate (``None`` = all)

@@ -27,8 +27,7 @@ def make_synthetic_rawframes(
     seed: int = 0,
     noise: float = 25.0,
 ) -> tuple[list[VideoRecord], list[str]]:
-    """
-    Write raw-frame folders ``root/<Class>/v_<Class>_gXX_cYY/`` (img, flow_x, flow_y JPEGs).
+    """Write raw-frame folders ``root/<Class>/v_<Class>_gXX_cYY/`` (img, flow_x, flow_y JPEGs).
 
     :param root: output root (the ``frames_root`` of the trainer)
     :param num_classes: C

@@ -40,10 +40,12 @@ from frame_select_env.models import (
     StreamModel,
     build_stream_model,
     first_conv,
+    load_torch_file,
     preprocess_views,
     save_stream_checkpoint,
     set_partial_bn,
 )
+from frame_select_env.runtime import global_rng_state, resolve_device, set_rng_state
 from frame_select_env.tsn.config import TSNConfig
 from frame_select_env.tsn.data import (
     EpochSampler,
@@ -86,19 +88,18 @@ def _all_sum(values: Sequence[float], device: torch.device, world: int) -> list[
 
 
 def resolve_train_device(device: str | torch.device | None = "auto") -> torch.device:
-    """
+    """The training device: :func:`frame_select_env.runtime.resolve_device` with a CUDA index.
+
     :param device: ``"auto"``/``None`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
-    :return: the device; under torchrun on CUDA, ``cuda:LOCAL_RANK``
+    :return: the device; a bare ``cuda`` gets an index: ``cuda:LOCAL_RANK`` under torchrun, the
+        current CUDA device otherwise.
+    :raises frame_select_env.runtime.DeviceUnavailableError: CUDA is asked for but not available
+        (a ``RuntimeError`` and a ``ValueError``).
     """
-    if device is None or (isinstance(device, str) and device == "auto"):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"device {device!r} requested but CUDA is not available")
+    dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is None:
         world, _, local = dist_info()
-        if dev.index is None:
-            dev = torch.device("cuda", local if world > 1 else torch.cuda.current_device())
+        dev = torch.device("cuda", local if world > 1 else torch.cuda.current_device())
     return dev
 
 
@@ -115,8 +116,7 @@ def _preprocessor(model: StreamModel, stream: str, device: torch.device) -> Call
 
 
 def _load_pretrained(model: StreamModel, path: str) -> dict[str, Any]:
-    """
-    Initialise the backbone from ``path`` with ``frame_select_env.models.weights.load_pretrained``
+    """Initialise the backbone from ``path`` with ``frame_select_env.models.weights.load_pretrained``
     (ImageNet weights, a Kinetics-trained stream checkpoint, tsn-pytorch / mmaction2 files).
     The classifier is left out (a new one is trained); a 3-channel (RGB) first conv is
     converted for a flow stream by TSN's cross-modality initialisation.
@@ -131,8 +131,7 @@ def _load_pretrained(model: StreamModel, path: str) -> dict[str, Any]:
 
 
 def build_model(cfg: TSNConfig, num_classes: int, pretrained: str | None = None) -> StreamModel:
-    """
-    The stream model of a config: backbone, dropout, classifier, optional pretrained weights,
+    """The stream model of a config: backbone, dropout, classifier, optional pretrained weights,
     and partial BN when ``cfg.partial_bn``.
 
     :param cfg: configuration
@@ -152,8 +151,7 @@ def build_model(cfg: TSNConfig, num_classes: int, pretrained: str | None = None)
 
 
 def param_groups(model: StreamModel, cfg: TSNConfig) -> list[dict[str, Any]]:
-    """
-    SGD parameter groups. With ``cfg.tsn_lr_policy`` (TSN's ``get_optim_policies``): weights
+    """SGD parameter groups. With ``cfg.tsn_lr_policy`` (TSN's ``get_optim_policies``): weights
     lr x1 with decay; biases lr x2 without decay; BN affine parameters without decay; for the
     flow stream the first conv's weight lr x5 and bias x10. Frozen parameters (partial BN) are
     left out. Without the policy, one group.
@@ -203,39 +201,6 @@ def param_groups(model: StreamModel, cfg: TSNConfig) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- state I/O
 
 
-def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    state: dict[str, Any] = {
-        "torch": torch.random.get_rng_state(),
-        "numpy": {
-            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
-            "pos": int(np_state[2]),
-            "has_gauss": int(np_state[3]),
-            "cached_gaussian": float(np_state[4]),
-        },
-        "python": [py_state[0], list(py_state[1]), py_state[2]],
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.random.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state(
-        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-         n["cached_gaussian"])
-    )
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        cuda = state["cuda"]
-        if len(cuda) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(cuda)
-
-
 def write_log(path: Path, history: Sequence[dict[str, Any]]) -> None:
     """Rewrite ``log.csv`` atomically from the history rows."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
@@ -246,8 +211,7 @@ def write_log(path: Path, history: Sequence[dict[str, Any]]) -> None:
 
 
 def read_log(path: str | os.PathLike) -> list[dict[str, float]]:
-    """
-    :param path: a ``log.csv`` written by :func:`train_tsn`
+    """:param path: a ``log.csv`` written by :func:`train_tsn`
     :return: rows with float values (``epoch`` as int; empty ``val_acc`` as NaN)
     """
     rows = []
@@ -261,15 +225,11 @@ def read_log(path: str | os.PathLike) -> list[dict[str, float]]:
 
 
 def load_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """
-    :param path: ``checkpoint.pt`` written by :func:`train_tsn`
+    """:param path: ``checkpoint.pt`` written by :func:`train_tsn`
     :return: its dict (loaded with ``weights_only=True``)
     """
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"cannot load training checkpoint {path}: {exc}") from exc
+    ckpt = load_torch_file(path, "training checkpoint")
     if not isinstance(ckpt, dict) or ckpt.get("format") != TRAIN_FORMAT:
         raise ValueError(f"{path} is not a TSN training checkpoint ({TRAIN_FORMAT})")
     return ckpt
@@ -309,8 +269,7 @@ def evaluate(
     use_amp: bool,
     world: int = 1,
 ) -> tuple[float, int]:
-    """
-    Video-level accuracy of the consensus prediction.
+    """Video-level accuracy of the consensus prediction.
 
     :return: ``(accuracy, number of videos)`` summed over all processes
     """
@@ -421,8 +380,7 @@ def train_tsn(
     tensorboard: bool = True,
     pretrained: str | None = None,
 ) -> Path:
-    """
-    Train one TSN stream on raw-frame folders and write ``out_dir/model.pt``.
+    """Train one TSN stream on raw-frame folders and write ``out_dir/model.pt``.
 
     Rerunning with the same ``out_dir`` resumes from ``out_dir/checkpoint.pt`` (e.g. after an
     interruption, or with a larger ``cfg.epochs``); on CPU with one seed the result is the same
@@ -511,7 +469,7 @@ def train_tsn(
             scaler.load_state_dict(ckpt["scaler"])
         best_val, best_epoch = float(ckpt["best_val"]), int(ckpt["best_epoch"])
         history = list(ckpt["history"])
-        _set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"])
         if is_main and progress:
             print(f"resuming from {ckpt_path} at epoch {start_epoch}/{cfg.epochs}")
 
@@ -584,7 +542,7 @@ def train_tsn(
                         "config": cfg.to_dict(),
                         "class_names": class_names,
                         "history": history,
-                        "rng": _rng_state(),
+                        "rng": global_rng_state(),
                     },
                     ckpt_path,
                 )

@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from frame_select_env.sampling import segment_centres
+
 #: default resize (width, height), the TSN convention
 DEFAULT_SIZE: tuple[int, int] = (340, 256)
 #: file-name templates of a raw-frame folder (1-based index)
@@ -48,8 +50,10 @@ class VideoReadError(Exception):
 def sample_indices(num_frames: int, num_segments: int, new_length: int = 1) -> np.ndarray:
     """TSN test-time sampling: the centre of each of ``num_segments`` equal segments.
 
-    The window ``[i, i + new_length)`` of every returned start index ``i`` fits in the video.
-    When there are fewer admissible starts than segments, indices repeat (as in TSN).
+    The segments divide the admissible window starts
+    (:func:`frame_select_env.sampling.segment_centres`), so the window ``[i, i + new_length)`` of
+    every returned start index ``i`` fits in the video. When there are fewer admissible starts
+    than segments, indices repeat (as in TSN).
 
     :param num_frames: number of frames of the video (or fields, for a flow-only source)
     :param num_segments: number of segments T
@@ -65,9 +69,7 @@ def sample_indices(num_frames: int, num_segments: int, new_length: int = 1) -> n
         raise ValueError(
             f"a window of {new_length} frames does not fit in {num_frames} frames"
         )
-    tick = starts / float(num_segments)
-    idx = (tick / 2.0 + tick * np.arange(num_segments)).astype(np.int64)
-    return np.minimum(idx, starts - 1)
+    return segment_centres(starts, num_segments)
 
 
 def _resize_rgb(bgr: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:

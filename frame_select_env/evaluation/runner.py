@@ -1,36 +1,30 @@
 """The paper's test procedure (Algorithm 2) for any selection policy, on every view of a split.
 
-Stable API (also used by ``scripts/compare_agents.py``):
-
 * :func:`load_split` reads a split's observations once: per stream ``{"features": (B, T, V, D),
-  "predictions": (B, T, V, C)}`` plus labels, relevance and ids.
+  "predictions": (B, T, V, C)}`` plus labels, relevance and ids (:class:`SplitData`).
 * :func:`policy_importance` asks a policy for scores once per view, batched over every video:
   (B, T, V).
 * :func:`evaluate_importance` turns importance into rows (one per scheme and m) with the shared
-  top-m selection, aggregation (the alpha variant of Eq. 10) and metrics of
-  :mod:`frame_select_env.selection`.
+  top-m selection, aggregation (the alpha variant of Eq. 10) and metrics.
 * :func:`evaluate_policies` does all of it for ``{agent: {stream: policy}}``, adds the
   two-stream fusion and the ``all`` (every frame) rows.
 
-Every row is a dict with ``agent, scheme, m, stream (rgb | flow | fused), seed, alpha,
-accuracy, mean_class_accuracy`` (percent) and, when the store has relevance, ``precision``
-(percent of kept frames that show the action), plus ``uses_label`` (oracles), and the cost
-columns (:mod:`frame_select_env.cost`): ``threshold`` (the adaptive budget's p^a threshold; NaN
-for top-m rows, whose ``m`` is the budget; threshold rows have ``m = 0``), ``frames`` (mean kept
-frames per video and stream), ``gmacs`` (GMACs per video: classifier on every crop it ran on,
-plus the agent) and ``seconds`` (per video on the machine the cost dict records: decoding,
-optical flow, CNN, plus the agent's measured time). NaN where the store records no cost.
-
-Cost follows what a policy had to see: a policy ``observes`` streams (default: the stream it
-scores, or its ``observe`` attribute); an observed stream is computed on all T frames and every
-crop, any other stream only on the crops it keeps (select-before-compute). ``random`` and
-``uniform`` observe nothing, so they only pay for their kept frames; ``all`` pays for all.
+Every row has the columns :data:`~frame_select_env.evaluation.results.ROW_COLUMNS`: ``agent,
+scheme, m, stream (rgb | flow | fused), seed, alpha, accuracy, mean_class_accuracy`` (percent)
+and, when the store has relevance, ``precision`` (percent of kept frames that show the action),
+plus ``uses_label`` (oracles), and the cost columns (:mod:`frame_select_env.evaluation.costing`):
+``threshold`` (the adaptive budget's p^a threshold; NaN for top-m rows, whose ``m`` is the
+budget; threshold rows have ``m = 0``), ``frames`` (mean kept frames per video and stream),
+``gmacs`` (GMACs per video: classifier on every crop it ran on, plus the agent) and ``seconds``
+(per video on the machine the cost dict records: decoding, optical flow, CNN, plus the agent's
+measured time). NaN where the store records no cost.
 
 Selection, aggregation, fusion and metrics are never re-implemented here: they are the calls
-:func:`~frame_select_env.selection.select_frames`,
-:func:`~frame_select_env.selection.aggregate_predictions`,
-:func:`~frame_select_env.selection.fuse_streams`, :func:`~frame_select_env.selection.accuracy`
-and :func:`~frame_select_env.selection.mean_class_accuracy`.
+:func:`~frame_select_env.evaluation.selection.select_frames`,
+:func:`~frame_select_env.evaluation.selection.aggregate_predictions`,
+:func:`~frame_select_env.evaluation.selection.fuse_streams`,
+:func:`~frame_select_env.evaluation.metrics.accuracy` and
+:func:`~frame_select_env.evaluation.metrics.mean_class_accuracy`.
 """
 
 from __future__ import annotations
@@ -38,30 +32,28 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from agents.policy import SelectionPolicy
-from frame_select_env.observations import ObservationSource
-from frame_select_env.selection import (
-    SCHEMES,
-    accuracy,
+from frame_select_env.constants import DEFAULT_MS, SCHEMES, STREAMS
+from frame_select_env.evaluation.costing import RowCosting, observed_streams
+from frame_select_env.evaluation.metrics import accuracy, mean_class_accuracy, precision
+from frame_select_env.evaluation.results import ROW_COLUMNS
+from frame_select_env.evaluation.selection import (
     aggregate_predictions,
     fuse_streams,
-    mean_class_accuracy,
     select_frames,
     select_frames_threshold,
 )
+from frame_select_env.observations import ObservationSource
 from frame_select_env.store import FeatureStore
 
-DEFAULT_MS = (4, 8, 12, 16, 20, 25)
-ALL_AGENT = "all"
-ROW_COLUMNS = ("agent", "scheme", "m", "stream", "seed", "alpha", "accuracy",
-               "mean_class_accuracy", "precision", "uses_label", "threshold", "frames", "gmacs",
-               "seconds")
-COST_METRICS = ("frames", "gmacs", "seconds")
+if TYPE_CHECKING:
+    from agents.policy import SelectionPolicy
 
+#: The agent name of the every-frame rows (``include_all``).
+ALL_AGENT = "all"
 
 @dataclass
 class SplitData:
@@ -89,6 +81,7 @@ class SplitData:
 
     @property
     def num_frames(self) -> int:
+        """T, the frames read per video."""
         return int(next(iter(self.obs.values()))["predictions"].shape[1])
 
 
@@ -120,7 +113,7 @@ class ObservingPolicy:
 
 
 def load_split(
-    store: Any, split: str | None = "test", streams: Sequence[str] = ("rgb", "flow"),
+    store: Any, split: str | None = "test", streams: Sequence[str] = STREAMS,
     num_frames: int | None = None,
 ) -> SplitData:
     """Read a split once (every view, softmax applied) through the env's ObservationSource.
@@ -129,6 +122,8 @@ def load_split(
     :param split: ``train``, ``val``, ``test`` or ``None``.
     :param streams: streams to read (each must be in the store).
     :param num_frames: T (evenly spaced subset of the stored frames; ``None`` = all).
+    :return: the split's observations, labels, ids and relevance.
+    :raises ValueError: without streams.
     """
     store = store if isinstance(store, FeatureStore) else FeatureStore(store)
     obs, src = {}, None
@@ -176,21 +171,6 @@ def policy_importance(
     return out
 
 
-def precision(mask: np.ndarray | None, relevance: np.ndarray | None) -> float:
-    """Percent of kept (frame, view) pairs that are relevant (NaN without relevance).
-
-    :param mask: (B, T, V) keep mask, ``None`` = every frame.
-    :param relevance: (B, T) 0/1.
-    """
-    if relevance is None:
-        return float("nan")
-    rel = np.asarray(relevance).astype(bool)[:, :, None]
-    if mask is None:
-        return float(100.0 * rel.mean())
-    kept = mask.sum()
-    return float(100.0 * (mask & rel).sum() / kept) if kept else float("nan")
-
-
 def select_and_aggregate(
     probs: np.ndarray, importance: np.ndarray | None, m: int, scheme: str, alpha: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -198,6 +178,9 @@ def select_and_aggregate(
 
     :param probs: (B, T, V, C) class probabilities.
     :param importance: (B, T, V) scores; ``None`` keeps every frame.
+    :param m: frames to keep.
+    :param scheme: ``frame`` or ``region``.
+    :param alpha: Eq. 10 weight of the non-kept frames.
     :return: ``(video-level probabilities (B, C), keep mask (B, T, V) or None)``.
     """
     if importance is None:
@@ -207,6 +190,7 @@ def select_and_aggregate(
 
 
 def _metrics(video_probs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, float]:
+    """The accuracy columns of one row."""
     return {"accuracy": accuracy(video_probs, labels),
             "mean_class_accuracy": mean_class_accuracy(video_probs, labels, num_classes)}
 
@@ -235,8 +219,10 @@ def evaluate_importance(
         (threshold rows: key ``(scheme, ("threshold", t))``).
     :param thresholds: adaptive budgets: a row per scheme and threshold t keeping the frames
         with importance >= t (at least one;
-        :func:`~frame_select_env.selection.select_frames_threshold`); ``m`` is 0 in those rows.
-        Ignored without importance.
+        :func:`~frame_select_env.evaluation.selection.select_frames_threshold`); ``m`` is 0 in
+        those rows. Ignored without importance.
+    :return: the rows, and with ``return_predictions`` the predictions too.
+    :raises ValueError: for mismatched shapes or an unknown scheme.
     """
     probs = np.asarray(probs, dtype=np.float32)
     labels = np.asarray(labels)
@@ -275,7 +261,7 @@ def evaluate_policies(
     policies: Mapping[str, Mapping[str, SelectionPolicy]],
     store: Any,
     split: str | None = "test",
-    streams: Sequence[str] = ("rgb", "flow"),
+    streams: Sequence[str] = STREAMS,
     ms: Iterable[int] = DEFAULT_MS,
     schemes: Iterable[str] = SCHEMES,
     alpha: float = 0.0,
@@ -319,7 +305,7 @@ def evaluate_policies(
     missing = [s for s in streams if s not in data.obs]
     if missing:
         raise ValueError(f"evaluate_policies: the loaded split has no stream(s) {missing}")
-    costing = _Costing(cost, store if data.store is None else data.store, data,
+    costing = RowCosting(cost, store if data.store is None else data.store, data,
                        seconds_flow_methods)
     info: dict[str, Any] = {"label": data.labels, "video_id": data.video_ids}
     if data.relevance is not None:
@@ -345,7 +331,7 @@ def evaluate_policies(
             policy = per_stream[stream]
             probs = data.obs[stream]["predictions"]
             observe = _observe_stream(policy, stream, data)
-            observed_by[stream] = _observed(policy, stream)
+            observed_by[stream] = observed_streams(policy, stream)
             if policy is None or getattr(policy, "keeps_all", False):
                 stream_rows, preds = _evaluate_one(probs, None, data, ms, schemes, alpha)
             elif callable(getattr(policy, "for_m", None)):
@@ -424,122 +410,10 @@ def _observe_stream(policy: Any, stream: str, data: SplitData) -> str:
     return observe
 
 
-def _observed(policy: Any, stream: str) -> tuple[str, ...]:
-    """Streams a policy needs on all T frames before choosing (they are computed in full)."""
-    if policy is None or getattr(policy, "keeps_all", False):
-        return (stream,)
-    observes = getattr(policy, "observes", None)
-    if observes is not None:  # e.g. () for random and uniform: they look at nothing
-        return tuple(observes)
-    return (getattr(policy, "observe", None) or stream,)
-
-
-class _Costing:
-    """Cost columns of the rows: the store's cost model plus the agents' own cost."""
-
-    def __init__(self, cost: Any, store: Any, data: SplitData,
-                 seconds_flow_methods: Sequence[str]) -> None:
-        from frame_select_env.cost import CostModel, store_cost
-
-        if isinstance(cost, str):
-            if cost != "auto":
-                raise ValueError(f"evaluate_policies: cost must be 'auto', a cost dict or None, "
-                                 f"got {cost!r}")
-            cost = store_cost(store) if store is not None else None
-        self.num_frames = data.num_frames
-        self.num_views = int(next(iter(data.obs.values()))["predictions"].shape[2])
-        self.models = {}
-        if cost is not None:
-            self.models[None] = CostModel(cost, data.rows, data.frames)
-            for method in seconds_flow_methods:
-                self.models[method] = CostModel(cost, data.rows, data.frames, flow_method=method)
-        self.extra = list(seconds_flow_methods)
-        self.batch = len(data.labels)
-        self._agent_macs: dict[int, float] = {}
-
-    def agent_macs(self, policy: Any) -> float:
-        """MACs of a learned agent per video (one pass per view); 0 for score rules."""
-        if id(policy) not in self._agent_macs:
-            agent = getattr(policy, "agent", None)
-            macs = 0.0
-            if agent is not None and hasattr(getattr(agent, "config", None), "parts"):
-                from frame_select_env.cost import agent_macs_per_sequence
-
-                macs = float(agent_macs_per_sequence(agent, self.num_frames)) * self.num_views
-            self._agent_macs[id(policy)] = macs
-        return self._agent_macs[id(policy)]
-
-    def row_cost(self, masks: Mapping[str, np.ndarray | None], observed: Sequence[str],
-                 policies: Sequence[Any], scored: Mapping[tuple, tuple[np.ndarray, float]]
-                 ) -> dict[str, float]:
-        """``frames``, ``gmacs``, ``seconds`` (and ``seconds_<method>``) of one row."""
-        t = self.num_frames
-        kept = [t if mk is None else float(np.asarray(mk).any(-1).sum(-1).mean())
-                for mk in masks.values()]
-        out = {"frames": float(np.mean(kept))}
-        nan = {"gmacs": float("nan"), "seconds": float("nan"),
-               **{f"seconds_{m}": float("nan") for m in self.extra}}
-        if not self.models:
-            return {**out, **nan}
-        computed = dict(masks)
-        for stream in observed:  # a stream the policy looked at is computed on every crop
-            computed[stream] = None
-        distinct = {id(p): p for p in policies if p is not None}
-        agent_macs = sum(self.agent_macs(p) for p in distinct.values())
-        # the agents' measured scoring time, per video, of every (policy, stream, m) they scored
-        agent_seconds = sum(sec for (pid, _, _), (_, sec) in scored.items()
-                            if pid in distinct and self.agent_macs(distinct[pid]) > 0
-                            ) / self.batch
-        for method, model in self.models.items():
-            vc = model.video_cost(computed, batch=self.batch)
-            if method is None:
-                out["gmacs"] = float(vc.macs.mean() + agent_macs) / 1e9
-                out["seconds"] = float(vc.seconds.mean() + agent_seconds)
-            else:
-                out[f"seconds_{method}"] = float(vc.seconds.mean() + agent_seconds)
-        return out
-
-
-def _evaluate_one(probs, importance, data, ms, schemes, alpha, thresholds=()):
-    return evaluate_importance(probs, importance, data.labels, ms, schemes, alpha,
-                               data.relevance, return_predictions=True, thresholds=thresholds)
-
-
-def _finite(value: Any) -> bool:
-    try:
-        return value is not None and bool(np.isfinite(float(value)))
-    except (TypeError, ValueError):
-        return False
-
-
-def summarize(rows: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None) -> list[dict]:
-    """Mean and std over seeds of accuracy, mean class accuracy, precision and cost per ``keys``.
-
-    :param rows: evaluation rows.
-    :param keys: grouping columns; default ``agent, scheme, m, stream``, plus ``threshold`` when
-        some row has one (an adaptive budget).
-    """
-    if keys is None:
-        keys = ("agent", "scheme", "m", "stream")
-        if any(_finite(r.get("threshold")) for r in rows):
-            keys = (*keys, "threshold")
-    groups: dict[tuple, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        # NaN never equals itself: a missing threshold groups as None
-        key = tuple(row.get(k) if k != "threshold" or _finite(row.get(k)) else None
-                    for k in keys)
-        groups.setdefault(key, []).append(row)
-    metrics = ["accuracy", "mean_class_accuracy", "precision", *COST_METRICS]
-    metrics += sorted({k for r in rows for k in r if str(k).startswith("seconds_")})
-    out = []
-    for key, group in groups.items():
-        entry = dict(zip(keys, key, strict=False))
-        entry["num_seeds"] = len({r.get("seed") for r in group})
-        for metric in metrics:
-            vals = np.array([float(r[metric]) if _finite(r.get(metric)) else np.nan
-                             for r in group], float)
-            finite = vals[np.isfinite(vals)]
-            entry[metric] = float(finite.mean()) if len(finite) else float("nan")
-            entry[f"{metric}_std"] = float(finite.std()) if len(finite) else float("nan")
-        out.append(entry)
-    return out
+def _evaluate_one(probs: np.ndarray, importance: np.ndarray | None, data: SplitData,
+                  ms: Iterable[int], schemes: Iterable[str], alpha: float,
+                  thresholds: Iterable[float] = ()) -> tuple[list[dict[str, Any]], dict]:
+    """:func:`evaluate_importance` of one stream of ``data``, with its predictions."""
+    out = evaluate_importance(probs, importance, data.labels, ms, schemes, alpha,
+                              data.relevance, return_predictions=True, thresholds=thresholds)
+    return cast(tuple[list[dict[str, Any]], dict], out)

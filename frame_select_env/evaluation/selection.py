@@ -1,4 +1,4 @@
-"""Top-m frame selection, video-level aggregation, two-stream fusion and accuracy metrics.
+"""Top-m and threshold frame selection, video-level aggregation and two-stream fusion.
 
 These are the single implementations of the paper's inference (Algorithm 2, Eq. 10) shared by the
 environment, the agents, the baselines zoo and every evaluation script:
@@ -10,22 +10,21 @@ environment, the agents, the baselines zoo and every evaluation script:
   frame whose score (the agent's p^a) reaches a threshold, so the number kept varies per video;
 * :func:`aggregate_predictions` averages the kept frames' class probabilities (non-kept frames get
   weight ``alpha``, Eq. 10), then averages over views;
-* :func:`fuse_streams` averages the streams' video-level predictions (optionally weighted).
+* :func:`fuse_streams` averages the streams' video-level predictions (optionally weighted);
+* :func:`softmax` turns stored logits into the probabilities all of the above read.
 
-Functions accept numpy arrays; :func:`topm_mask`, :func:`select_frames` and
-:func:`aggregate_predictions` also accept torch tensors.
+Every function takes and returns numpy arrays (the env converts actions to numpy before they
+get here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from frame_select_env.reward import is_torch
-
-SCHEMES = ("frame", "region")
+from frame_select_env.constants import SCHEMES
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -33,6 +32,7 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 
     :param logits: any shape.
     :param axis: the class axis.
+    :return: float32 probabilities of the same shape.
     """
     x = np.asarray(logits, dtype=np.float32)
     x = x - x.max(axis=axis, keepdims=True)
@@ -41,77 +41,63 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     return x
 
 
-def topm_mask(scores: Any, m: int) -> Any:
+def topm_mask(scores: Any, m: int) -> np.ndarray:
     """Boolean mask of the ``m`` highest scores along the last axis.
 
     Ties are broken towards the earlier frame, so the result is deterministic. ``m`` larger than
     the number of frames keeps every frame.
 
-    :param scores: (..., T) importance scores, numpy or torch.
+    :param scores: (..., T) importance scores.
     :param m: number of frames to keep (>= 1).
+    :return: boolean mask of the scores' shape.
+    :raises ValueError: if ``m < 1``.
     """
     if int(m) < 1:
         raise ValueError(f"topm_mask: m must be >= 1, got {m}")
-    num_frames = scores.shape[-1]
-    m = min(int(m), num_frames)
-    if is_torch(scores):
-        import torch
-
-        # A stable descending sort gives "earlier frame wins" on ties.
-        order = torch.sort(scores, dim=-1, descending=True, stable=True).indices[..., :m]
-        mask = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
-        return mask.scatter_(-1, order, True)
     scores = np.asarray(scores)
+    m = min(int(m), scores.shape[-1])
     order = np.argsort(-scores, axis=-1, kind="stable")[..., :m]
     mask = np.zeros(scores.shape, dtype=bool)
     np.put_along_axis(mask, order, True, axis=-1)
     return mask
 
 
-def threshold_mask(scores: Any, threshold: float, min_keep: int = 1) -> Any:
+def threshold_mask(scores: Any, threshold: float, min_keep: int = 1) -> np.ndarray:
     """Boolean mask of the scores ``>= threshold`` along the last axis (the adaptive budget).
 
     A video where fewer than ``min_keep`` frames pass keeps its top-``min_keep`` frames instead
     (ties to the earlier frame, as :func:`topm_mask`), so every video still gets a prediction.
 
-    :param scores: (..., T) scores, numpy or torch (e.g. the agent's keep probabilities p^a).
+    :param scores: (..., T) scores (e.g. the agent's keep probabilities p^a).
     :param threshold: keep frames scoring at least this.
     :param min_keep: fewest frames kept per video (>= 1).
+    :return: boolean mask of the scores' shape.
+    :raises ValueError: if ``min_keep < 1``.
     """
     if int(min_keep) < 1:
         raise ValueError(f"threshold_mask: min_keep must be >= 1, got {min_keep}")
+    scores = np.asarray(scores)
     passed = scores >= threshold
     fallback = topm_mask(scores, min_keep)
-    if is_torch(scores):
-        import torch
-
-        short = passed.sum(-1, keepdim=True) < int(min_keep)
-        return torch.where(short, fallback, passed)
     short = passed.sum(-1, keepdims=True) < int(min_keep)
     return np.where(short, fallback, passed)
 
 
-def _by_scheme(importance: Any, scheme: str, mask_fn: Any, who: str) -> Any:
+def _by_scheme(importance: Any, scheme: str, mask_fn: Callable[[np.ndarray], np.ndarray],
+               who: str) -> np.ndarray:
     """Apply a last-axis mask rule to (B, T, V) importance, frame- or region-based."""
+    importance = np.asarray(importance)
     if importance.ndim != 3:
         raise ValueError(f"{who}: expected importance (B, T, V), got {tuple(importance.shape)}")
     if scheme == "frame":
-        mean = importance.float().mean(-1) if is_torch(importance) else importance.mean(-1)
-        mask = mask_fn(mean)[..., None]
-        return (
-            mask.expand(importance.shape)
-            if is_torch(importance)
-            else np.broadcast_to(mask, importance.shape)
-        )
-    if scheme == "region":
-        # Select along T independently for each view.
-        if is_torch(importance):
-            return mask_fn(importance.transpose(1, 2)).transpose(1, 2)
+        mask = mask_fn(importance.mean(-1))[..., None]
+        return np.broadcast_to(mask, importance.shape)
+    if scheme == "region":  # select along T independently for each view
         return mask_fn(np.swapaxes(importance, 1, 2)).swapaxes(1, 2)
     raise ValueError(f"{who}: scheme must be one of {SCHEMES}, got {scheme!r}")
 
 
-def select_frames(importance: Any, m: int, scheme: str = "frame") -> Any:
+def select_frames(importance: Any, m: int, scheme: str = "frame") -> np.ndarray:
     """Keep the top-``m`` frames of every video, per Algorithm 2.
 
     :param importance: (B, T, V) per-frame, per-view importance (e.g. the agent's p^a).
@@ -119,13 +105,14 @@ def select_frames(importance: Any, m: int, scheme: str = "frame") -> Any:
     :param scheme: ``"frame"``: average the importance over the V views and keep the same m frames
         in every view; ``"region"``: each view keeps its own top-m frames.
     :return: boolean mask (B, T, V).
+    :raises ValueError: for importance that is not 3-D or an unknown scheme.
     """
     return _by_scheme(importance, scheme, lambda s: topm_mask(s, m), "select_frames")
 
 
 def select_frames_threshold(
     importance: Any, threshold: float, scheme: str = "frame", min_keep: int = 1
-) -> Any:
+) -> np.ndarray:
     """Keep the frames whose importance reaches ``threshold`` (see :func:`threshold_mask`).
 
     :param importance: (B, T, V) per-frame, per-view importance (the agent's p^a).
@@ -134,12 +121,13 @@ def select_frames_threshold(
     :param scheme: ``frame`` or ``region``, as :func:`select_frames`.
     :param min_keep: fewest frames kept per video (and view, region-based).
     :return: boolean mask (B, T, V).
+    :raises ValueError: for importance that is not 3-D or an unknown scheme.
     """
     return _by_scheme(importance, scheme, lambda s: threshold_mask(s, threshold, min_keep),
                       "select_frames_threshold")
 
 
-def aggregate_predictions(probs: Any, mask: Any | None = None, alpha: float = 0.0) -> Any:
+def aggregate_predictions(probs: Any, mask: Any | None = None, alpha: float = 0.0) -> np.ndarray:
     """Video-level prediction from per-frame, per-view probabilities (Eq. 10).
 
     Each view's prediction is the weighted mean over frames with weight 1 for kept frames and
@@ -150,8 +138,11 @@ def aggregate_predictions(probs: Any, mask: Any | None = None, alpha: float = 0.
     :param mask: (B, T, V) (or (B, T)) keep mask; ``None`` keeps every frame.
     :param alpha: weight of the non-kept frames, in [0, 1].
     :return: (B, C) video-level probabilities.
+    :raises ValueError: for probabilities that are not (B, T, V, C) or a mask of another shape.
     """
-    torch_mode = is_torch(probs)
+    probs = np.asarray(probs)
+    if mask is not None:
+        mask = np.asarray(mask)
     if probs.ndim == 3:
         probs = probs[:, :, None, :]
         if mask is not None:
@@ -161,18 +152,12 @@ def aggregate_predictions(probs: Any, mask: Any | None = None, alpha: float = 0.
             f"aggregate_predictions: expected probs (B, T, V, C), got {tuple(probs.shape)}"
         )
     if mask is None:
-        return probs.float().mean((1, 2)) if torch_mode else probs.mean(axis=(1, 2))
+        return probs.mean(axis=(1, 2))
     if tuple(mask.shape) != tuple(probs.shape[:3]):
         raise ValueError(
             f"aggregate_predictions: mask shape {tuple(mask.shape)} does not match probs "
             f"{tuple(probs.shape)} (expected {tuple(probs.shape[:3])})"
         )
-    if torch_mode:
-        weight = mask.float() + alpha * (~mask.bool()).float()
-        per_view = (probs.float() * weight[..., None]).sum(1) / weight.sum(1).clamp(min=1e-12)[
-            ..., None
-        ]
-        return per_view.mean(1)
     weight = mask.astype(np.float32) + np.float32(alpha) * (~mask.astype(bool))
     per_view = np.einsum("btvc,btv->bvc", probs.astype(np.float32, copy=False), weight)
     per_view /= np.maximum(weight.sum(1), 1e-12)[..., None]
@@ -187,6 +172,9 @@ def fuse_streams(
     :param predictions: stream name -> (B, C) video-level probabilities.
     :param weights: optional stream name -> weight (normalised to sum to 1); equal by default,
         as in the paper.
+    :return: (B, C) float32 fused probabilities.
+    :raises ValueError: without predictions, for weights of unknown streams or weights that do
+        not sum to a positive number.
     """
     if not predictions:
         raise ValueError("fuse_streams: no stream predictions given")
@@ -199,31 +187,3 @@ def fuse_streams(
     w = (w / w.sum()).astype(np.float32)
     fused = [wi * np.asarray(predictions[n], np.float32) for wi, n in zip(w, names, strict=True)]
     return sum(fused)
-
-
-def accuracy(video_probs: np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
-    """Top-1 accuracy in percent.
-
-    :param video_probs: (B, C) video-level predictions.
-    :param labels: (B,) true classes.
-    """
-    labels = np.asarray(labels)
-    if len(labels) == 0:
-        return float("nan")
-    return float(100.0 * np.mean(np.asarray(video_probs).argmax(-1) == labels))
-
-
-def mean_class_accuracy(
-    video_probs: np.ndarray, labels: Sequence[int] | np.ndarray, num_classes: int | None = None
-) -> float:
-    """Mean over classes of the per-class top-1 accuracy in percent (classes without videos skip).
-
-    :param video_probs: (B, C) video-level predictions.
-    :param labels: (B,) true classes.
-    :param num_classes: defaults to C.
-    """
-    labels = np.asarray(labels)
-    pred = np.asarray(video_probs).argmax(-1)
-    num_classes = num_classes or np.asarray(video_probs).shape[-1]
-    per_class = [np.mean(pred[labels == c] == c) for c in range(num_classes) if np.any(labels == c)]
-    return float(100.0 * np.mean(per_class)) if per_class else float("nan")

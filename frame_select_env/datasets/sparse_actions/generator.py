@@ -1,38 +1,21 @@
-"""
-SparseActions: a procedural video dataset whose class evidence is sparse in time.
-
-The paper's premise is that only a few frames of a real video carry the action; the rest is
-background, camera motion or unrelated activity that can mislead a classifier averaging all
-frames. This generator makes that explicit and measurable:
-
-* Each of the 10 classes has its own **appearance** (shape, colour, texture of a sprite) and its
-  own **motion** (translation direction/speed, rotation, oscillation, orbit, pulsing, ...), so
-  both the RGB and the optical-flow stream carry evidence.
-* The action occupies **one random window** covering a minority of the frames
-  (``window_frac``, default 15-35%). Only those frames are marked relevant.
-* All frames hold **clutter**: a textured, slowly panning background, sensor noise, brightness
-  flicker and desaturated blobs moving in random straight lines.
-* Outside the window there are **distractors**: weaker (smaller, semi-transparent) renderings of
-  OTHER classes, each with its own class motion, sometimes appearance-only (a distractor sprite
-  moving like clutter) or motion-only (a clutter-coloured blob moving like a distractor class).
-  They are what misleads an all-frames average.
+"""The SparseActions generator: class sprites and motions, clutter, distractors, the plan.
 
 Everything is a pure function of ``(seed, video index)``; frames are uint8 RGB ``(H, W, 3)``.
+See :mod:`frame_select_env.datasets.sparse_actions` for what the dataset is made of.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from frame_select_env.atomic import atomic_path, atomic_write_text
+from frame_select_env.config import from_dict
+from frame_select_env.constants import SPLITS
 
 CLASS_NAMES: tuple[str, ...] = (
     "red_disc_slide",
@@ -61,13 +44,10 @@ _APPEARANCE: tuple[tuple[str, tuple[int, int, int], str], ...] = (
     ("arrow", (160, 250, 60), "stripes"),
 )
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
-
 
 @dataclass(frozen=True)
 class SparseActionsConfig:
-    """
-    Generator parameters (all sizes in pixels, durations in frames).
+    """Generator parameters (all sizes in pixels, durations in frames).
 
     :param width: frame width
     :param height: frame height
@@ -121,14 +101,27 @@ class SparseActionsConfig:
             )
 
     def to_dict(self) -> dict:
-        """:return: a JSON-serialisable dict of the parameters"""
+        """The parameters as a JSON-serialisable dict.
+
+        :return: field name -> value
+        """
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SparseActionsConfig:
+        """The config of a parsed :meth:`to_dict` (JSON lists become the range tuples).
+
+        :param data: field values, e.g. a store's ``generator`` metadata
+        :return: the config
+        :raises ValueError: ``data`` has keys that are not fields, or invalid values
+        """
+        return from_dict(cls, {k: tuple(v) if isinstance(v, list) else v
+                               for k, v in data.items()})
 
 
 @dataclass
 class GeneratedVideo:
-    """
-    One generated video with its ground truth.
+    """One generated video with its ground truth.
 
     :param frames: ``(n, H, W, 3)`` uint8 RGB
     :param label: class index
@@ -220,8 +213,7 @@ def _texture(kind: str, size: int) -> np.ndarray:
 
 
 def class_sprite(label: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """
-    Render the object of a class.
+    """Render the object of a class.
 
     :param label: class index in ``[0, len(CLASS_NAMES))``
     :param size: sprite canvas side in pixels
@@ -254,8 +246,7 @@ def _clutter_sprite(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np
 def class_motion(
     label: int, t: np.ndarray, rng: np.random.Generator, width: int, height: int, speed: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """
-    The trajectory of a class object over local times ``t = 0..k-1``.
+    """The trajectory of a class object over local times ``t = 0..k-1``.
 
     :param label: class index (selects the motion pattern)
     :param t: local frame times, float array ``(k,)``
@@ -400,7 +391,31 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
 
 
 def _rng_for(seed: int, index: int) -> np.random.Generator:
+    """The generator of video ``index`` of the dataset of ``seed``: every random choice of it."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index), 0x5A]))
+
+
+def _draw_length_and_window(
+    rng: np.random.Generator, cfg: SparseActionsConfig
+) -> tuple[int, tuple[int, int]]:
+    """The first draws of a video: its frame count and its action window ``[start, stop)``."""
+    n = int(rng.integers(cfg.min_frames, cfg.max_frames + 1))
+    win_len = max(2, int(round(n * rng.uniform(*cfg.window_frac))))
+    start = int(rng.integers(0, n - win_len + 1))
+    return n, (start, start + win_len)
+
+
+def video_length_and_window(
+    seed: int, index: int, config: SparseActionsConfig | None = None
+) -> tuple[int, tuple[int, int]]:
+    """Frame count and action window of a video, without rendering it.
+
+    :param seed: dataset seed
+    :param index: video index within the dataset
+    :param config: generator parameters (defaults if None)
+    :return: ``(n, (start, stop))``, as :func:`generate_video` draws them
+    """
+    return _draw_length_and_window(_rng_for(seed, index), config or SparseActionsConfig())
 
 
 def _place_windows(
@@ -421,8 +436,7 @@ def _place_windows(
 def generate_video(
     label: int, seed: int, index: int, config: SparseActionsConfig | None = None
 ) -> GeneratedVideo:
-    """
-    Generate one video of class ``label``.
+    """Generate one video of class ``label``.
 
     :param label: class index in ``[0, 10)``
     :param seed: dataset seed
@@ -436,13 +450,10 @@ def generate_video(
         raise ValueError(f"generate_video: label {label} out of range [0, {num_classes})")
     rng = _rng_for(seed, index)
     w, h = cfg.width, cfg.height
-    n = int(rng.integers(cfg.min_frames, cfg.max_frames + 1))
+    # Frame count and action window.
+    n, window = _draw_length_and_window(rng, cfg)
+    win_len = window[1] - window[0]
     t_all = np.arange(n, dtype=np.float64)
-
-    # Action window.
-    win_len = max(2, int(round(n * rng.uniform(*cfg.window_frac))))
-    start = int(rng.integers(0, n - win_len + 1))
-    window = (start, start + win_len)
     occupied = [window]
 
     # Distractor events (other classes, weaker), outside the window.
@@ -540,8 +551,7 @@ def generate_video(
 
 @dataclass(frozen=True)
 class VideoRecord:
-    """
-    One planned video of the dataset.
+    """One planned video of the dataset.
 
     :param index: video index (seeds the generator together with the dataset seed)
     :param video_id: unique name, e.g. ``"test/cyan_star_orbit_003"``
@@ -556,8 +566,7 @@ class VideoRecord:
 
 
 def plan_dataset(counts: dict[str, int]) -> list[VideoRecord]:
-    """
-    The list of videos: for each split, ``counts[split]`` videos of every class.
+    """The list of videos: for each split, ``counts[split]`` videos of every class.
 
     :param counts: videos per class for each split, e.g. ``{"train": 30, "val": 10, "test": 30}``
     :return: records ordered by split, then class, then number
@@ -574,282 +583,3 @@ def plan_dataset(counts: dict[str, int]) -> list[VideoRecord]:
                     VideoRecord(len(records), f"{split}/{name}_{j:03d}", label, split)
                 )
     return records
-
-
-def write_avi(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0) -> None:
-    """
-    Write uint8 RGB frames as an MJPG .avi (atomically: a temporary file, then a rename).
-
-    :param path: output file (``.avi``)
-    :param frames: ``(n, H, W, 3)`` uint8 RGB
-    :param fps: frame rate
-    """
-    path = Path(path)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"write_avi({path}): expected (n, H, W, 3) uint8, got "
-                         f"{frames.shape} {frames.dtype}")
-    h, w = frames.shape[1:3]
-    with atomic_path(path) as tmp:  # keeps the .avi suffix, from which OpenCV picks the container
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-        if not writer.isOpened():
-            raise RuntimeError(f"write_avi({path}): cv2.VideoWriter could not open an MJPG "
-                               "writer")
-        try:
-            for f in frames:
-                writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-        finally:
-            writer.release()
-
-
-def sampled_relevance(relevance: np.ndarray, frame_indices: np.ndarray) -> np.ndarray:
-    """
-    Relevance of sampled frames.
-
-    :param relevance: per-frame relevance ``(n,)`` of a video
-    :param frame_indices: 0-based indices of the sampled frames ``(T,)``
-    :return: ``(T,)`` bool
-    """
-    relevance = np.asarray(relevance, bool)
-    idx = np.asarray(frame_indices, np.int64)
-    if idx.size and (idx.min() < 0 or idx.max() >= len(relevance)):
-        raise ValueError(
-            f"sampled_relevance: frame indices {idx.min()}..{idx.max()} outside a video of "
-            f"{len(relevance)} frames"
-        )
-    return relevance[idx]
-
-
-def _generate_one(job: tuple[int, int, int, str, str]) -> None:
-    """Generate one video and its ground-truth sidecar ``.json`` (runs in a worker process)."""
-    cv2.setNumThreads(1)
-    seed, index, label, avi, cfg_json = job
-    cfg = SparseActionsConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                 for k, v in json.loads(cfg_json).items()})
-    v = generate_video(label, seed, index, cfg)
-    avi_path = Path(avi)
-    write_avi(avi_path, v.frames, cfg.fps)
-    # the sidecar last: a video counts as done only when both files exist
-    atomic_write_text(
-        avi_path.with_suffix(".json"),
-        json.dumps({"index": index, "label": label, "num_frames": int(len(v.frames)),
-                    "window": list(v.window), "distractors": v.distractors},
-                   indent=1, sort_keys=True) + "\n",
-    )
-
-
-def generate_videos(
-    records: Sequence[VideoRecord],
-    videos_dir: str | os.PathLike,
-    seed: int = 0,
-    cfg: SparseActionsConfig | None = None,
-    workers: int = 2,
-    progress: bool = False,
-) -> int:
-    """Write ``videos_dir/<video_id>.avi`` (MJPG) plus a ground-truth ``.json`` per record.
-
-    Resumable: a video whose two files exist is not generated again (each is written
-    atomically). Used by the build script and by the online env's ``videos="builtin:<split>"``.
-
-    :param records: videos of :func:`plan_dataset`
-    :param videos_dir: output folder
-    :param seed: dataset seed (with the record index it determines the video)
-    :param cfg: generator parameters (default :class:`SparseActionsConfig`)
-    :param workers: worker processes (<= 1: in this process)
-    :param progress: tqdm progress bar
-    :return: number of videos generated now
-    """
-    from tqdm import tqdm
-
-    videos_dir = Path(videos_dir)
-    cfg_json = json.dumps((cfg or SparseActionsConfig()).to_dict())
-    jobs = []
-    for r in records:
-        avi = videos_dir / f"{r.video_id}.avi"
-        if not (avi.is_file() and avi.with_suffix(".json").is_file()):
-            jobs.append((seed, r.index, r.label, str(avi), cfg_json))
-    bar = tqdm(total=len(records), initial=len(records) - len(jobs), desc="generate",
-               unit="video", disable=not progress)
-    if workers <= 1 or len(jobs) <= 1:
-        for j in jobs:
-            _generate_one(j)
-            bar.update(1)
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawn: a fork after OpenCV's thread pool was used can deadlock the child
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            for _ in ex.map(_generate_one, jobs, chunksize=4):
-                bar.update(1)
-    bar.close()
-    return len(jobs)
-
-
-def save_annotations(path: str | os.PathLike, items: list[dict]) -> None:
-    """Write the per-video ground truth (window, distractors, ...) as JSON, atomically."""
-    atomic_write_text(path, json.dumps(items, indent=1))
-
-
-# --------------------------------------------------------------------------- measurements
-
-#: frame budgets reported by :func:`measure_store`
-MEASURE_M: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)
-
-
-def _states(store, stream: str, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame, per-view states ``[features, probabilities]`` (B, T, V, D + C) and probs."""
-    from frame_select_env.selection import softmax
-
-    feats = store.features(stream, idx).astype(np.float64)
-    probs = softmax(store.logits(stream, idx)).astype(np.float64)
-    return np.concatenate([feats, probs], -1), probs
-
-
-def fit_relevance_probe(
-    x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iters: int = 25
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """
-    L2-regularised logistic regression (Newton's method, float64, deterministic).
-
-    :param x: ``(n, k)`` inputs
-    :param y: ``(n,)`` 0/1 targets
-    :param l2: ridge penalty on the (standardised) weights
-    :param iters: Newton steps
-    :return: ``(mean, std, weights (k + 1,))``; score = ``[(x - mean) / std, 1] @ weights``
-    """
-    x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    mean, std = x.mean(0), x.std(0) + 1e-6
-    z = np.concatenate([(x - mean) / std, np.ones((len(x), 1))], 1)
-    w = np.zeros(z.shape[1])
-    reg = l2 * len(x) * np.eye(z.shape[1])
-    reg[-1, -1] = 0.0  # no penalty on the bias
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
-        grad = z.T @ (p - y) + reg @ w
-        hess = (z * (p * (1 - p))[:, None]).T @ z + reg
-        w -= np.linalg.solve(hess, grad)
-    return mean, std, w
-
-
-def probe_scores(x: np.ndarray, probe: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-    """:return: probe logits for inputs ``x`` (..., k)"""
-    mean, std, w = probe
-    return ((x - mean) / std) @ w[:-1] + w[-1]
-
-
-def measure_store(
-    path: str | os.PathLike,
-    seed: int = 0,
-    num_random: int = 10,
-    m_values: Sequence[int] = MEASURE_M,
-    random_m: int = 8,
-) -> dict:
-    """
-    The numbers that define the built-in dataset's difficulty, recomputed from a store.
-
-    For each stream and for the two-stream fusion, on the test split: accuracy of the
-    all-frames average, of an oracle averaging only the relevant sampled frames, of ``random_m``
-    random frames (mean over ``num_random`` seeds), of the most confident frames, and of the
-    top-m frames of a relevance probe (logistic regression on the per-frame, per-view states
-    ``[features, probabilities]`` fitted on the train split). Uses the shared
-    :mod:`frame_select_env.selection` functions.
-
-    :param path: a store with ``relevance``
-    :param seed: seed of the random selections
-    :param num_random: number of random selections averaged
-    :param m_values: frame budgets of the probe / confidence curves
-    :param random_m: frame budget of the random baseline
-    :return: nested dict of accuracies (percent) and diagnostics
-    """
-    from frame_select_env.selection import (
-        accuracy,
-        aggregate_predictions,
-        fuse_streams,
-        select_frames,
-        topm_mask,
-    )
-    from frame_select_env.store import FeatureStore
-
-    store = FeatureStore(path)
-    tr, te = store.indices("train"), store.indices("test")
-    rel_tr = store.relevance(tr)
-    rel_te = store.relevance(te)
-    if rel_te is None:
-        raise ValueError(f"measure_store({path}): the store has no relevance")
-    rel_tr, rel_te = rel_tr.astype(bool), rel_te.astype(bool)
-    y_tr, y_te = store.labels[tr], store.labels[te]
-    streams = [s for s in ("rgb", "flow") if s in store.streams]
-    b, t = rel_te.shape
-    rng = np.random.default_rng(seed)
-    rand_masks = [topm_mask(rng.random((b, t)), random_m) for _ in range(num_random)]
-
-    def bcast(mask2d: np.ndarray, v: int) -> np.ndarray:
-        return np.broadcast_to(mask2d[..., None], (*mask2d.shape, v))
-
-    video: dict[str, dict[str, np.ndarray]] = {}  # method -> stream -> (B, C)
-    out: dict = {"num_test": int(b), "num_train": int(len(tr)), "num_frames": int(t),
-                 "relevant_fraction_test": float(rel_te.mean()),
-                 "min_relevant_frames_test": int(rel_te.sum(1).min()),
-                 "random_m": random_m, "num_random": num_random, "streams": {}}
-    for s in streams:
-        x_tr, p_tr = _states(store, s, tr)
-        x_te, p_te = _states(store, s, te)
-        v = p_te.shape[2]
-        # Relevance probe: one sample per (video, frame, view) of the train split.
-        probe = fit_relevance_probe(
-            x_tr.reshape(-1, x_tr.shape[-1]), bcast(rel_tr, v).reshape(-1)
-        )
-        imp = probe_scores(x_te, probe)  # (B, T, V)
-        conf = p_te.max(-1)
-        res = {
-            "all_frames": accuracy(aggregate_predictions(p_te), y_te),
-            "oracle_relevant": accuracy(aggregate_predictions(p_te, bcast(rel_te, v)), y_te),
-            f"random_m{random_m}": float(np.mean(
-                [accuracy(aggregate_predictions(p_te, bcast(mk, v)), y_te) for mk in rand_masks]
-            )),
-            "train_all_frames": accuracy(aggregate_predictions(p_tr), y_tr),
-        }
-        curves = {"probe_frame": {}, "probe_region": {}, "confidence_frame": {}}
-        for m in m_values:
-            curves["probe_frame"][m] = accuracy(
-                aggregate_predictions(p_te, select_frames(imp, m, "frame")), y_te)
-            curves["probe_region"][m] = accuracy(
-                aggregate_predictions(p_te, select_frames(imp, m, "region")), y_te)
-            curves["confidence_frame"][m] = accuracy(
-                aggregate_predictions(p_te, select_frames(conf, m, "frame")), y_te)
-        for name, c in curves.items():
-            best = max(c, key=lambda k: (c[k], -k))
-            res[f"{name}_best"] = {"m": int(best), "acc": c[best]}
-            res[name] = {str(k): val for k, val in c.items()}
-        # Per-frame diagnostics (centre view): is the classifier right / confident where the
-        # action is, and how confident are the train states the agent learns from?
-        for split, p, rel, y in (("train", p_tr, rel_tr, y_tr), ("test", p_te, rel_te, y_te)):
-            right = p[:, :, 0].argmax(-1) == y[:, None]
-            mx = p[:, :, 0].max(-1)
-            res[f"{split}_frame_acc_relevant"] = float(100 * right[rel].mean())
-            res[f"{split}_frame_acc_irrelevant"] = float(100 * right[~rel].mean())
-            res[f"{split}_maxprob_relevant"] = float(mx[rel].mean())
-            res[f"{split}_maxprob_irrelevant"] = float(mx[~rel].mean())
-        out["streams"][s] = res
-        video.setdefault("all", {})[s] = aggregate_predictions(p_te)
-        video.setdefault("oracle", {})[s] = aggregate_predictions(p_te, bcast(rel_te, v))
-        for k, mk in enumerate(rand_masks):
-            video.setdefault(f"rand{k}", {})[s] = aggregate_predictions(p_te, bcast(mk, v))
-        for m in m_values:
-            video.setdefault(f"probe{m}", {})[s] = aggregate_predictions(
-                p_te, select_frames(imp, m, "frame"))
-    if len(streams) == 2:
-        fused = {
-            "all_frames": accuracy(fuse_streams(video["all"]), y_te),
-            "oracle_relevant": accuracy(fuse_streams(video["oracle"]), y_te),
-            f"random_m{random_m}": float(np.mean(
-                [accuracy(fuse_streams(video[f"rand{k}"]), y_te) for k in range(num_random)]
-            )),
-        }
-        c = {m: accuracy(fuse_streams(video[f"probe{m}"]), y_te) for m in m_values}
-        best = max(c, key=lambda k: (c[k], -k))
-        fused["probe_frame"] = {str(k): val for k, val in c.items()}
-        fused["probe_frame_best"] = {"m": int(best), "acc": c[best]}
-        out["streams"]["fused"] = fused
-    return out

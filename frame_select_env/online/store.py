@@ -1,18 +1,4 @@
-"""Online states: ``FrameSelection-v0`` straight from videos through the frozen classifier.
-
-``gym.make("FrameSelection-v0", videos=..., classifier=...)`` needs no feature store: when an
-episode needs a video, it is decoded, its optical flow computed and both streams of the frozen
-two-stream classifier run on its T frames x V crops, by the very functions the extractor uses
-(:func:`frame_select_env.extract.prepare_item`, :func:`~frame_select_env.extract.classify_videos`,
-:func:`~frame_select_env.extract.video_part`). The states are rounded to the store dtype, so an
-episode sees bit-for-bit what store mode shows for a store extracted with the same settings.
-
-:class:`OnlineStore` is a lazy :class:`~frame_select_env.store.FeatureStore`: every consumer of a
-store (the env's :class:`~frame_select_env.observations.ObservationSource`, the evaluation's
-``load_split``) works on it unchanged, and the observation, reward and info code is the store
-mode's own. :class:`OnlineSource` adds what online needs: the N videos of a vector-env step are
-computed in one batch (decoding in spawn worker processes overlapping the classifier), and once
-every video of the split has states it switches to store mode's in-memory gather.
+"""The online store: a lazy feature store whose rows are computed from videos when first read.
 
 Caching (``cache=PATH``): each finished video is written at once as an atomic part file
 ``PATH.parts/<key>.npz``; parts are folded into ``PATH``, a store in the usual schema, every
@@ -40,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from frame_select_env.constants import STREAMS
 from frame_select_env.datasets.lists import VideoRecord
 from frame_select_env.extract import (
-    STREAMS,
     ExtractConfig,
     RelevanceFn,
     _load_part,
@@ -55,11 +41,11 @@ from frame_select_env.extract import (
     video_part,
     write_parts_store,
 )
-from frame_select_env.observations import ObservationSource
-from frame_select_env.store import SPLITS, FeatureStore, StoreError
-from frame_select_env.video.decode import VideoReadError, is_rawframe_dir
+from frame_select_env.online.classifier import resolve_classifier
+from frame_select_env.online.videos import _probe, resolve_videos
+from frame_select_env.store import FeatureStore, StoreError
+from frame_select_env.video.decode import VideoReadError
 
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v")
 DEFAULT_LRU_BYTES = 1 << 30
 DEFAULT_FLUSH_EVERY = 64
 #: keys ``online_options`` accepts (everything else is an error, so a typo is not ignored)
@@ -67,283 +53,19 @@ OPTION_KEYS = ("frames", "flow_length", "size", "crop", "dtype", "batch_size", "
                "lru_bytes", "flush_every", "video_root", "amp_dtype", "progress")
 
 
-# ----------------------------------------------------------------------------- classifier
-
-
-def _sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _stream_id(hashes: Mapping[str, str]) -> str:
-    # the build script's form ("flow:<16 hex>|rgb:<16 hex>"), so a store's id names its files
-    return "|".join(f"{s}:{h[:16]}" for s, h in sorted(hashes.items()))
-
-
-def resolve_classifier(
-    spec: Any, device: str = "auto", amp_dtype: str | None = "float16"
-) -> tuple[Any, str, dict[str, Any]]:
-    """Load the frozen classifier named by ``spec``.
-
-    :param spec: ``"builtin"`` (the packaged SparseActions classifier), a two-stream file
-        (``save_two_stream_checkpoint``), a YAML file or mapping ``{"rgb": path, "flow": path}``
-        of per-stream checkpoints, or a ready ``TwoStreamClassifier``
-    :param device: ``auto``, ``cpu``, ``cuda``, ...
-    :param amp_dtype: autocast dtype on CUDA (``None`` = off)
-    :return: (classifier, id naming its weights, extraction defaults recorded with it)
-    """
-    from frame_select_env.models.classifier import (
-        TWO_STREAM_FORMAT,
-        TwoStreamClassifier,
-        read_two_stream_checkpoint,
-    )
-
-    if isinstance(spec, TwoStreamClassifier):
-        h = hashlib.sha256()
-        for name in sorted(spec.streams):
-            for k, v in sorted(spec.streams[name].state_dict().items()):
-                h.update(f"{name}.{k}".encode())
-                h.update(v.detach().cpu().contiguous().numpy().tobytes())
-        return spec, f"instance:{h.hexdigest()[:16]}", {}
-    if isinstance(spec, str) and spec == "builtin":
-        from frame_select_env.builtin import builtin_classifier_path
-
-        spec = builtin_classifier_path()
-    if isinstance(spec, (str, os.PathLike)) and Path(spec).suffix in (".yaml", ".yml"):
-        import yaml
-
-        path = Path(spec)
-        if not path.is_file():
-            raise FileNotFoundError(f"classifier={str(path)!r}: file not found")
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-        if not isinstance(data, dict) or not {"rgb", "flow"} <= set(data):
-            raise ValueError(f"classifier={str(path)!r} must map 'rgb' and 'flow' to files")
-        spec = {k: path.parent / str(data[k]) for k in ("rgb", "flow")}
-    if isinstance(spec, Mapping):
-        paths = {str(k): Path(v) for k, v in spec.items()}
-        for k, p in paths.items():
-            if not p.is_file():
-                raise FileNotFoundError(f"classifier[{k!r}]={str(p)!r}: file not found")
-        clf = TwoStreamClassifier.from_checkpoints(paths, device=device, amp_dtype=amp_dtype)
-        return clf, _stream_id({k: _sha256(p) for k, p in paths.items()}), {}
-    if isinstance(spec, (str, os.PathLike)):
-        path = Path(spec)
-        obj = read_two_stream_checkpoint(path)  # names the file on any problem
-        assert obj["format"] == TWO_STREAM_FORMAT
-        clf = TwoStreamClassifier.from_file(path, device=device, amp_dtype=amp_dtype)
-        ident = _stream_id(obj["stream_sha256"]) if obj.get("stream_sha256") else (
-            f"two_stream:{_sha256(path)[:16]}"
-        )
-        return clf, ident, dict((obj.get("extra") or {}).get("extraction") or {})
-    raise TypeError(
-        f"classifier must be 'builtin', a checkpoint path, a {{'rgb': path, 'flow': path}} "
-        f"mapping or a TwoStreamClassifier, got {type(spec).__name__}"
-    )
-
-
-# ----------------------------------------------------------------------------- videos
-
-
-def _label_of(value: Any, class_names: Sequence[str], where: str) -> int:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        if not 0 <= int(value) < len(class_names):
-            raise ValueError(f"{where}: label {value} outside [0, {len(class_names)})")
-        return int(value)
-    if isinstance(value, str) and value in class_names:
-        return list(class_names).index(value)
-    raise ValueError(f"{where}: label {value!r} is not a class of the classifier "
-                     f"({list(class_names)[:5]}...)")
-
-
-def _infer(rel: Path, class_names: Sequence[str]) -> tuple[int | None, str | None]:
-    """Label and split from a video's relative path: a folder named after a class (UCF101's
-    ``Class/v_x.avi``) or a file named ``<class>_<k>`` (SparseActions), a folder named
-    ``train``/``val``/``test``."""
-    label = split = None
-    for part in reversed(rel.parts[:-1]):
-        if label is None and part in class_names:
-            label = list(class_names).index(part)
-        if split is None and part in SPLITS:
-            split = part
-    if label is None:
-        stem = rel.name.split(".")[0] if not rel.suffix else rel.stem
-        hits = [i for i, c in enumerate(class_names) if stem.startswith(f"{c}_")]
-        if hits:
-            label = max(hits, key=lambda i: len(class_names[i]))
-    return label, split
-
-
-def _scan(folder: Path) -> list[Path]:
-    """Video files and raw-frame folders under ``folder`` (sorted, recursive)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        here = Path(dirpath)
-        if here != folder and is_rawframe_dir(here):
-            found.append(here)
-            dirnames[:] = []
-            continue
-        found += [here / f for f in filenames if Path(f).suffix.lower() in VIDEO_SUFFIXES]
-        dirnames.sort()
-    return sorted(found)
-
-
-def _sidecar_relevance(root: Path) -> RelevanceFn:
-    """Per-frame relevance of SparseActions videos from their ground-truth sidecars."""
-    from frame_select_env.sparse_actions import sampled_relevance
-
-    def relevance(rec: VideoRecord, rgb_idx: np.ndarray, n: int) -> np.ndarray:
-        side = (root / rec.path).with_suffix(".json")
-        gt = json.loads(side.read_text())
-        if gt["num_frames"] != n:
-            raise ValueError(f"{root / rec.path}: decoded {n} frames, the generator wrote "
-                             f"{gt['num_frames']}")
-        rel = np.zeros(n, bool)
-        rel[gt["window"][0] : gt["window"][1]] = True
-        return sampled_relevance(rel, rgb_idx).astype(np.uint8)
-
-    return relevance
-
-
-def resolve_videos(
-    videos: Any,
-    class_names: Sequence[str],
-    default_split: str,
-    video_root: str | os.PathLike | None = None,
-    workers: int = 2,
-) -> tuple[Path, list[VideoRecord], RelevanceFn | None, str | None]:
-    """Turn the ``videos`` argument into records relative to one root.
-
-    :param videos: ``"builtin:<split>"`` (or ``"builtin"`` for every split;
-        ``"builtin:<split>:<n>"`` for n of them, spread over the classes): the SparseActions
-        videos, regenerated on demand; a folder (scanned recursively; label from a class-named
-        folder or a ``<class>_<k>`` file name, split from a ``train``/``val``/``test`` folder); a
-        plain list file (``.txt``: ``path [label] [split]``, paths relative to ``video_root`` or
-        the list's folder); or a sequence of paths, ``(path, label[, split])`` tuples (label an
-        index or a class name) or :class:`~frame_select_env.datasets.lists.VideoRecord`
-    :param class_names: the classifier's classes
-    :param default_split: split of videos that carry none
-    :param video_root: root of relative paths (lists, records); the builtin videos' folder
-    :param workers: processes that regenerate builtin videos
-    :return: (root, records, relevance function or None, the split fixed by the spec or None)
-    """
-    if isinstance(videos, str) and (videos == "builtin" or videos.startswith("builtin:")):
-        from frame_select_env.builtin import builtin_videos
-
-        split, _, limit = videos.partition(":")[2].partition(":")
-        if limit and not limit.isdigit():
-            raise ValueError(f"videos={videos!r}: expected 'builtin:<split>[:<count>]'")
-        root, planned = builtin_videos(split or None, video_root, workers=workers,
-                                       limit=int(limit) if limit else None)
-        split = split or None
-        recs = [VideoRecord(f"{r.video_id}.avi", r.label, r.split) for r in planned]
-        return root, recs, _sidecar_relevance(root), split
-    if isinstance(videos, (str, os.PathLike)):
-        path = Path(videos)
-        if path.is_dir() and not is_rawframe_dir(path):
-            files = _scan(path)
-            if not files:
-                raise ValueError(f"videos={str(path)!r}: no video files "
-                                 f"({', '.join(VIDEO_SUFFIXES)}) or raw-frame folders under it")
-            videos, root = files, path
-        elif path.suffix == ".txt" and path.is_file():
-            from frame_select_env.datasets.lists import read_plain_list
-
-            root = Path(video_root) if video_root is not None else path.parent
-            recs = read_plain_list(path)
-            videos = [(r.path, r.label, r.split) for r in recs]
-            for r in recs:
-                if r.label is None:
-                    raise ValueError(f"videos={str(path)!r}: {r.path!r} has no label")
-            return root, _records(videos, root, class_names, default_split), None, None
-        elif path.exists():
-            videos, root = [path], None
-        else:
-            raise FileNotFoundError(f"videos={str(path)!r}: no such file or folder")
-    else:
-        root = Path(video_root) if video_root is not None else None
-    if not isinstance(videos, Sequence) or isinstance(videos, (str, bytes)) or not videos:
-        raise ValueError(f"videos must be a non-empty list, a folder, a list file or "
-                         f"'builtin:<split>', got {videos!r}")
-    if root is None:
-        absolute = [Path(v.path if isinstance(v, VideoRecord) else
-                         v[0] if isinstance(v, tuple) else v).resolve() for v in videos]
-        root = Path(os.path.commonpath([p.parent for p in absolute]))
-    return root, _records(videos, root, class_names, default_split), None, None
-
-
-def _records(items: Sequence[Any], root: Path, class_names: Sequence[str],
-             default_split: str) -> list[VideoRecord]:
-    out = []
-    for item in items:
-        if isinstance(item, VideoRecord):
-            path, label, split = item.path, item.label, item.split
-        elif isinstance(item, tuple):
-            if not 2 <= len(item) <= 3:
-                raise ValueError(f"videos: expected (path, label[, split]), got {item!r}")
-            path, label, split = item[0], item[1], item[2] if len(item) == 3 else None
-        else:
-            path, label, split = item, None, None
-        p = Path(path)
-        rel = Path(os.path.relpath(p.resolve(), root.resolve())) if p.is_absolute() or (
-            not (root / p).exists() and p.exists()) else p
-        where = str(root / rel)
-        if label is None or split is None:
-            guess_label, guess_split = _infer(rel, class_names)
-            label = guess_label if label is None else label
-            split = guess_split if split is None else split
-        if label is None:
-            raise ValueError(f"{where}: cannot tell its class; put it in a folder named after "
-                             f"a class, or pass (path, label) pairs")
-        split = split or default_split
-        if split not in SPLITS:
-            raise ValueError(f"{where}: split {split!r} is not one of {SPLITS}")
-        out.append(VideoRecord(rel.as_posix(), _label_of(label, class_names, where), split))
-    ids = [r.video_id for r in out]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise ValueError(f"videos: two videos share the id {dup!r} (paths relative to {root})")
-    return out
-
-
-# ----------------------------------------------------------------------------- the store
-
-
 def _cost_metadata(clf: Any, cfg: ExtractConfig) -> dict[str, Any]:
-    """The counted-MACs ``cost`` entry extraction writes, so online info has store mode's
-    ``macs`` too (:mod:`frame_select_env.cost`)."""
+    """The counted-MACs ``cost`` entry extraction writes (:mod:`frame_select_env.cost`).
+
+    So online info has store mode's ``macs`` too; empty for a classifier whose backbones
+    record no architecture.
+    """
+    from frame_select_env.cost import build_cost, classifier_architecture
+
     try:
-        from frame_select_env.cost import build_cost
-    except ImportError:  # pragma: no cover - an install without the cost module
-        return {}
-    streams = {}
-    for name, model in clf.streams.items():
-        arch = getattr(model.backbone, "arch", None)
-        if arch is None:
-            return {}  # a backbone that records no architecture has no counted cost
-        streams[name] = {"arch": arch,
-                         "backbone_kwargs": dict(getattr(model.backbone, "build_kwargs", {}) or {})}
+        streams = classifier_architecture(clf)
+    except ValueError:
+        return {}  # a backbone that records no architecture has no counted cost
     return {"cost": build_cost(streams, int(clf.num_classes), asdict(cfg))}
-
-
-def _probe(path: str, need: int) -> str | None:
-    """Why a video is unusable (missing, unreadable, too short), or None (worker process)."""
-    from frame_select_env.video.decode import count_frames
-
-    try:
-        n = count_frames(path)
-    except VideoReadError as e:
-        return e.reason
-    except Exception as e:  # an unexpected decoder error is a bad video too
-        return f"{type(e).__name__}: {e}"
-    if n == 0:
-        return "corrupt: no decodable frames"
-    if n < need:
-        return f"too few frames: {n} < {need} needed"
-    return None
 
 
 @contextmanager
@@ -503,14 +225,17 @@ class OnlineStore(FeatureStore):
 
     # ---------------------------------------------------------------- FeatureStore interface
     def num_views(self, stream: str) -> int:
+        """V of ``stream``: the extraction's views."""
         self._check_stream(stream)
         return self.cfg.num_views
 
     def feature_dim(self, stream: str) -> int:
+        """D of ``stream``: the classifier's feature size."""
         self._check_stream(stream)
         return int(self.clf.feature_dim(stream))
 
     def nbytes(self, stream: str) -> int:
+        """Bytes of ``stream``'s features and logits of every video, in the store dtype."""
         itemsize = np.dtype(self.cfg.dtype).itemsize
         per_video = self.num_frames * self.cfg.num_views * (
             self.feature_dim(stream) + self.num_classes)
@@ -525,12 +250,15 @@ class OnlineStore(FeatureStore):
         raise NotImplementedError("an OnlineStore has no HDF5 datasets; use features()/logits()")
 
     def features(self, stream: str, idx: Any, views: Any = None) -> np.ndarray:
+        """Features of rows ``idx`` (computed if needed), as :meth:`FeatureStore.features`."""
         return self._rows(f"{stream}_features", stream, idx, views)
 
     def logits(self, stream: str, idx: Any, views: Any = None) -> np.ndarray:
+        """Logits of rows ``idx`` (computed if needed), as :meth:`FeatureStore.logits`."""
         return self._rows(f"{stream}_logits", stream, idx, views)
 
     def relevance(self, idx: Any) -> np.ndarray | None:
+        """Relevance of rows ``idx`` (computed if needed), or None without a relevance fn."""
         if not self.has_relevance:
             return None
         scalar = isinstance(idx, (int, np.integer))
@@ -684,6 +412,7 @@ class OnlineStore(FeatureStore):
     # ---------------------------------------------------------------- the cache
     @property
     def parts_dir(self) -> Path:
+        """The folder of the cache's part files."""
         return Path(f"{self.cache}.parts")
 
     def _save(self, row: int, arrays: dict[str, np.ndarray]) -> None:
@@ -773,6 +502,7 @@ class OnlineStore(FeatureStore):
             return len(parts)
 
     def class_names_for_cache(self) -> list[str]:
+        """The class names the cache store records: the classifier's."""
         return list(self.clf.class_names)
 
     def flush(self) -> None:
@@ -782,46 +512,6 @@ class OnlineStore(FeatureStore):
         self._fold_parts()
         self._new_parts = []
         self._open_cache()
-
-
-# ----------------------------------------------------------------------------- the source
-
-
-class OnlineSource(ObservationSource):
-    """:class:`ObservationSource` over an :class:`OnlineStore`: batched, lazily computed.
-
-    ``max_memory_bytes`` is the budget of store mode's in-memory gather, taken as soon as every
-    video of the split has states (at once for a full cache).
-    """
-
-    def __post_init__(self) -> None:
-        budget = self.max_memory_bytes
-        self.max_memory_bytes = 0  # nothing is computed while the env is being built
-        super().__post_init__()
-        self.max_memory_bytes = budget
-        self._maybe_in_memory()
-
-    def _maybe_in_memory(self) -> None:
-        store = self.store
-        used = dict.fromkeys(list(self.streams) + list(getattr(self, "predict_streams", [])))
-        split_bytes = sum(store.nbytes(s) for s in used) * len(self.rows) // len(store)
-        if split_bytes * 2 <= self.max_memory_bytes and store.is_ready(self.rows):
-            self._cache = self._read(self.rows)
-            self.in_memory = True
-
-    def gather(self, idx: np.ndarray, views: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        if not self.in_memory:
-            before = self.store.num_computed
-            self.store.ensure(self.rows[np.asarray(idx)])  # the whole batch at once
-            if self.store.num_computed != before:
-                self._maybe_in_memory()
-        return super().gather(idx, views)
-
-    def close(self) -> None:
-        self.store.close()
-
-    def summary(self) -> str:
-        return super().summary() + f" online cache={self.store.cache}"
 
 
 def open_online_store(
@@ -877,56 +567,6 @@ def open_online_store(
         metadata={"videos": videos if isinstance(videos, str) else str(root)},
     )
     return store, fixed_split
-
-
-def make_source(
-    store: Any,
-    split: str | None,
-    stream: str,
-    num_frames: int | None,
-    state: str,
-    view: str | int,
-    max_memory_bytes: int | None = None,
-    *,
-    videos: Any = None,
-    classifier: Any = None,
-    device: str = "auto",
-    flow: str | None = None,
-    views: int | None = None,
-    cache: str | os.PathLike | None = None,
-    skip_bad: bool = False,
-    online_options: Mapping[str, Any] | None = None,
-    **source_kw: Any,
-) -> ObservationSource:
-    """The env's observation source: store mode, or online mode when ``videos`` is given.
-
-    ``videos="builtin:<split>"`` fixes the split to ``<split>``; videos that carry no split get
-    ``split`` (``test`` for ``None``). Parameters: see the env and :func:`open_online_store`;
-    ``source_kw`` go to the :class:`ObservationSource` either way.
-    """
-    from frame_select_env.observations import DEFAULT_MAX_MEMORY_BYTES
-
-    kw = {} if max_memory_bytes is None else {"max_memory_bytes": max_memory_bytes}
-    kw.update(source_kw)
-    if videos is None:
-        given = {"classifier": classifier, "cache": cache, "flow": flow, "views": views,
-                 "online_options": online_options, "skip_bad": skip_bad or None}
-        if used := [k for k, v in given.items() if v is not None]:
-            raise ValueError(f"{', '.join(used)} only apply to online mode: pass videos=LIST, "
-                             f"a folder, or 'builtin:test'")
-        from frame_select_env.env import resolve_store
-
-        return ObservationSource(resolve_store(store), split, stream, num_frames, state, view,
-                                 **kw)
-    if store is not None:
-        raise ValueError("give store= (a feature store) or videos= (online mode), not both")
-    online, fixed = open_online_store(
-        videos, "builtin" if classifier is None else classifier, device=device, flow=flow,
-        views=views, cache=cache, skip_bad=skip_bad, default_split=split or "test",
-        options=online_options,
-    )
-    kw.setdefault("max_memory_bytes", DEFAULT_MAX_MEMORY_BYTES)
-    return OnlineSource(online, fixed or split, stream, num_frames, state, view, **kw)
 
 
 def materialize(

@@ -1,0 +1,52 @@
+"""The one evaluation of the project, used alike by the AS agent, the SB3 agents and any policy.
+
+Along the data path:
+
+* :mod:`~frame_select_env.evaluation.selection`: top-m and threshold selection (frame- or
+  region-based), the video-level aggregation with alpha (Eq. 10), two-stream fusion, softmax;
+* :mod:`~frame_select_env.evaluation.metrics`: accuracy, mean class accuracy, precision;
+* :mod:`~frame_select_env.evaluation.runner`: Algorithm 2 for selection policies on every view
+  of a split (:func:`load_split`, :func:`policy_importance`, :func:`evaluate_importance`,
+  :func:`evaluate_policies`);
+* :mod:`~frame_select_env.evaluation.costing`: the rows' cost columns (select-before-compute);
+* :mod:`~frame_select_env.evaluation.results`: the row schema, the results CSV files
+  (:func:`write_csv`, :func:`read_csv`) and the mean over seeds (:func:`summarize`);
+* :mod:`~frame_select_env.evaluation.tables`: the Markdown and console tables;
+* :mod:`~frame_select_env.evaluation.plots`: accuracy against m and against cost.
+
+Names are imported lazily, so ``from frame_select_env.evaluation import softmax`` (the env's
+observations use it) loads neither the runner nor matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_SUBMODULES = {
+    "selection": ("softmax", "topm_mask", "threshold_mask", "select_frames",
+                  "select_frames_threshold", "aggregate_predictions", "fuse_streams"),
+    "metrics": ("accuracy", "mean_class_accuracy", "precision"),
+    "runner": ("ALL_AGENT", "SplitData", "ObservingPolicy", "load_split", "policy_importance",
+               "select_and_aggregate", "evaluate_importance", "evaluate_policies"),
+    "costing": ("COST_METRICS", "RowCosting", "observed_streams"),
+    "results": ("ROW_COLUMNS", "COMPARISON_COLUMNS", "CSV_FORMATS", "CsvFormat", "csv_columns",
+                "write_csv", "read_csv", "is_finite", "summarize", "metric_by_m"),
+    "tables": ("METRIC_TEXT", "ORACLE_MARK", "CROSS_MARK", "display_name", "summary_cells",
+               "markdown_table", "cost_table", "print_table", "report_best"),
+    "plots": ("save_figure", "plot_accuracy_vs_m", "plot_accuracy_vs_cost"),
+}
+_EXPORTS = {name: f"{__name__}.{module}" for module, names in _SUBMODULES.items()
+            for name in names}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
