@@ -4,7 +4,8 @@ Dong, Zhang, Tan (AAAI 2019), Sec. 3: the state of frame t is ``s_t = (s^f_t, s^
 classifier's feature and class probabilities. A bidirectional LSTM reads ``s_1 .. s_T``; a fully
 connected layer shared across frames and a sigmoid turn each hidden state into ``p^a_t``, the
 probability of keeping frame t. Training samples ``a_t ~ Bernoulli(p^a_t)``
-(:mod:`agents.reinforce`); testing keeps the top-m frames by ``p^a`` (:mod:`agents.evaluation`).
+(:mod:`agents.reinforce`); testing keeps the top-m frames by ``p^a``
+(:mod:`frame_select_env.evaluation`).
 
 The input layer is ours (the paper does not describe one): each part of the state that is used
 (``features``, ``predictions`` or ``both``, the paper's Table 2) is standardised with statistics
@@ -168,6 +169,9 @@ class ASPolicy:
     """
 
     uses_label = False
+    #: Per-frame input sizes the model was trained on (observation key -> trailing shape), set by
+    #: :mod:`baselines_zoo.registry` when it loads a checkpoint so a store can be checked to fit.
+    input_shapes: dict[str, tuple[int, ...]]
 
     def __init__(self, agent: ASAgent, name: str = "as", batch_size: int = 1024) -> None:
         self.agent = agent.eval()

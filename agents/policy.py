@@ -135,10 +135,12 @@ def policy_scores(
     """
     batch, num_frames = _batch_shape(obs)
     name = getattr(policy, "name", type(policy).__name__)
-    if m is not None and _accepts_kwarg(policy.scores, "m"):
-        out = policy.scores(obs, info, m=m)
+    # The protocol's scores() has no ``m``; policies that accept it are detected at run time.
+    scores: Callable[..., Any] = policy.scores
+    if m is not None and _accepts_kwarg(scores, "m"):
+        out = scores(obs, info, m=m)
     else:
-        out = policy.scores(obs, info)
+        out = scores(obs, info)
     return check_scores(out, batch, num_frames, name)
 
 
@@ -174,6 +176,12 @@ class ActionAdapter:
         self.m = int(m)
 
     def __call__(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """The ``MultiBinary`` action that keeps the policy's top-m frames.
+
+        :param obs: one observation (T, X) per key, or a batch (N, T, X) from a vector env.
+        :param info: the matching per-video extras (unbatched for a single observation).
+        :return: (T,) int8 action for a single observation, (N, T) for a batch.
+        """
         single = np.asarray(next(iter(obs.values()))).ndim == 2
         if single:
             obs = {k: np.asarray(v)[None] for k, v in obs.items()}
@@ -205,6 +213,13 @@ class FunctionPolicy:
     def scores(
         self, obs: Observation, info: Mapping[str, Any] | None = None, m: int | None = None
     ) -> np.ndarray:
+        """Call the wrapped function with the arguments it accepts.
+
+        :param obs: a batch of observations (B, T, ...).
+        :param info: per-video extras; passed only when ``fn`` takes a second argument.
+        :param m: frames that will be kept; passed only when ``fn`` takes ``m``.
+        :return: what ``fn`` returns, (B, T) scores.
+        """
         kwargs = {"m": m} if self._with_m else {}
         return self.fn(obs, info, **kwargs) if self._with_info else self.fn(obs, **kwargs)
 
@@ -251,6 +266,9 @@ class SB3ScoresPolicy:
     """
 
     uses_label = False
+    #: Per-frame input sizes the model was trained on (observation key -> trailing shape), set by
+    #: :mod:`baselines_zoo.registry` when it loads a checkpoint so a store can be checked to fit.
+    input_shapes: dict[str, tuple[int, ...]]
 
     def __init__(self, model: Any, name: str | None = None, batch_size: int = 4096) -> None:
         from gymnasium import spaces
@@ -292,6 +310,15 @@ class SB3ScoresPolicy:
         return out
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Per-frame scores of the model: keep-probabilities or deterministic Box actions.
+
+        :param obs: a batch of observations (B, T, ...); keys the model was not trained on are
+            dropped.
+        :param info: unused (the model never reads the label).
+        :return: (B, T) float32 scores.
+        :raises TypeError: the model does not take ``Dict`` observations.
+        :raises ValueError: a key the model needs is missing or has another shape.
+        """
         import torch
 
         obs = self._check_obs(obs)
@@ -345,7 +372,7 @@ def as_policy(obj: Any, name: str | None = None, uses_label: bool | None = None)
             return obj
         return _NamedPolicy(
             obj,
-            name or getattr(obj, "name", type(obj).__name__),
+            name if name else getattr(obj, "name", type(obj).__name__),
             bool(getattr(obj, "uses_label", False) if uses_label is None else uses_label),
         )
     if callable(obj):

@@ -21,24 +21,26 @@ and resumed run equals an uninterrupted one.
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from agents.as_agent import ASAgent, ASAgentConfig
-from frame_select_env.atomic import atomic_torch_save, atomic_write_text
+from frame_select_env.atomic import atomic_torch_save, atomic_write_csv
 from frame_select_env.config import from_dict
 from frame_select_env.reward import DEFAULT_OMEGA
 from frame_select_env.runtime import resolve_device, set_rng_state, torch_rng_state
 from frame_select_env.vector_env import FrameSelectionVectorEnv
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 BASELINE_INITS = ("zero", "first")
 BASELINE_MODES = ("moving_average", "episode_mean")
@@ -168,6 +170,12 @@ class ReinforceConfig:
         return out
 
     def agent_config(self, feature_dim: int, num_classes: int) -> ASAgentConfig:
+        """The :class:`ASAgentConfig` of the agent these options train.
+
+        :param feature_dim: D of the store's features.
+        :param num_classes: C of the store's predictions.
+        :return: the agent's architecture config.
+        """
         return ASAgentConfig(
             feature_dim=feature_dim, num_classes=num_classes, state=self.state,
             proj_dim=self.proj_dim, hidden_size=self.hidden_size, num_layers=self.num_layers,
@@ -177,14 +185,7 @@ class ReinforceConfig:
 
 def write_log_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write the per-epoch training log as CSV (atomically)."""
-    import io
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(LOG_COLUMNS), extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    atomic_write_text(Path(path), buf.getvalue())
+    atomic_write_csv(path, rows, LOG_COLUMNS, ".6g", extra_keys="ignore")
 
 
 def reinforce_losses(
@@ -258,6 +259,8 @@ class ReinforceTrainer:
             autoreset_mode="disabled", observe=cfg.observe, predict=cfg.predict,
         )
         src = self.env.source
+        if src.num_frames is None:  # ObservationSource sets it to the number of kept frames
+            raise RuntimeError(f"ReinforceTrainer: {src.summary()} did not resolve num_frames")
         self.num_videos, self.num_frames = src.num_videos, src.num_frames
         if cfg.m > self.num_frames:
             raise ValueError(f"ReinforceConfig: m={cfg.m} exceeds the number of frames "
@@ -281,16 +284,18 @@ class ReinforceTrainer:
         self.env.reset(seed=cfg.seed)
         self.epoch = 0
         self.log: list[dict[str, Any]] = []
-        self._tb = None
+        self._tb: SummaryWriter | None = None
 
     # ----------------------------------------------------------------------------- paths
 
     @property
     def checkpoint_path(self) -> Path | None:
+        """``checkpoint_<tag>.pt`` in the output directory (``None`` without one)."""
         return None if self.out_dir is None else self.out_dir / f"checkpoint_{self.tag}.pt"
 
     @property
     def log_path(self) -> Path | None:
+        """``train_log_<tag>.csv`` in the output directory (``None`` without one)."""
         return None if self.out_dir is None else self.out_dir / f"train_log_{self.tag}.csv"
 
     # ----------------------------------------------------------------------------- training
@@ -423,11 +428,12 @@ class ReinforceTrainer:
         return self.log
 
     def _write_epoch(self, row: Mapping[str, Any]) -> None:
-        if self.out_dir is None:
+        log_path = self.log_path
+        if self.out_dir is None or log_path is None:  # log_path is None exactly when out_dir is
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.save_checkpoint()
-        write_log_csv(self.log_path, self.log)
+        write_log_csv(log_path, self.log)
         if self.config.tensorboard:
             if self._tb is None:
                 try:
@@ -464,6 +470,12 @@ class ReinforceTrainer:
         }
 
     def load_state_dict(self, state: Mapping[str, Any], where: str = "checkpoint") -> None:
+        """Resume from a :meth:`state_dict`: weights, optimizer, baselines, RNG states and log.
+
+        :param state: a training checkpoint (``format`` ``as_reinforce/1``).
+        :param where: where it came from (a file), for the errors.
+        :raises ValueError: not a REINFORCE checkpoint, or trained with a different config.
+        """
         if state.get("format") != "as_reinforce/1":
             raise ValueError(f"{where}: not a REINFORCE training checkpoint")
         saved = {k: v for k, v in state["config"].items() if k not in ("epochs", "device",

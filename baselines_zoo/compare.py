@@ -103,9 +103,9 @@ def evaluate_agents(
                                   schemes=schemes, alpha=alpha, fusion_weights=fusion_weights,
                                   seed=seed, include_all=False, data=data)
     label_of = {e.name: e.uses_label for e in entries}
-    tidy = []
+    tidy: list[dict[str, Any]] = []
     for r in rows:
-        row = {k: r.get(k) for k in COMPARISON_COLUMNS}
+        row: dict[str, Any] = {k: r.get(k) for k in COMPARISON_COLUMNS}
         row["seed"], row["m"] = int(r["seed"]), int(r["m"])
         row["uses_label"] = bool(label_of.get(r["agent"], False) or r.get("uses_label"))
         for k in ("precision", "threshold", "frames", "gmacs", "seconds"):
@@ -148,6 +148,8 @@ def plot_selections(entries: Sequence[AgentEntry], store: str | os.PathLike,
     from frame_select_env.observations import ObservationSource
 
     src = ObservationSource(store, split, stream, view="center")
+    if src.num_frames is None:  # ObservationSource sets it to the number of kept frames
+        raise RuntimeError(f"plot_selections: {src.summary()} did not resolve num_frames")
     fs = src.store
     all_obs = src.gather(np.arange(src.num_videos))
     true_p = np.take_along_axis(all_obs["predictions"], src.labels[:, None, None], -1)[..., 0]

@@ -1,8 +1,9 @@
 """Simple frame-selection baselines that follow the :class:`agents.policy.SelectionPolicy` protocol.
 
 Every policy maps a batch of observations ``{"features": (B, T, D), "predictions": (B, T, C)}``
-to importance scores (B, T); the shared top-m rule (:func:`frame_select_env.selection.topm_mask`)
-turns scores into a selection, so all baselines are judged exactly like the learned agents.
+to importance scores (B, T); the shared top-m rule
+(:func:`frame_select_env.evaluation.selection.topm_mask`) turns scores into a selection, so all
+baselines are judged exactly like the learned agents.
 
 =====================  =========================================================  ==========
 name                   keeps                                                      uses label
@@ -123,6 +124,12 @@ class BaselinePolicy:
         self.name = name
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Per-frame importance scores of a batch; the top-m of them are kept.
+
+        :param obs: ``{"features": (B, T, D), "predictions": (B, T, C)}`` (some keys may be absent).
+        :param info: per-video extras (``label``, ``relevance``, ``m``, ...).
+        :return: (B, T) scores.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -152,6 +159,12 @@ class RandomPolicy(BaselinePolicy):
         self.rng = np.random.default_rng(self.seed)
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """I.i.d. uniform scores from the policy's own generator.
+
+        :param obs: a batch of observations; only its (B, T) shape is read.
+        :param info: unused.
+        :return: (B, T) float32 scores in [0, 1).
+        """
         b, t = _batch_shape(obs, self.name)
         # i.i.d. uniform scores: their top-m is a uniformly random m-subset.
         return self.rng.random((b, t), dtype=np.float64).astype(np.float32)
@@ -183,7 +196,7 @@ class UniformPolicy(BaselinePolicy):
         """
         if m is None:
             order = nested_spread_order(num_frames)
-            scores = np.empty(num_frames, dtype=np.float32)
+            scores: np.ndarray = np.empty(num_frames, dtype=np.float32)
             scores[order] = np.arange(num_frames, 0, -1, dtype=np.float32)
             return scores
         # The centres score above every other frame; the rest keep the nested order (in [0, 1)) so
@@ -195,6 +208,13 @@ class UniformPolicy(BaselinePolicy):
     def scores(
         self, obs: Observation, info: Mapping[str, Any] | None = None, m: int | None = None
     ) -> np.ndarray:
+        """The segment centres of m frames score highest; without any m, the nested order.
+
+        :param obs: a batch of observations; only its (B, T) shape is read.
+        :param info: may hold ``m`` (used when neither the call nor the policy gives one).
+        :param m: frames to keep; overrides the policy's own ``m``.
+        :return: (B, T) float32 scores, the same row for every video.
+        """
         b, t = _batch_shape(obs, self.name)
         if m is None:
             m = self.m
@@ -218,6 +238,12 @@ class AllPolicy(BaselinePolicy):
         super().__init__(name)
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """The same score for every frame (evaluate at ``m = T``).
+
+        :param obs: a batch of observations; only its (B, T) shape is read.
+        :param info: unused.
+        :return: (B, T) float32 ones.
+        """
         b, t = _batch_shape(obs, self.name)
         return np.ones((b, t), dtype=np.float32)
 
@@ -240,6 +266,13 @@ class ConfidencePolicy(BaselinePolicy):
         self.measure = measure
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Each frame's confidence: its largest class probability, or minus its entropy.
+
+        :param obs: a batch of observations with ``predictions`` (B, T, C).
+        :param info: unused.
+        :return: (B, T) scores.
+        :raises ValueError: ``obs`` has no (B, T, C) ``predictions``.
+        """
         probs = _predictions(obs, self.name)
         if self.measure == "max":
             return probs.max(-1)
@@ -261,6 +294,13 @@ class OraclePolicy(BaselinePolicy):
         super().__init__(name)
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Each frame's probability of the video's true class.
+
+        :param obs: a batch of observations with ``predictions`` (B, T, C).
+        :param info: must hold ``label`` (B,).
+        :return: (B, T) scores.
+        :raises ValueError: no predictions, no labels, or a label count that does not match B.
+        """
         probs = _predictions(obs, self.name)
         labels = _info_array(info, "label", self.name, "the true class of each video").astype(
             np.int64).reshape(-1)
@@ -287,6 +327,13 @@ class RelevanceOraclePolicy(BaselinePolicy):
         super().__init__(name)
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Each frame's ground-truth relevance, ties broken by the nested spread order.
+
+        :param obs: a batch of observations; only its (B, T) shape is read.
+        :param info: must hold ``relevance`` (B, T).
+        :return: (B, T) float32 scores: relevance plus a tie-break in (0, 1).
+        :raises ValueError: ``info`` has no ``relevance``.
+        """
         b, t = _batch_shape(obs, self.name)
         rel = _info_array(info, "relevance", self.name,
                           "per-frame ground-truth relevance; the store must record it")

@@ -212,7 +212,7 @@ def _load_as(entry: AgentEntry, streams: Sequence[str], target: str) -> dict[str
             continue
         pol, config = policy_of(path)
         trained_on = config.get("stream")
-        if trained_on in streams:
+        if trained_on is not None and trained_on in streams:
             by_stream[trained_on] = pol
         single = pol
     return {"by_stream": by_stream, "single": single, "trained_on": trained_on}

@@ -25,7 +25,7 @@ The per-frame head is implemented for the on-policy actor-critic only; SAC and T
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -62,7 +62,12 @@ class BiLSTMExtractor(BaseFeaturesExtractor, BiLSTMEncoder):
         keys = [k for k in OBS_PARTS if k in observation_space.spaces]
         if not keys:
             raise ValueError(f"BiLSTMExtractor: observation space has none of {OBS_PARTS}")
-        shapes = {k: observation_space[k].shape for k in keys}
+        shapes: dict[str, tuple[int, ...]] = {}
+        for k in keys:
+            shape = observation_space[k].shape
+            if shape is None:
+                raise ValueError(f"BiLSTMExtractor: observation part {k!r} has no shape")
+            shapes[k] = shape
         lengths = {s[0] for s in shapes.values()}
         if any(len(s) != 2 for s in shapes.values()) or len(lengths) != 1:
             raise ValueError(f"BiLSTMExtractor: every part must be (T, X) with the same T, got "
@@ -79,6 +84,7 @@ class BiLSTMExtractor(BaseFeaturesExtractor, BiLSTMEncoder):
         return self.encode({k: observations[k].float() for k in self.keys})
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-frame BiLSTM outputs flattened to (B, T * 2H), SB3's features."""
         return self.frames(observations).flatten(1)
 
 
@@ -94,6 +100,7 @@ class PerFrameHead(nn.Module):
         self.linear = nn.Linear(self.frame_dim, 1)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        """(B, T * 2H) latent -> (B, T) per-frame logits."""
         return self.linear(latent.view(latent.shape[0], -1, self.frame_dim)).squeeze(-1)
 
 
@@ -115,13 +122,16 @@ class PerFrameLatent(nn.Module):
         self.value_mlp = nn.Sequential(nn.Linear(self.frame_dim, vf_hidden), nn.Tanh())
 
     def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
+        """The actor latent: the per-frame features unchanged (B, T * 2H)."""
         return features
 
     def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
+        """The critic latent: an MLP of the features averaged over frames (B, vf_hidden)."""
         pooled = features.view(features.shape[0], -1, self.frame_dim).mean(1)
         return self.value_mlp(pooled)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actor and critic latents, as SB3's ``MlpExtractor`` returns them."""
         return self.forward_actor(features), self.forward_critic(features)
 
 
@@ -152,7 +162,10 @@ class PerFrameActorCriticPolicy(ActorCriticPolicy):
             raise TypeError(f"PerFrameActorCriticPolicy needs a features extractor with a "
                             f"'frame_dim' attribute (like BiLSTMExtractor), got "
                             f"{type(self.features_extractor).__name__}")
-        self.mlp_extractor = PerFrameLatent(frame_dim, self.vf_hidden).to(self.device)
+        # SB3 annotates mlp_extractor as MlpExtractor, but its docs replace it with any module
+        # that has latent_dim_pi / latent_dim_vf and forward_actor / forward_critic.
+        self.mlp_extractor = PerFrameLatent(  # type: ignore[assignment]
+            frame_dim, self.vf_hidden).to(self.device)
         self.mlp_extractor.latent_dim_pi = self.features_dim
 
     def _build(self, lr_schedule: Any) -> None:
@@ -163,7 +176,8 @@ class PerFrameActorCriticPolicy(ActorCriticPolicy):
         # Swap SB3's dense (T * 2H -> T) action layer for the shared per-frame one, initialised
         # like SB3 initialises action layers (small orthogonal gain), then rebuild the optimizer
         # so it holds the new parameters.
-        self.action_net = PerFrameHead(self.mlp_extractor.frame_dim).to(self.device)
+        latent = cast(PerFrameLatent, self.mlp_extractor)  # set by _build_mlp_extractor
+        self.action_net = PerFrameHead(latent.frame_dim).to(self.device)
         if self.ortho_init:
             self.action_net.apply(partial(self.init_weights, gain=0.01))
         self.optimizer = self.optimizer_class(  # type: ignore[call-arg]

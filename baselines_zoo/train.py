@@ -224,8 +224,8 @@ def quick_eval(model_path: str | os.PathLike, split: str = "val",
                ms: tuple[int, ...] = (4, 8, 16)) -> list[dict[str, Any]]:
     """Frame-based accuracy of a trained model on ``split`` next to the ``all`` baseline.
 
-    Uses :func:`agents.evaluation.evaluate_policies` on the stream the model was trained on
-    (nothing for ``fused`` models, which cannot be scored per stream).
+    Uses :func:`frame_select_env.evaluation.evaluate_policies` on the stream the model was trained
+    on (nothing for ``fused`` models, which cannot be scored per stream).
 
     :param model_path: ``model.zip`` written by :func:`train_sb3`.
     :param split: evaluation split.

@@ -2,14 +2,14 @@
 
 :class:`TopMScoresWrapper` replaces the ``MultiBinary(T)`` action with ``Box(-1, 1, (T,))``
 per-frame scores and keeps the top-m of them, exactly the rule used at evaluation time
-(:func:`frame_select_env.selection.topm_mask`). The agent learns a ranking of frames; m may be
-fixed or drawn per episode so the ranking is trained for every m it will be evaluated at.
+(:func:`frame_select_env.evaluation.selection.topm_mask`). The agent learns a ranking of frames;
+m may be fixed or drawn per episode so the ranking is trained for every m it will be evaluated at.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -32,7 +32,12 @@ class TopMScoresWrapper(gym.ActionWrapper):
             raise TypeError(f"TopMScoresWrapper needs a MultiBinary(T) action space, got "
                             f"{env.action_space}")
         self.num_frames = int(env.action_space.shape[0])
-        choices = [int(m)] if np.isscalar(m) else [int(x) for x in m]
+        # np.isscalar's TypeGuard narrows to numpy's scalar union (not to int) and leaves the
+        # other branch un-narrowed, so both branches spell out the type they handle.
+        if np.isscalar(m):
+            choices = [int(cast(int, m))]
+        else:
+            choices = [int(x) for x in cast(Sequence[int], m)]
         if not choices or any(not 1 <= x <= self.num_frames for x in choices):
             raise ValueError(f"TopMScoresWrapper: m must be in [1, {self.num_frames}], got {m}")
         self.m_choices = choices
@@ -40,6 +45,11 @@ class TopMScoresWrapper(gym.ActionWrapper):
         self.action_space = spaces.Box(-1.0, 1.0, (self.num_frames,), np.float32)
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Reset the env, draw this episode's m (when there is a choice) and report it.
+
+        :param kwargs: passed to the env's ``reset`` (``seed``, ``options``).
+        :return: the observation and the info dict, with ``info["m"]`` set.
+        """
         obs, info = self.env.reset(**kwargs)
         if len(self.m_choices) > 1:
             self.m = int(self.np_random.choice(self.m_choices))
@@ -47,5 +57,10 @@ class TopMScoresWrapper(gym.ActionWrapper):
         return obs, info
 
     def action(self, action: Any) -> np.ndarray:
+        """Per-frame scores -> the ``MultiBinary`` action keeping the top-m frames.
+
+        :param action: (T,) scores in the ``Box`` action space.
+        :return: (T,) int8 keep mask with exactly m ones.
+        """
         scores = np.asarray(action, dtype=np.float32).reshape(self.num_frames)
         return topm_mask(scores, self.m).astype(np.int8)

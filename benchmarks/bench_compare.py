@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""How long does comparing agents take, relative to just running them?
+"""Agent comparison time: the full evaluation vs just running the agents.
 
 Times :func:`frame_select_env.evaluation.evaluate_policies` for 6 agents (random, uniform,
 confidence, oracle, the AS agent and an SB3 PPO BiLSTM agent) x 6 values of m x 2 schemes x 2
@@ -18,16 +18,19 @@ times a synthetic store of the same shape as the built-in one instead.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from frame_select_env.builtin import resolve_store  # noqa: E402
+from frame_select_env.cli import option, parse  # noqa: E402
 
 
 def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: str | None
@@ -73,6 +76,12 @@ def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: 
 
 
 def median_time(fn: Any, repeats: int) -> float:
+    """Median wall-clock seconds of ``repeats`` calls of ``fn()``.
+
+    :param fn: a callable taking no arguments.
+    :param repeats: how many times to call it.
+    :return: the median time in seconds.
+    """
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -81,18 +90,26 @@ def median_time(fn: Any, repeats: int) -> float:
     return statistics.median(times)
 
 
+@dataclass
+class Args:
+    """The arguments of ``bench_compare.py``."""
+
+    store: str | None = option(None, "feature store (default: the built-in one)")
+    synthetic: bool = option(False, "time a synthetic store (when the built-in one is not built)")
+    as_path: str | None = option(None, "an AS checkpoint / run dir", flag="as")
+    ppo_path: str | None = option(None, "an SB3 PPO model.zip", flag="ppo")
+    repeats: int = option(3, "timed repeats (the median is kept)")
+    threads: int = option(1, "torch CPU threads")
+    out: str | None = option(None, "write the numbers as JSON here")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--store", default=None)
-    ap.add_argument("--synthetic", action="store_true",
-                    help="time a synthetic store (when the built-in one is not built)")
-    ap.add_argument("--as", dest="as_path", default=None, help="an AS checkpoint / run dir")
-    ap.add_argument("--ppo", dest="ppo_path", default=None, help="an SB3 PPO model.zip")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    ap.add_argument("--out", default=None, help="write the numbers as JSON here")
-    args = ap.parse_args(argv)
+    """Time the evaluation, the forward pass and each agent; print (and save) the JSON.
+
+    :param argv: command-line arguments (default: ``sys.argv[1:]``).
+    :return: the exit status.
+    """
+    args = parse(Args, argv, description=__doc__)
 
     import torch
 
@@ -106,12 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.mkdtemp()
         store_path = make_synthetic_store(Path(tmp) / "synthetic.h5", num_videos=2000,
                                           feature_dim=64, num_classes=10, num_views=1)
-    elif args.store:
-        store_path = Path(args.store)
     else:
-        from frame_select_env.builtin import builtin_store_path
-
-        store_path = builtin_store_path()
+        store_path = resolve_store(args.store, "--store")
     store = FeatureStore(store_path)
     streams = [s for s in ("rgb", "flow") if s in store.streams]
     ms, schemes = (4, 8, 12, 16, 20, 25), ("frame", "region")

@@ -13,13 +13,14 @@ The videos do not ship; :func:`builtin_videos` regenerates a split of them on de
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from frame_select_env.atomic import sha256_file
 
 STORE_ENV_VAR = "FRAME_SELECT_ENV_STORE"
 CACHE_ENV_VAR = "FRAME_SELECT_ENV_CACHE"
@@ -91,7 +92,7 @@ def builtin_classifier_path(verify: bool = True) -> Path:
         )
     if verify:
         want = builtin_summary().get("classifier", {}).get("sha256")
-        got = hashlib.sha256(path.read_bytes()).hexdigest()
+        got = sha256_file(path)
         if want != got:
             raise ValueError(
                 f"built-in classifier {str(path)!r} has sha256 {got[:16]}..., but "
@@ -139,8 +140,7 @@ def builtin_videos(split: str | None = "test", root: str | os.PathLike | None = 
     if split is not None and split not in summary["counts_per_class"]:
         raise ValueError(f"builtin videos: unknown split {split!r}; choose from "
                          f"{sorted(summary['counts_per_class'])} or None")
-    gen = {k: tuple(v) if isinstance(v, list) else v for k, v in summary["generator"].items()}
-    cfg = SparseActionsConfig(**gen)
+    cfg = SparseActionsConfig.from_dict(summary["generator"])
     # The build plans train, val, test in this order (the json sorts its keys): a video's
     # index, and with it its content, depends on that order.
     counts = summary["counts_per_class"]

@@ -42,7 +42,8 @@ _MISSING: Any = dataclasses.MISSING
 
 
 def option(default: Any = _MISSING, help: str = "", *, choices: Sequence[Any] | None = None,
-           positional: bool = False, flag: str | None = None, metavar: str | None = None,
+           positional: bool = False, flag: str | None = None,
+           metavar: str | tuple[str, ...] | None = None,
            group: str | None = None, nargs: str | None = None) -> Any:
     """A dataclass field that :func:`parse` turns into a command-line argument.
 
@@ -100,8 +101,10 @@ class _ListAction(argparse.Action):
 
 
 def _hints(cls: type) -> dict[str, Any]:
-    """The field types of ``cls``, resolved in its module (a field named ``list`` or ``set``
-    must not shadow the builtin in the other fields' annotations).
+    """The field types of ``cls``, resolved in its module.
+
+    The class namespace is left out: a field named ``list`` or ``set`` must not shadow the
+    builtin in the other fields' annotations.
     """
     module = sys.modules.get(cls.__module__)
     return typing.get_type_hints(cls, globalns=vars(module) if module else {}, localns={})
@@ -150,8 +153,11 @@ def build_parser(cls: type, description: str | None = None,
         tp = _strip_optional(hints[f.name])
         origin = typing.get_origin(tp)
         has_default = f.default is not _MISSING or f.default_factory is not _MISSING
-        default = (f.default if f.default is not _MISSING
-                   else f.default_factory() if f.default_factory is not _MISSING else None)
+        default: Any = None
+        if f.default is not _MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
         help_text = meta.get("help") or ""
         if tp is bool and has_default:
             help_text = f"{help_text} (default: {'on' if default else 'off'})".strip()
@@ -218,7 +224,7 @@ def parse(cls: type[T], argv: Sequence[str] | None = None, description: str | No
     namespace = parser.parse_args(None if argv is None else list(argv))
     values = vars(namespace)
     hints = _hints(cls)
-    for f in dataclasses.fields(cls):  # argparse gives lists; a tuple field gets a tuple
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # argparse gives lists
         origin = typing.get_origin(_strip_optional(hints[f.name]))
         if origin is tuple and isinstance(values.get(f.name), list):
             values[f.name] = tuple(values[f.name])

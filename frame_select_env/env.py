@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -78,14 +78,15 @@ def check_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
 def env_source(
     render_mode: str | None, store: Any, split: str | None, stream: str, num_frames: int | None,
     state: str, view: str | int, max_memory_bytes: int | None, **options: Any,
-) -> tuple[ObservationSource, spaces.Dict, spaces.MultiBinary]:
+) -> tuple[ObservationSource, int, spaces.Dict, spaces.MultiBinary]:
     """What the single and the vector env build from their arguments, after checking them.
 
     :param render_mode: ``None`` or one of :data:`frame_select_env.render.RENDER_MODES`.
     :param store: see :class:`FrameSelectionEnv` for this and the other parameters.
     :param options: ``observe``, ``predict`` and the online-mode arguments (``videos``, ...).
-    :return: ``(observation source, one env's observation space, one env's action space)``.
+    :return: ``(observation source, T, one env's observation space, one env's action space)``.
     :raises ValueError: an unknown ``render_mode`` (and the source's own argument checks).
+    :raises RuntimeError: the source left ``num_frames`` unresolved (a bug).
     """
     if render_mode not in (None, *RENDER_MODES):
         raise ValueError(
@@ -94,8 +95,10 @@ def env_source(
     # observe/predict: select-before-compute (ObservationSource); None = `stream`.
     # videos=...: online mode (frame_select_env.online), states computed from the videos.
     src = make_source(store, split, stream, num_frames, state, view, max_memory_bytes, **options)
+    if src.num_frames is None:  # the source resolves the requested T (None = all) on creation
+        raise RuntimeError(f"{type(src).__name__} left num_frames unresolved")
     obs_space = make_spaces(src.num_frames, src.feature_dim, src.num_classes, state)
-    return src, obs_space, spaces.MultiBinary(src.num_frames)
+    return src, src.num_frames, obs_space, spaces.MultiBinary(src.num_frames)
 
 
 class FrameSelectionEnv(gym.Env):
@@ -212,7 +215,7 @@ class FrameSelectionEnv(gym.Env):
         skip_bad: bool = False,
         online_options: dict[str, Any] | None = None,
     ) -> None:
-        self.source, self.observation_space, self.action_space = env_source(
+        self.source, self.num_frames, self.observation_space, self.action_space = env_source(
             render_mode, store, split, stream, num_frames, state, view, max_memory_bytes,
             observe=observe, predict=predict, videos=videos, classifier=classifier,
             device=device, flow=flow, views=views, cache=cache, skip_bad=skip_bad,
@@ -221,7 +224,6 @@ class FrameSelectionEnv(gym.Env):
         self.omega = float(omega)
         self.state = state
         self.render_mode = render_mode
-        self.num_frames = self.source.num_frames
         self.class_names = self.source.store.class_names
         self._index = 0
         self._view: int | None = None
@@ -252,6 +254,15 @@ class FrameSelectionEnv(gym.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start an episode on one video of the split (drawn, or named by ``options``).
+
+        :param seed: seeds the env's generator (which video and view are drawn).
+        :param options: ``{"video_id": id}`` or ``{"index": i}`` to pick the video, and with
+            ``view="random"`` ``{"view": k}`` to pick the view.
+        :return: the observation and the episode's info (``video_id``, ``label``, ``index``,
+            ``view``).
+        :raises ValueError: an unknown option, or a video id or index not in the split.
+        """
         super().reset(seed=seed)
         self._index = self._pick_index(options)
         views = self.source.draw_views(self.np_random, 1)
@@ -260,7 +271,9 @@ class FrameSelectionEnv(gym.Env):
         self._view = None if views is None else int(views[0])
         batch = self.source.gather(np.array([self._index]), views)
         self._probs = self.source.reward_probs(batch)[0]  # the `predict` stream(s)
-        self._obs = {k: batch[k][0] for k in self.observation_space.spaces}
+        # gym.Env types observation_space as a Space; env_source made it a Dict
+        obs_space = cast(spaces.Dict, self.observation_space)
+        self._obs = {k: batch[k][0] for k in obs_space.spaces}
         self._last = None
         return self._obs, self._info()
 
@@ -277,6 +290,14 @@ class FrameSelectionEnv(gym.Env):
         return info
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Keep the selected frames and end the episode with the selection's reward.
+
+        :param action: a 0/1 keep flag per frame, shape ``(num_frames,)``.
+        :return: the observation acted on (a copy), the reward, ``terminated=True``,
+            ``truncated=False`` and the info with the selection's details (``p0``, ``p1``,
+            ``num_selected``, ``action``, ...).
+        :raises RuntimeError: called before :meth:`reset`.
+        """
         if self._obs is None:
             raise RuntimeError("FrameSelectionEnv.step called before reset")
         keep = check_actions(action, (self.num_frames,))
@@ -310,8 +331,8 @@ class FrameSelectionEnv(gym.Env):
 
         Before ``step`` it shows the video's per-frame probabilities; after it, the last action.
         """
-        if self.render_mode is None or self._obs is None:
-            return None
+        if self.render_mode is None or self._obs is None or self._probs is None:
+            return None  # (reset sets _obs and _probs together)
         label = int(self.source.labels[self._index])
         last = None if self._last is None else {**self._last, "reward": self._reward}
         view = episode_view(

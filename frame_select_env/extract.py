@@ -25,7 +25,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -374,8 +374,8 @@ def extract_features(
     :param progress: tqdm progress bar
     :param log: where per-video failure lines go (default: stderr)
     :param measure_cost: also time decoding, flow and the CNNs on this machine for the store's
-        cost dict (metadata ``"cost"``, :func:`frame_select_env.cost.extraction_cost`); MACs and
-        frame counts are always stored, seconds only with this (they vary between runs)
+        cost dict (metadata ``"cost"``, :func:`frame_select_env.cost.extraction_metadata`);
+        MACs and frame counts are always stored, seconds only with this (they vary between runs)
     :return: :class:`ExtractResult`
     """
     from tqdm import tqdm
@@ -420,8 +420,11 @@ def extract_features(
         from torch.utils.data import DataLoader
 
         ds = _VideoDataset([(i, str(video_location(root, r.path))) for i, r in todo], cfg)
-        loader = DataLoader(
-            ds, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity,
+        # _VideoDataset is map-style by duck typing (torch stays a lazy import); the stubs want
+        # a torch Dataset
+        loader: DataLoader[Any] = DataLoader(
+            ds,  # type: ignore[arg-type]
+            batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity,
             worker_init_fn=_worker_init if workers > 0 else None,
             prefetch_factor=2 if workers > 0 else None,
             # spawn, not fork: a fork after OpenCV's / torch's thread pools were used in this
@@ -503,7 +506,7 @@ def store_metadata(cfg: ExtractConfig, classifier_id: str) -> dict[str, Any]:
 
 def write_parts_store(
     out: str | os.PathLike,
-    entries: Sequence[tuple[str, int, str, dict[str, np.ndarray]]],
+    entries: Sequence[tuple[str, int, str, Mapping[str, Any]]],
     cfg: ExtractConfig,
     class_names: Sequence[str],
     metadata: dict[str, Any],
@@ -512,7 +515,7 @@ def write_parts_store(
     """Write per-video parts as one store (validated, atomically renamed into place).
 
     :param out: the store path
-    :param entries: (video id, label, split, part arrays) per row, in row order
+    :param entries: (video id, label, split, part arrays by name) per row, in row order
     :param cfg: extraction config (T, dtype)
     :param class_names: the C class names
     :param metadata: the store's metadata

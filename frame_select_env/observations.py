@@ -141,10 +141,12 @@ class ObservationSource:
 
     @property
     def num_videos(self) -> int:
+        """Number of videos in the split."""
         return len(self.rows)
 
     @property
     def fixed_view(self) -> bool:
+        """Whether every episode sees the same view (any view mode but ``random``)."""
         return self.view != "random"
 
     def _view_per_row(self, n: int, views: np.ndarray | None) -> np.ndarray | None:
@@ -222,7 +224,7 @@ class ObservationSource:
                 crops = self.num_views if self.view == "mean" else 1
                 only_predict = [s for s in self.predict_streams if s not in self.streams]
                 self._macs_terms = (
-                    self.num_frames * crops * sum(per[s] for s in self.streams),
+                    len(self.frames) * crops * sum(per[s] for s in self.streams),  # T frames
                     crops * sum(per[s] for s in only_predict),
                 )
         if self._macs_terms is None:
@@ -235,6 +237,7 @@ class ObservationSource:
         return batch.get(REWARD_KEY, batch["predictions"])
 
     def summary(self) -> str:
+        """One line describing the source: store, split, streams, sizes and memory mode."""
         streams = (f"observe={self.observe} predict={self.predict}" if self.separate_predict
                    else f"stream={self.stream}")
         return (

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 
 class DeviceUnavailableError(ValueError, RuntimeError):
-    """A CUDA device was asked for on a machine without one (a ``ValueError`` and a
-    ``RuntimeError``, so callers of either kind catch it).
+    """A CUDA device was asked for on a machine without one.
+
+    It is a ``ValueError`` and a ``RuntimeError``, so callers of either kind catch it.
     """
 
 
@@ -44,7 +45,8 @@ def global_rng_state() -> dict[str, Any]:
     Stored as tensors and plain Python values, so a checkpoint holding it loads with
     ``torch.load(..., weights_only=True)``.
     """
-    np_state = np.random.get_state()
+    # numpy's stubs give the default call legacy=False's dict; it returns the legacy tuple
+    np_state = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
     py_state = random.getstate()
     return {
         **torch_rng_state(),

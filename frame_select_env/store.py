@@ -423,12 +423,15 @@ class FeatureStore:
 
     @property
     def num_classes(self) -> int:
+        """Number of classes C."""
         return len(self.class_names)
 
     def num_views(self, stream: str) -> int:
+        """Number of views (crops) V stored per frame of a stream."""
         return int(self._dataset(stream, "features").shape[2])
 
     def feature_dim(self, stream: str) -> int:
+        """Feature dimension D of a stream."""
         return int(self._dataset(stream, "features").shape[3])
 
     def nbytes(self, stream: str) -> int:
@@ -509,6 +512,7 @@ class FeatureStore:
         return feats, logits
 
     def close(self) -> None:
+        """Close the HDF5 file of this process (the next access reopens it)."""
         if self._file is not None:
             self._file.close()
             self._file = None

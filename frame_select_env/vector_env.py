@@ -132,7 +132,8 @@ class FrameSelectionVectorEnv(VectorEnv):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         # Online mode (videos=...): one step's N videos are classified in one batch.
-        self.source, self.single_observation_space, self.single_action_space = env_source(
+        (self.source, self.num_frames, self.single_observation_space,
+         self.single_action_space) = env_source(
             render_mode, store, split, stream, num_frames, state, view, max_memory_bytes,
             observe=observe, predict=predict, videos=videos, classifier=classifier,
             device=device, flow=flow, views=views, cache=cache, skip_bad=skip_bad,
@@ -141,7 +142,6 @@ class FrameSelectionVectorEnv(VectorEnv):
         self.render_mode = render_mode
         self.num_envs = int(num_envs)
         self.omega = float(omega)
-        self.num_frames = self.source.num_frames
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._keys = list(self.single_observation_space.spaces)
@@ -167,6 +167,15 @@ class FrameSelectionVectorEnv(VectorEnv):
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start one episode per sub-env on drawn (or given) videos.
+
+        :param seed: seeds the one generator of all sub-envs (of a list, its first entry).
+        :param options: ``{"indices": (N,), "views": (N,)}`` to pick the videos and, with
+            ``view="random"``, their views.
+        :return: the batched observations and info (``video_id``, ``label``, ``index``,
+            ``view``, one entry per sub-env).
+        :raises ValueError: an unknown option, or indices or views of the wrong shape or range.
+        """
         if isinstance(seed, list):
             seed = seed[0]  # one generator drives every sub-episode
         super().reset(seed=seed)
@@ -211,6 +220,14 @@ class FrameSelectionVectorEnv(VectorEnv):
     def step(
         self, actions: Any
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Score every sub-env's selection and end all episodes, autoresetting by the mode.
+
+        :param actions: 0/1 keep flags, shape ``(num_envs, num_frames)``.
+        :return: observations, rewards, terminated, truncated and info, batched per sub-env,
+            as Gymnasium's ``autoreset_mode`` (next-step, same-step or disabled) lays them out.
+        :raises RuntimeError: called before :meth:`reset` (or, with autoreset disabled, after
+            a step without a reset).
+        """
         mode = self.metadata["autoreset_mode"]
         if mode == AutoresetMode.NEXT_STEP and self._needs_reset:
             # Gymnasium's NEXT_STEP: this step only resets the ended episodes (all of them).
@@ -267,11 +284,13 @@ class FrameSelectionVectorEnv(VectorEnv):
 
     def render(self) -> tuple[Any, ...] | None:
         """One picture (``rgb_array``) or text (``ansi``) per sub-env; see the class docstring."""
-        if self.render_mode is None or (self._shown is None and self._batch is None):
+        if self.render_mode is None:
             return None
         names = self.source.store.class_names
         draw = render_rgb if self.render_mode == "rgb_array" else render_ansi
         if self._shown is None:  # nothing acted on yet: the current videos
+            if self._batch is None:  # not reset yet
+                return None
             probs, labels = self._batch["predictions"], self.source.labels[self._idx]
             ids = self.source.video_ids[self._idx]
             return tuple(

@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from frame_select_env.atomic import atomic_write_text  # noqa: E402
+from frame_select_env.atomic import atomic_write_text, sha256_file  # noqa: E402
 from frame_select_env.cli import option, parse  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,15 +92,6 @@ class Args:
 
 def _atomic_json(path: Path, obj: object) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
-
-
-def sha256_file(path: Path) -> str:
-    """:return: hex sha256 of a file"""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def parse_counts(counts: list[int]) -> dict[str, int]:
@@ -230,20 +221,14 @@ def stage_train(args, train_val, wd: Path, ckpt_dir: Path) -> dict[str, Path]:
 def stage_extract(args, plan, truth, videos: Path, ckpts: dict[str, Path], raw_store: Path):
     """Stage 5: extract every video's states with the frozen two-stream classifier."""
     from frame_select_env.datasets.lists import VideoRecord
-    from frame_select_env.datasets.sparse_actions import CLASS_NAMES, sampled_relevance
+    from frame_select_env.datasets.sparse_actions import CLASS_NAMES, truth_relevance
     from frame_select_env.extract import ExtractConfig, extract_features
     from frame_select_env.models import TwoStreamClassifier
 
     records = [VideoRecord(f"{r.video_id}.avi", r.label, r.split) for r in plan]
 
     def relevance(rec, rgb_idx, n):
-        gt = truth[rec.video_id]
-        if gt["num_frames"] != n:
-            raise ValueError(f"{rec.path}: decoded {n} frames, the generator wrote "
-                             f"{gt['num_frames']}")
-        rel = np.zeros(n, bool)
-        rel[gt["window"][0] : gt["window"][1]] = True
-        return sampled_relevance(rel, rgb_idx).astype(np.uint8)
+        return truth_relevance(truth[rec.video_id], rgb_idx, n, where=rec.path)
 
     ecfg = ExtractConfig(num_frames=args.num_frames, flow_length=5, flow_method="dis",
                          num_views=args.views, size=FRAME_SIZE, crop=CROP, dtype="float16")
@@ -292,8 +277,9 @@ def stage_finalize(args, gen_cfg, ecfg, raw_store: Path, timings: dict) -> dict:
                   "window",
     )
     write_store(
-        args.out, features=feats, logits=logits, labels=st.labels, video_ids=st.video_ids,
-        splits=st.splits, class_names=st.class_names, relevance=st.relevance(idx),
+        # list(): write_store takes sequences of strings (it makes the same lists itself)
+        args.out, features=feats, logits=logits, labels=st.labels, video_ids=list(st.video_ids),
+        splits=list(st.splits), class_names=st.class_names, relevance=st.relevance(idx),
         metadata=meta, dtype="float16", compression="gzip",
     )
     t0 = time.perf_counter()

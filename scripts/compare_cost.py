@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{fs.streams}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    cost: dict[str, Any] | None  # store_cost's None is an error below
     if args.measure:
         if fs.metadata.get("dataset") != "sparse_actions":
             raise SystemExit("--measure re-measures the built-in SparseActions store only; a store "

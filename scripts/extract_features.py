@@ -30,6 +30,7 @@ import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -39,6 +40,8 @@ from frame_select_env.cli import option, parse  # noqa: E402
 from frame_select_env.constants import SPLITS  # noqa: E402
 
 FLOW_METHODS = ("dis", "tvl1", "farneback")
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -106,6 +109,8 @@ def load_records(args: Args):
         if args.splits is None:
             raise SystemExit("error: --dataset needs --splits DIR")
         return load_dataset(args.dataset, args.splits, args.split, args.subset)
+    if args.list is None:  # excluded by the check above
+        raise SystemExit("error: give exactly one of --list or --dataset")
     records = read_plain_list(args.list)
     if args.subset is not None:
         records = [x for x in records if (x.split or args.default_split) == args.subset]
@@ -148,6 +153,30 @@ def set_defaults(args: Args, recorded: dict) -> None:
             setattr(args, name, recorded.get(RECORDED[name], default))
 
 
+def _filled(value: T | None, flag: str) -> T:
+    """A sampling argument after :func:`set_defaults`, which gives every one of them a value.
+
+    :param value: the argument's value.
+    :param flag: its command-line flag, for the error.
+    :return: ``value``.
+    :raises SystemExit: ``value`` is None (the classifier recorded no value for it).
+    """
+    if value is None:
+        raise SystemExit(f"error: {flag} has no value (not given, recorded or defaulted)")
+    return value
+
+
+def _frame_size(size: tuple[int, int] | None) -> tuple[int, int]:
+    """The (W, H) frame size after :func:`set_defaults` (a pair, as given, recorded or defaulted).
+
+    :param size: ``args.size``.
+    :return: ``(W, H)``.
+    :raises SystemExit: ``size`` is None.
+    """
+    width_height = _filled(size, "--size")
+    return (width_height[0], width_height[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Extract as the command line says; 0 when every video was stored, else 1."""
     args = parse(Args, argv, description=__doc__)
@@ -163,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
 
         set_defaults(args, {})
         chosen = [r for i, r in enumerate(records) if i % shard[1] == shard[0]]
-        failures = build_rawframes(chosen, args.root, args.rawframes_out, args.flow,
-                                   tuple(args.size), args.workers, args.progress)
+        failures = build_rawframes(chosen, args.root, args.rawframes_out,
+                                   _filled(args.flow, "--flow"), _frame_size(args.size),
+                                   args.workers, args.progress)
         for path, why in failures:
             print(f"FAILED {path}\t{why}", file=sys.stderr)
         print(f"rawframes: {len(chosen) - len(failures)} ok, {len(failures)} failed")
@@ -189,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.classes is None and args.list is not None:
             class_names = list(clf.class_names)
     set_defaults(args, recorded)
-    cfg = ExtractConfig(num_frames=args.num_frames, flow_length=args.flow_length,
-                        flow_method=args.flow, num_views=args.views, size=tuple(args.size),
-                        crop=args.crop, dtype=args.dtype)
+    cfg = ExtractConfig(num_frames=_filled(args.num_frames, "--num-frames"),
+                        flow_length=_filled(args.flow_length, "--flow-length"),
+                        flow_method=_filled(args.flow, "--flow"),
+                        num_views=_filled(args.views, "--views"), size=_frame_size(args.size),
+                        crop=_filled(args.crop, "--crop"), dtype=args.dtype)
     if args.classifier is not None:
 
         def factory():
@@ -215,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = extract_features(
         records, args.root, args.out, factory, class_names, cfg, classifier_id=clf_id,
-        batch_size=args.batch_size, workers=args.workers, shard=shard,
+        batch_size=_filled(args.batch_size, "--batch-size"), workers=args.workers, shard=shard,
         default_split=args.default_split,
         metadata={"list": str(args.list or args.dataset), "split": args.split,
                   "random_init": bool(args.random_init)},

@@ -11,8 +11,10 @@ the inputs (``--sort-ids`` sorts by video id instead). The output is written ato
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +40,7 @@ def _schema(s: FeatureStore) -> dict:
 
 
 def merge_stores(
-    inputs: list[str | Path], out: str | Path, sort_ids: bool = False, block: int = 256
+    inputs: Sequence[str | Path], out: str | Path, sort_ids: bool = False, block: int = 256
 ) -> Path:
     """Merge stores into ``out``.
 
@@ -94,7 +96,7 @@ def merge_stores(
                    and rows[stop][1] == r0 + (stop - start)):
                 stop += 1
             s, sl = stores[si], slice(r0, r0 + stop - start)
-            arrays = {
+            arrays: dict[str, Any] = {  # write_block stores the id / split lists as strings
                 "videos/id": list(s.video_ids[sl]), "videos/label": s.labels[sl],
                 "videos/split": list(s.splits[sl]),
             }

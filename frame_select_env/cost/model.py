@@ -38,7 +38,7 @@ def build_cost(
     num_classes: int,
     extraction: Mapping[str, Any],
     measured: Mapping[str, Any] | None = None,
-    num_video_frames: Sequence[int] | None = None,
+    num_video_frames: Sequence[int] | np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The cost dict of a store: MACs counted from the architectures, plus measured seconds.
 
@@ -113,6 +113,7 @@ def extraction_metadata(
     from frame_select_env.atomic import atomic_write_text
 
     saved = Path(parts_dir) / ARCHITECTURE_FILE
+    spec: dict[str, Any]
     if classifier is not None:
         spec = {"streams": classifier_architecture(classifier),
                 "num_classes": int(classifier.num_classes)}
@@ -125,7 +126,8 @@ def extraction_metadata(
     if measure_video is not None:
         from frame_select_env.video.decode import count_frames, read_frames
 
-        size = tuple(int(v) for v in extraction["size"])
+        width, height = (int(v) for v in extraction["size"])
+        size = (width, height)
         n = min(12, count_frames(measure_video))
         frames = read_frames(measure_video, range(n), size=size)
         measured = measure_seconds(spec["streams"], spec["num_classes"], extraction,
@@ -204,8 +206,9 @@ class CostModel:
         own (e.g. ``tvl1``, the paper's, for a store extracted with ``dis``).
     """
 
-    def __init__(self, cost: Mapping[str, Any], rows: Sequence[int] | None = None,
-                 frames: Sequence[int] | None = None, flow_method: str | None = None) -> None:
+    def __init__(self, cost: Mapping[str, Any], rows: Sequence[int] | np.ndarray | None = None,
+                 frames: Sequence[int] | np.ndarray | None = None,
+                 flow_method: str | None = None) -> None:
         if cost.get("format") != COST_FORMAT:
             raise ValueError(f"CostModel: not a cost dict (format {cost.get('format')!r}, "
                              f"expected {COST_FORMAT!r})")

@@ -198,7 +198,8 @@ def measure_seconds(
     :return: ``machine``, ``decode``, ``decode_video``, ``flow_seconds_per_pair`` (label ->
         method -> seconds), ``size_key`` and ``cnn_seconds_per_crop`` (stream -> seconds).
     """
-    size = tuple(int(s) for s in extraction["size"])
+    width, height = (int(s) for s in extraction["size"])
+    size = (width, height)
     length = int(extraction["flow_length"])
     flow = {label: measure_flow_seconds(frames) for label, frames in flow_frames.items()}
     cnn = {}

@@ -1,4 +1,9 @@
-"""Dataset lists (UCF101, HMDB51, plain lists)."""
+"""Datasets: video lists (UCF101, HMDB51, plain lists) and the procedural SparseActions set.
+
+:mod:`.lists` reads the lists (re-exported here); the SparseActions generator, writer and
+measuring harness live in the :mod:`.sparse_actions` subpackage
+(``frame_select_env.datasets.sparse_actions``).
+"""
 
 from frame_select_env.datasets.lists import (
     ListFormatError,

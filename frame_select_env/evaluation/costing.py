@@ -57,7 +57,7 @@ class RowCosting:
             cost = store_cost(store) if store is not None else None
         self.num_frames = data.num_frames
         self.num_views = int(next(iter(data.obs.values()))["predictions"].shape[2])
-        self.models = {}
+        self.models: dict[str | None, CostModel] = {}
         if cost is not None:
             self.models[None] = CostModel(cost, data.rows, data.frames)
             for method in seconds_flow_methods:

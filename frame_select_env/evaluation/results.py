@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -36,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from frame_select_env.atomic import atomic_write_text
+from frame_select_env.atomic import atomic_write_csv
 from frame_select_env.evaluation.costing import COST_METRICS
 
 #: The columns of an evaluation row, in file order.
@@ -107,14 +106,8 @@ def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], kind: 
     :raises ValueError: for an unknown kind, or (first-row columns) a row with another key.
     """
     fmt = _csv_format(kind)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=csv_columns(rows, kind),
-                            extrasaction="raise" if fmt.columns is None else "ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (format(v, fmt.float_format) if isinstance(v, float) else v)
-                         for k, v in row.items()})
-    return atomic_write_text(path, buf.getvalue())
+    return atomic_write_csv(path, rows, csv_columns(rows, kind), fmt.float_format,
+                            extra_keys="raise" if fmt.columns is None else "ignore")
 
 
 def _float_cell(text: str | None) -> float:

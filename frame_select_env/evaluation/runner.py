@@ -231,8 +231,9 @@ def evaluate_importance(
     if importance is not None and importance.shape != probs.shape[:3]:
         raise ValueError(f"evaluate_importance: importance {importance.shape} does not match "
                          f"probs {probs.shape} (expected {probs.shape[:3]})")
-    rows, preds = [], {}
-    cache: tuple[np.ndarray, None] | None = None
+    rows: list[dict[str, Any]] = []
+    preds: dict[tuple[str, Any], tuple[np.ndarray, np.ndarray | None]] = {}
+    cache: tuple[np.ndarray, np.ndarray | None] | None = None
     for scheme in schemes:
         if scheme not in SCHEMES:
             raise ValueError(f"evaluate_importance: scheme must be one of {SCHEMES}, got "
@@ -360,12 +361,13 @@ def evaluate_policies(
                     continue  # a budget only one stream's policy has (a threshold)
                 fused = fuse_streams({s: per[s][0] for s in streams}, fusion_weights)
                 masks = [per[s][1] for s in streams]
+                kept = [mk for mk in masks if mk is not None]
                 if data.relevance is None:
                     prec = float("nan")
-                elif any(mk is None for mk in masks):
+                elif len(kept) < len(masks):  # a stream kept every frame (no mask)
                     prec = precision(None, data.relevance)
                 else:  # pooled over the streams' kept frames
-                    prec = precision(np.concatenate(masks, axis=2), data.relevance)
+                    prec = precision(np.concatenate(kept, axis=2), data.relevance)
                 threshold = budget[1] if isinstance(budget, tuple) else float("nan")
                 rows.append({"agent": agent, "stream": "fused", "seed": int(seed),
                              "uses_label": uses_label, "scheme": scheme,

@@ -36,8 +36,9 @@ def build_backbone(arch: str, in_channels: int, **kwargs: Any) -> nn.Module:
         model = BNInception(in_channels, **kwargs)
     else:
         raise ValueError(f"build_backbone: unknown arch {arch!r}; expected one of {ARCHS}")
-    model.arch = arch
-    model.build_kwargs = dict(kwargs)
+    # nn.Module.__setattr__ is typed for tensors and modules only; plain attributes are fine
+    model.arch = arch  # type: ignore[assignment]
+    model.build_kwargs = dict(kwargs)  # type: ignore[assignment]
     return model
 
 
@@ -68,9 +69,11 @@ def first_conv(model: nn.Module) -> tuple[nn.Module, str, nn.Conv2d]:
 
 @torch.no_grad()
 def adapt_first_conv(model: nn.Module, in_channels: int) -> nn.Module:
-    """TSN cross-modality initialisation: replace the first conv by one with ``in_channels``
-    inputs whose kernel is the mean of the (RGB-trained) kernel over its input channels,
-    replicated ``in_channels`` times. The bias (if any) is kept. Works in place.
+    """TSN cross-modality initialisation of the first conv for ``in_channels`` inputs.
+
+    The first conv is replaced by one with ``in_channels`` inputs whose kernel is the mean of
+    the (RGB-trained) kernel over its input channels, replicated ``in_channels`` times. The
+    bias (if any) is kept. Works in place.
 
     :param model: backbone or ``StreamModel`` (usually ImageNet-initialised, 3 input channels)
     :param in_channels: new number of input channels (2L for a flow stack)
@@ -79,13 +82,14 @@ def adapt_first_conv(model: nn.Module, in_channels: int) -> nn.Module:
     if in_channels < 1:
         raise ValueError(f"adapt_first_conv: in_channels must be >= 1, got {in_channels}")
     parent, attr, old = first_conv(model)
+    # torch types a Conv2d's stored 2-tuples as tuple[int, ...], its constructor as 2-tuples
     new = nn.Conv2d(
         in_channels,
         old.out_channels,
-        old.kernel_size,
-        stride=old.stride,
-        padding=old.padding,
-        dilation=old.dilation,
+        old.kernel_size,  # type: ignore[arg-type]
+        stride=old.stride,  # type: ignore[arg-type]
+        padding=old.padding,  # type: ignore[arg-type]
+        dilation=old.dilation,  # type: ignore[arg-type]
         groups=old.groups,
         bias=old.bias is not None,
         padding_mode=old.padding_mode,
@@ -94,11 +98,11 @@ def adapt_first_conv(model: nn.Module, in_channels: int) -> nn.Module:
         raise ValueError("adapt_first_conv: grouped first convolutions are not supported")
     mean = old.weight.mean(dim=1, keepdim=True)
     new.weight.copy_(mean.expand(-1, in_channels, -1, -1))
-    if old.bias is not None:
+    if old.bias is not None and new.bias is not None:  # new has a bias exactly when old has
         new.bias.copy_(old.bias)
     setattr(parent, attr, new)
-    # StreamModel.in_channels is a property reading the backbone's
-    _backbone_of(model).in_channels = in_channels
+    # StreamModel.in_channels is a property reading the backbone's (a plain attribute, see above)
+    _backbone_of(model).in_channels = in_channels  # type: ignore[assignment]
     return model
 
 
@@ -112,9 +116,11 @@ _PBN_ATTR = "_partial_bn_hooks"
 
 
 def set_partial_bn(model: nn.Module, enabled: bool = True) -> nn.Module:
-    """TSN partial BN: freeze the running mean/var and the affine parameters of every
-    BatchNorm layer except the first one. Stays in effect across ``model.train()`` calls
-    (a forward pre-hook keeps the frozen layers in eval mode) until disabled.
+    """TSN partial BN: freeze every BatchNorm layer but the first one.
+
+    The running mean/var and the affine parameters are frozen. Stays in effect across
+    ``model.train()`` calls (a forward pre-hook keeps the frozen layers in eval mode) until
+    disabled.
 
     :param model: backbone or ``StreamModel``
     :param enabled: ``True`` to freeze, ``False`` to undo
@@ -140,8 +146,9 @@ def set_partial_bn(model: nn.Module, enabled: bool = True) -> nn.Module:
 def tsn_param_groups(
     model: nn.Module, flow: bool = False, partial_bn: bool = True
 ) -> list[dict[str, Any]]:
-    """TSN's optimiser parameter groups (``get_optim_policies`` of tsn-pytorch): the first conv
-    gets ``lr_mult`` 5 (weight) / 10 (bias) for flow and 1 / 2 for RGB; other biases
+    """TSN's optimiser parameter groups (``get_optim_policies`` of tsn-pytorch).
+
+    The first conv gets ``lr_mult`` 5 (weight) / 10 (bias) for flow and 1 / 2 for RGB; other biases
     ``lr_mult`` 2 and no weight decay; BN affine parameters no weight decay, and with partial
     BN only the first BN's. Use ``lr = base_lr * g["lr_mult"]`` and
     ``weight_decay = base_wd * g["decay_mult"]`` per group.
@@ -151,11 +158,11 @@ def tsn_param_groups(
     :param partial_bn: leave out all BN parameters but the first BN's (they are frozen)
     :return: a list of ``{"params", "lr_mult", "decay_mult", "name"}`` dicts (empty groups kept)
     """
-    first_w: list[nn.Parameter] = []
-    first_b: list[nn.Parameter] = []
-    weights: list[nn.Parameter] = []
-    biases: list[nn.Parameter] = []
-    bn: list[nn.Parameter] = []
+    first_w: list[torch.Tensor] = []
+    first_b: list[torch.Tensor] = []
+    weights: list[torch.Tensor] = []
+    biases: list[torch.Tensor] = []
+    bn: list[torch.Tensor] = []
     n_conv = n_bn = 0
     for m in model.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d)):

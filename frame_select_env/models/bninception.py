@@ -96,7 +96,9 @@ class BNInception(nn.Module):
         return torch.relu_(getattr(self, f"{name}_bn")(getattr(self, name)(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """:param x: images ``(B, C, H, W)`` (224x224 standard; any multiple of 32 works)
+        """The globally pooled features of a batch of images.
+
+        :param x: images ``(B, C, H, W)`` (224x224 standard; any multiple of 32 works)
         :return: pooled features ``(B, 1024)``
         """
         in_hw = tuple(x.shape[-2:])
@@ -124,7 +126,9 @@ class BNInception(nn.Module):
         return torch.flatten(self.global_pool(x), 1)
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """:param x: images ``(B, C, H, W)``
+        """The ImageNet classifier's logits of a batch of images (``fc`` on :meth:`forward`).
+
+        :param x: images ``(B, C, H, W)``
         :return: ImageNet ``fc`` logits ``(B, num_classes)``
         """
         if self.fc is None:

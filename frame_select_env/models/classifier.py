@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
 from torch import nn
 
-from frame_select_env.atomic import atomic_torch_save
+from frame_select_env.atomic import atomic_torch_save, sha256_file
 from frame_select_env.constants import STREAMS
 from frame_select_env.models.backbones import build_backbone
 from frame_select_env.models.weights import load_torch_file
@@ -138,10 +138,13 @@ class StreamModel(nn.Module):
     @property
     def in_channels(self) -> int:
         """Number of input channels the backbone expects."""
-        return int(self.backbone.in_channels)
+        # a plain int attribute; nn.Module.__getattr__ is typed for tensors and modules only
+        return int(self.backbone.in_channels)  # type: ignore[arg-type]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """:param x: preprocessed images ``(B, C_in, H, W)``
+        """The backbone's features and the classifier's logits of a batch of images.
+
+        :param x: preprocessed images ``(B, C_in, H, W)``
         :return: ``(features (B, D), logits (B, C))``
         """
         feats = self.backbone(x)
@@ -156,7 +159,9 @@ def build_stream_model(
     backbone_kwargs: Mapping[str, Any] | None = None,
     input_norm: str = "imagenet",
 ) -> StreamModel:
-    """:param arch: backbone architecture (see :func:`build_backbone`)
+    """Build a :class:`StreamModel`: a backbone, dropout and a new linear classifier.
+
+    :param arch: backbone architecture (see :func:`build_backbone`)
     :param in_channels: 3 for RGB, 2L for flow
     :param num_classes: number of classes
     :param dropout: dropout before the classifier
@@ -177,8 +182,9 @@ def stream_model_from_public(
     input_norm: str | None = None,
     backbone_kwargs: Mapping[str, Any] | None = None,
 ) -> StreamModel:
-    """Build a :class:`StreamModel` from a trained public checkpoint (tsn-pytorch, mmaction2, ...)
-    with a strict load (see :func:`frame_select_env.models.weights.load_pretrained`).
+    """Build a :class:`StreamModel` from a trained public checkpoint (tsn-pytorch, mmaction2, ...).
+
+    The load is strict (see :func:`frame_select_env.models.weights.load_pretrained`).
 
     :param path_or_state_dict: the checkpoint
     :param arch: backbone architecture
@@ -317,6 +323,24 @@ def read_stream_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return obj
 
 
+@overload
+def load_stream_model(
+    path: str | os.PathLike[str], return_checkpoint: Literal[False] = False
+) -> StreamModel: ...
+
+
+@overload
+def load_stream_model(
+    path: str | os.PathLike[str], return_checkpoint: Literal[True]
+) -> tuple[StreamModel, dict[str, Any]]: ...
+
+
+@overload
+def load_stream_model(
+    path: str | os.PathLike[str], return_checkpoint: bool = False
+) -> StreamModel | tuple[StreamModel, dict[str, Any]]: ...
+
+
 def load_stream_model(
     path: str | os.PathLike[str], return_checkpoint: bool = False
 ) -> StreamModel | tuple[StreamModel, dict[str, Any]]:
@@ -380,8 +404,6 @@ def save_two_stream_checkpoint(
     :param extra: plain-typed extra information (e.g. the extraction settings)
     :return: the path written
     """
-    import hashlib
-
     streams, hashes = {}, {}
     for name, src in sorted(stream_paths.items()):
         ckpt = dict(read_stream_checkpoint(src))
@@ -389,7 +411,7 @@ def save_two_stream_checkpoint(
         keep = ("epochs_trained", "best_val", "best_epoch", "final_val", "seed", "arch_kwargs")
         ckpt["config"] = {k: cfg[k] for k in keep if k in cfg}
         streams[name] = ckpt
-        hashes[name] = hashlib.sha256(Path(src).read_bytes()).hexdigest()
+        hashes[name] = sha256_file(src)
     names = {n: list(c["class_names"]) for n, c in streams.items()}
     if len({tuple(v) for v in names.values()}) != 1:
         raise ValueError(f"save_two_stream_checkpoint: streams disagree on class names: {names}")
@@ -424,8 +446,9 @@ def read_two_stream_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 class TwoStreamClassifier:
-    """The frozen two-stream (RGB + flow) TSN classifier used to extract per-frame features
-    and logits. Models are in eval mode with ``requires_grad=False`` and run under
+    """The frozen two-stream (RGB + flow) TSN classifier that gives per-frame features and logits.
+
+    Models are in eval mode with ``requires_grad=False`` and run under
     ``torch.inference_mode``; on CUDA they run under autocast (``amp_dtype``).
 
     :param streams: ``{"rgb": StreamModel, "flow": StreamModel}`` (either may be absent)
@@ -473,7 +496,9 @@ class TwoStreamClassifier:
         device: str | torch.device = "auto",
         amp_dtype: str | None = "float16",
     ) -> TwoStreamClassifier:
-        """:param paths: ``{"rgb": path, "flow": path}`` per-stream checkpoints
+        """Load the classifier from per-stream checkpoints.
+
+        :param paths: ``{"rgb": path, "flow": path}`` per-stream checkpoints
         :param device: see class docstring
         :param amp_dtype: see class docstring
         :return: the classifier; all streams must agree on the class names
@@ -502,7 +527,9 @@ class TwoStreamClassifier:
         device: str | torch.device = "auto",
         amp_dtype: str | None = "float16",
     ) -> TwoStreamClassifier:
-        """:param path: a two-stream file (:func:`save_two_stream_checkpoint`)
+        """Load the classifier from one two-stream file.
+
+        :param path: a two-stream file (:func:`save_two_stream_checkpoint`)
         :param device: see class docstring
         :param amp_dtype: see class docstring
         :return: the classifier
@@ -547,7 +574,9 @@ class TwoStreamClassifier:
             # a non-trivial BN state so that eval-mode outputs differ from identity BN
             for model in streams.values():
                 for m in model.modules():
-                    if isinstance(m, nn.BatchNorm2d):
+                    # (built with track_running_stats, so the running buffers exist)
+                    if (isinstance(m, nn.BatchNorm2d) and m.running_mean is not None
+                            and m.running_var is not None):
                         m.running_mean.normal_(0.0, 0.1)
                         m.running_var.uniform_(0.5, 2.0)
                 nn.init.normal_(model.fc.weight, 0.0, 0.1)

@@ -23,6 +23,7 @@ class BasicBlock(nn.Module):
         self.downsample = _downsample(inplanes, planes * self.expansion, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Two 3x3 convs plus the (downsampled) input, then ReLU."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
@@ -47,6 +48,7 @@ class Bottleneck(nn.Module):
         self.downsample = _downsample(inplanes, out, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """1x1, 3x3 and 1x1 convs plus the (downsampled) input, then ReLU."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
@@ -72,8 +74,9 @@ _SPECS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int
 
 
 class ResNet(nn.Module):
-    """ResNet backbone; ``forward`` returns the globally pooled features ``(B, feature_dim)``
-    (512 for ResNet-18, 2048 for ResNet-50).
+    """ResNet backbone whose ``forward`` returns globally pooled features ``(B, feature_dim)``.
+
+    ``feature_dim`` is 512 for ResNet-18, 2048 for ResNet-50.
 
     The optional ``fc`` layer (``num_classes > 0``) exists only so that ImageNet checkpoints in
     the torchvision layout load strictly; it is applied by :meth:`forward_logits`, never by
@@ -130,7 +133,9 @@ class ResNet(nn.Module):
                     nn.init.zeros_(last.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """:param x: images ``(B, C, H, W)``; any size >= 32 (224 is the standard)
+        """The globally pooled features of a batch of images.
+
+        :param x: images ``(B, C, H, W)``; any size >= 32 (224 is the standard)
         :return: pooled features ``(B, feature_dim)``
         """
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -138,7 +143,9 @@ class ResNet(nn.Module):
         return torch.flatten(self.avgpool(x), 1)
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """:param x: images ``(B, C, H, W)``
+        """The ``fc`` logits of a batch of images (``fc`` on :meth:`forward`).
+
+        :param x: images ``(B, C, H, W)``
         :return: ``fc`` logits ``(B, num_classes)``
         """
         if self.fc is None:

@@ -55,7 +55,9 @@ class SmallCNN(nn.Module):
         init_conv_bn(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """:param x: images ``(B, C, H, W)``
+        """The globally pooled features of a batch of images.
+
+        :param x: images ``(B, C, H, W)``
         :return: pooled features ``(B, feature_dim)``
         """
         return torch.flatten(self.pool(self.features(self.stem(x))), 1)

@@ -75,7 +75,9 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
 
 
 def unwrap_state_dict(obj: Any) -> dict[str, torch.Tensor]:
-    """:param obj: a state dict or a checkpoint container holding one
+    """The flat state dict inside a checkpoint container (or the state dict itself).
+
+    :param obj: a state dict or a checkpoint container holding one
     :return: the flat ``{name: tensor}`` state dict
     """
     for _ in range(3):  # e.g. {"model": {"format": ..., "state_dict": {...}}}
@@ -120,7 +122,9 @@ def _strip_module(key: str) -> str:
 
 
 def map_mmaction2_key(key: str) -> str:
-    """:param key: an mmaction2 recogniser key (``backbone.*``, ``cls_head.fc_cls.*``)
+    """Map an mmaction2 recogniser key to its ``StreamModel`` key.
+
+    :param key: an mmaction2 recogniser key (``backbone.*``, ``cls_head.fc_cls.*``)
     :return: the ``StreamModel`` key (``backbone.*`` in torchvision names, ``fc.*``)
     """
     key = _strip_module(key)
@@ -132,7 +136,9 @@ def map_mmaction2_key(key: str) -> str:
 
 
 def map_tsn_pytorch_key(key: str) -> str:
-    """:param key: a tsn-pytorch ``TSN`` key (``module.base_model.*``, ``module.new_fc.*``)
+    """Map a tsn-pytorch ``TSN`` key to its ``StreamModel`` key.
+
+    :param key: a tsn-pytorch ``TSN`` key (``module.base_model.*``, ``module.new_fc.*``)
     :return: the ``StreamModel`` key (``backbone.*``, ``fc.*``)
     """
     key = _strip_module(key)

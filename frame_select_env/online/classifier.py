@@ -8,16 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from frame_select_env.atomic import sha256_file
 from frame_select_env.config import load_yaml
-
-
-def _sha256(path: str | os.PathLike) -> str:
-    """The sha256 hex digest of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _stream_id(hashes: Mapping[str, str]) -> str:
@@ -70,14 +62,14 @@ def resolve_classifier(
             if not p.is_file():
                 raise FileNotFoundError(f"classifier[{k!r}]={str(p)!r}: file not found")
         clf = TwoStreamClassifier.from_checkpoints(paths, device=device, amp_dtype=amp_dtype)
-        return clf, _stream_id({k: _sha256(p) for k, p in paths.items()}), {}
+        return clf, _stream_id({k: sha256_file(p) for k, p in paths.items()}), {}
     if isinstance(spec, (str, os.PathLike)):
         path = Path(spec)
         obj = read_two_stream_checkpoint(path)  # names the file on any problem
         assert obj["format"] == TWO_STREAM_FORMAT
         clf = TwoStreamClassifier.from_file(path, device=device, amp_dtype=amp_dtype)
         ident = _stream_id(obj["stream_sha256"]) if obj.get("stream_sha256") else (
-            f"two_stream:{_sha256(path)[:16]}"
+            f"two_stream:{sha256_file(path)[:16]}"
         )
         return clf, ident, dict((obj.get("extra") or {}).get("extraction") or {})
     raise TypeError(

@@ -83,7 +83,7 @@ def make_source(
     """
     from frame_select_env.observations import DEFAULT_MAX_MEMORY_BYTES
 
-    kw = {} if max_memory_bytes is None else {"max_memory_bytes": max_memory_bytes}
+    kw: dict[str, Any] = {} if max_memory_bytes is None else {"max_memory_bytes": max_memory_bytes}
     kw.update(source_kw)
     if videos is None:
         given = {"classifier": classifier, "cache": cache, "flow": flow, "views": views,

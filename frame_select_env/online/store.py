@@ -195,11 +195,19 @@ class OnlineStore(FeatureStore):
         self.streams = list(STREAMS)
         self.class_names = list(classifier.class_names)
         self.video_ids = np.array([r.video_id for r in records])
-        self.labels = np.array([int(r.label) for r in records], dtype=np.int64)  # type: ignore
+        # every record has a label (resolve_videos raises for one it cannot find)
+        self.labels = np.array([int(r.label) for r in records],  # type: ignore[arg-type]
+                               dtype=np.int64)
         self.splits = np.array([r.split for r in records])
         self.has_relevance = relevance_fn is not None
         ref = weakref.ref(self)
-        atexit.register(lambda: (s := ref()) is not None and s.close())
+
+        def close_at_exit() -> None:
+            store = ref()
+            if store is not None:
+                store.close()
+
+        atexit.register(close_at_exit)
 
     def _screen(self, records: list[VideoRecord]) -> list[VideoRecord]:
         """``skip_bad``: leave out videos that cannot be opened or are too short (reported)."""
@@ -294,7 +302,7 @@ class OnlineStore(FeatureStore):
         return state
 
     # ---------------------------------------------------------------- availability
-    def is_ready(self, rows: Sequence[int]) -> bool:
+    def is_ready(self, rows: Sequence[int | np.integer] | np.ndarray) -> bool:
         """Whether every row has states in memory or in the cache (reading them is cheap)."""
         return all(int(r) in self._lru or int(r) in self._last
                    or self.video_ids[int(r)] in self._cached_rows for r in rows)
@@ -417,6 +425,8 @@ class OnlineStore(FeatureStore):
 
     def _save(self, row: int, arrays: dict[str, np.ndarray]) -> None:
         rec = self.records[row]
+        if rec.label is None:  # resolve_videos gives every video a label
+            raise ValueError(f"online store: video {rec.video_id!r} has no label")
         key = part_key(rec, self.cfg, self._ident)
         path = self.parts_dir / f"{key}.npz"
         self.parts_dir.mkdir(parents=True, exist_ok=True)

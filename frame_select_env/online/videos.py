@@ -102,6 +102,7 @@ def resolve_videos(
     :param workers: processes that regenerate builtin videos
     :return: (root, records, relevance function or None, the split fixed by the spec or None)
     """
+    root: Path | None  # None: found below, the common folder of the listed videos
     if isinstance(videos, str) and (videos == "builtin" or videos.startswith("builtin:")):
         from frame_select_env.builtin import builtin_videos
 
@@ -110,9 +111,8 @@ def resolve_videos(
             raise ValueError(f"videos={videos!r}: expected 'builtin:<split>[:<count>]'")
         root, planned = builtin_videos(split or None, video_root, workers=workers,
                                        limit=int(limit) if limit else None)
-        split = split or None
         recs = [VideoRecord(f"{r.video_id}.avi", r.label, r.split) for r in planned]
-        return root, recs, _sidecar_relevance(root), split
+        return root, recs, _sidecar_relevance(root), split or None
     if isinstance(videos, (str, os.PathLike)):
         path = Path(videos)
         if path.is_dir() and not is_rawframe_dir(path):

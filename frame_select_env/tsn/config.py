@@ -113,8 +113,7 @@ class TSNConfig:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
-        """Check every field; raise :class:`ConfigError` naming the field and the problem.
-        """
+        """Check every field; raise :class:`ConfigError` naming the field and the problem."""
 
         def bad(name: str, msg: str) -> ConfigError:
             return ConfigError(f"TSNConfig.{name}: {msg} (got {getattr(self, name)!r})")

@@ -15,8 +15,9 @@ augmentation does not depend on the number of DataLoader workers or on a resume.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Sized
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -66,9 +67,10 @@ def train_offsets(
 def multiscale_crop_sizes(
     width: int, height: int, crop_size: int, scales: Sequence[float]
 ) -> list[int]:
-    """Candidate crop side lengths: ``int(shorter side * scale)``, snapped to ``crop_size`` when
-    within 3 px of it (TSN's ``GroupMultiScaleCrop``). For 340x256 frames, crop 224 and scales
-    1, .875, .75, .66 this gives 256, 224, 192, 168.
+    """Candidate crop side lengths of TSN's ``GroupMultiScaleCrop``.
+
+    Each is ``int(shorter side * scale)``, snapped to ``crop_size`` when within 3 px of it. For
+    340x256 frames, crop 224 and scales 1, .875, .75, .66 this gives 256, 224, 192, 168.
 
     :param width: image width
     :param height: image height
@@ -84,8 +86,10 @@ def multiscale_crop_sizes(
 def fixed_crop_positions(
     width: int, height: int, crop_w: int, crop_h: int, more_fix_crop: bool = True
 ) -> list[tuple[int, int]]:
-    """TSN's fixed crop positions ``(x, y)`` on a 4x4 grid of steps: the four corners and the
-    centre, plus (``more_fix_crop``) the four edge middles and the four quarter points.
+    """TSN's fixed crop positions ``(x, y)`` on a 4x4 grid of steps.
+
+    They are the four corners and the centre, plus (``more_fix_crop``) the four edge middles
+    and the four quarter points.
 
     :param width: image width
     :param height: image height
@@ -112,8 +116,10 @@ def sample_multiscale_crop(
     more_fix_crop: bool,
     rng: np.random.Generator,
 ) -> tuple[int, int, int, int]:
-    """Draw one TSN multi-scale corner crop: width and height scales at most ``max_distort``
-    indices apart, placed at one of the fixed positions.
+    """Draw one TSN multi-scale corner crop.
+
+    Width and height scales are at most ``max_distort`` indices apart; the crop is placed at
+    one of the fixed positions (:func:`fixed_crop_positions`).
 
     :return: ``(x, y, crop_w, crop_h)``
     """
@@ -295,8 +301,9 @@ class TSNDataset(Dataset):
 
 
 class EpochSampler(Sampler):
-    """Wrap an index sampler so that it yields ``(index, epoch)`` keys for :class:`TSNDataset`,
-    making each epoch's augmentation a function of (seed, epoch, index) only.
+    """Wrap an index sampler so that it yields ``(index, epoch)`` keys for :class:`TSNDataset`.
+
+    This makes each epoch's augmentation a function of (seed, epoch, index) only.
 
     :param sampler: a sampler with ``set_epoch`` (e.g. ``DistributedSampler``)
     """
@@ -306,7 +313,10 @@ class EpochSampler(Sampler):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """:param epoch: the epoch about to start."""
+        """Set the epoch the next keys carry (and the wrapped sampler's, where it has one).
+
+        :param epoch: the epoch about to start.
+        """
         self.epoch = int(epoch)
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(epoch)
@@ -316,12 +326,14 @@ class EpochSampler(Sampler):
             yield int(i), self.epoch
 
     def __len__(self) -> int:
-        return len(self.sampler)
+        # torch's Sampler type has no __len__; the wrapped samplers (e.g. Distributed) have one
+        return len(cast(Sized, self.sampler))
 
 
 class ShardSampler(Sampler):
-    """Evaluation sampler: rank ``r`` of ``w`` gets indices ``r, r + w, ...`` (no padding, so
-    summed counts over ranks cover every video exactly once).
+    """Evaluation sampler: rank ``r`` of ``w`` gets indices ``r, r + w, ...``.
+
+    There is no padding, so summed counts over ranks cover every video exactly once.
 
     :param n: dataset size
     :param rank: this process's rank

@@ -9,15 +9,17 @@ Run as ``python -m frame_select_env.tsn.evaluate --store STORE [--split test]``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from frame_select_env.atomic import atomic_write_text
+from frame_select_env.cli import option, parse
+from frame_select_env.constants import SPLITS
 from frame_select_env.evaluation import (
     accuracy,
     aggregate_predictions,
@@ -31,7 +33,9 @@ from frame_select_env.store import FeatureStore
 def video_probs(
     store: FeatureStore, stream: str, idx: np.ndarray, chunk: int = 256
 ) -> np.ndarray:
-    """:param store: the feature store
+    """Video-level probabilities of a stream: the softmax of its logits, averaged.
+
+    :param store: the feature store
     :param stream: ``rgb`` or ``flow``
     :param idx: video indices
     :param chunk: videos read at a time
@@ -90,14 +94,20 @@ def _parse_weights(items: list[str] | None) -> dict[str, float] | None:
     return out
 
 
+@dataclass
+class Args:
+    """The arguments of ``python -m frame_select_env.tsn.evaluate``."""
+
+    store: str = option(help="feature store written by extract_features")
+    split: str = option("test", "split to evaluate ('all' for every video)",
+                        choices=(*SPLITS, "all"))
+    weights: list[str] | None = option(None, "fusion weights", metavar="STREAM=W")
+    json: str | None = option(None, "also write the result here")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--store", required=True, help="feature store written by extract_features")
-    p.add_argument("--split", default="test", help="split to evaluate ('all' for every video)")
-    p.add_argument("--weights", nargs="+", metavar="STREAM=W", help="fusion weights")
-    p.add_argument("--json", help="also write the result here")
-    args = p.parse_args(argv)
+    args = parse(Args, argv, description=__doc__)
     res = evaluate_store(
         args.store, None if args.split == "all" else args.split, _parse_weights(args.weights)
     )

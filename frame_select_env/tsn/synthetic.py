@@ -47,7 +47,7 @@ def make_synthetic_rawframes(
     hues = np.linspace(0, 179, num_classes, endpoint=False)
     records: list[VideoRecord] = []
     for c, name in enumerate(names):
-        hsv = np.uint8([[[hues[c], 200, 180]]])
+        hsv = np.array([[[hues[c], 200, 180]]], dtype=np.uint8)
         base = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
         vy = (c - (num_classes - 1) / 2) * 12.0 / max(1, num_classes - 1)  # px/frame
         for v in range(videos_per_class):

@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from frame_select_env.atomic import atomic_path, atomic_torch_save
+from frame_select_env.atomic import atomic_torch_save, atomic_write_csv
 from frame_select_env.models import (
     StreamModel,
     build_stream_model,
@@ -116,8 +116,10 @@ def _preprocessor(model: StreamModel, stream: str, device: torch.device) -> Call
 
 
 def _load_pretrained(model: StreamModel, path: str) -> dict[str, Any]:
-    """Initialise the backbone from ``path`` with ``frame_select_env.models.weights.load_pretrained``
-    (ImageNet weights, a Kinetics-trained stream checkpoint, tsn-pytorch / mmaction2 files).
+    """Initialise the backbone from pretrained weights at ``path``.
+
+    The weights are loaded with ``frame_select_env.models.weights.load_pretrained`` (ImageNet
+    weights, a Kinetics-trained stream checkpoint, tsn-pytorch / mmaction2 files).
     The classifier is left out (a new one is trained); a 3-channel (RGB) first conv is
     converted for a flow stream by TSN's cross-modality initialisation.
 
@@ -131,8 +133,10 @@ def _load_pretrained(model: StreamModel, path: str) -> dict[str, Any]:
 
 
 def build_model(cfg: TSNConfig, num_classes: int, pretrained: str | None = None) -> StreamModel:
-    """The stream model of a config: backbone, dropout, classifier, optional pretrained weights,
-    and partial BN when ``cfg.partial_bn``.
+    """The stream model of a config.
+
+    It has the backbone, dropout and classifier, optional pretrained weights, and partial BN
+    when ``cfg.partial_bn``.
 
     :param cfg: configuration
     :param num_classes: C
@@ -151,10 +155,12 @@ def build_model(cfg: TSNConfig, num_classes: int, pretrained: str | None = None)
 
 
 def param_groups(model: StreamModel, cfg: TSNConfig) -> list[dict[str, Any]]:
-    """SGD parameter groups. With ``cfg.tsn_lr_policy`` (TSN's ``get_optim_policies``): weights
-    lr x1 with decay; biases lr x2 without decay; BN affine parameters without decay; for the
-    flow stream the first conv's weight lr x5 and bias x10. Frozen parameters (partial BN) are
-    left out. Without the policy, one group.
+    """SGD parameter groups.
+
+    With ``cfg.tsn_lr_policy`` (TSN's ``get_optim_policies``): weights lr x1 with decay;
+    biases lr x2 without decay; BN affine parameters without decay; for the flow stream the
+    first conv's weight lr x5 and bias x10. Frozen parameters (partial BN) are left out.
+    Without the policy, one group.
 
     :param model: the (unwrapped) stream model
     :param cfg: configuration (``lr``, ``weight_decay``)
@@ -203,15 +209,13 @@ def param_groups(model: StreamModel, cfg: TSNConfig) -> list[dict[str, Any]]:
 
 def write_log(path: Path, history: Sequence[dict[str, Any]]) -> None:
     """Rewrite ``log.csv`` atomically from the history rows."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-        w.writeheader()
-        for row in history:
-            w.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+    atomic_write_csv(path, history, LOG_FIELDS, extra_keys="ignore")
 
 
 def read_log(path: str | os.PathLike) -> list[dict[str, float]]:
-    """:param path: a ``log.csv`` written by :func:`train_tsn`
+    """Read a training log.
+
+    :param path: a ``log.csv`` written by :func:`train_tsn`
     :return: rows with float values (``epoch`` as int; empty ``val_acc`` as NaN)
     """
     rows = []
@@ -225,7 +229,9 @@ def read_log(path: str | os.PathLike) -> list[dict[str, float]]:
 
 
 def load_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """:param path: ``checkpoint.pt`` written by :func:`train_tsn`
+    """Load and check a training checkpoint.
+
+    :param path: ``checkpoint.pt`` written by :func:`train_tsn`
     :return: its dict (loaded with ``weights_only=True``)
     """
     path = Path(path)
@@ -283,8 +289,8 @@ def evaluate(
                 logits = _forward_consensus(model, inp, len(y), segments)
             correct += int((logits.argmax(1) == y).sum())
             total += len(y)
-    correct, total = _all_sum([correct, total], device, world)
-    return (correct / total if total else math.nan), int(total)
+    correct_all, total_all = _all_sum([correct, total], device, world)
+    return (correct_all / total_all if total_all else math.nan), int(total_all)
 
 
 def _train_epoch(
@@ -334,10 +340,11 @@ def _train_epoch(
                             acc=f"{int(correct) / seen:.3f}")
     if bar is not None:
         bar.close()
-    loss_sum, correct, seen = _all_sum([float(loss_sum), int(correct), seen], device, world)
-    if seen == 0:
+    loss_all, correct_all, seen_all = _all_sum([float(loss_sum), int(correct), seen], device,
+                                               world)
+    if seen_all == 0:
         raise RuntimeError("training epoch saw no batches (empty training list?)")
-    return loss_sum / seen, correct / seen
+    return loss_all / seen_all, correct_all / seen_all
 
 
 def _loader(

@@ -193,7 +193,7 @@ def read_frames(
     return out
 
 
-def window_indices(starts: Sequence[int], new_length: int) -> np.ndarray:
+def window_indices(starts: Sequence[int] | np.ndarray, new_length: int) -> np.ndarray:
     """(T, new_length) frame indices of the windows starting at ``starts``."""
     return np.asarray(starts, dtype=np.int64)[:, None] + np.arange(new_length)[None, :]
 

@@ -24,14 +24,18 @@ def _estimator(method: str):
     if method not in _ESTIMATORS:
         if method == "dis":
             # MEDIUM: ~4 ms per 340x256 pair on one core, much closer to TV-L1 than FAST
-            _ESTIMATORS[method] = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+            # cv2's stubs lack the DIS factory, which every OpenCV build since 4.0 has
+            _ESTIMATORS[method] = cv2.DISOpticalFlow_create(  # type: ignore[attr-defined]
+                cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+            )
         elif method == "tvl1":
             if not hasattr(cv2, "optflow"):
                 raise RuntimeError(
                     "TV-L1 needs cv2.optflow (opencv-contrib-python-headless); "
                     "this OpenCV build has no contrib modules"
                 )
-            _ESTIMATORS[method] = cv2.optflow.DualTVL1OpticalFlow_create()
+            # cv2's stubs lack the contrib factories of cv2.optflow (checked above)
+            _ESTIMATORS[method] = cv2.optflow.DualTVL1OpticalFlow_create()  # type: ignore[attr-defined]
         elif method == "farneback":
             _ESTIMATORS[method] = None  # functional API
         else:
@@ -107,13 +111,15 @@ def flow_stack(
         raise ValueError("flow_stack: cache needs frame_ids of the same length as frames")
     chans = []
     for j in range(frames.shape[0] - 1):
-        key = None if cache is None else int(frame_ids[j])  # type: ignore[index]
-        if key is not None and key in cache:
-            f = cache[key]
-        else:
+        if cache is None or frame_ids is None:  # (frame_ids is given with a cache, see above)
             f = compute_flow(frames[j], frames[j + 1], method)
-            if key is not None:
-                cache[key] = f  # type: ignore[index]
+        else:
+            key = int(frame_ids[j])
+            if key in cache:
+                f = cache[key]
+            else:
+                f = compute_flow(frames[j], frames[j + 1], method)
+                cache[key] = f
         chans.append(f[..., 0])
         chans.append(f[..., 1])
     return scale_flow(np.stack(chans), bound)

@@ -12,7 +12,7 @@ import multiprocessing as mp
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -140,6 +140,7 @@ def build_rawframes(
         jobs.append((str(Path(root) / rel), str(rawframe_dir(out_root, rel)), flow_method, size))
     failures: list[tuple[str, str]] = []
     bar = tqdm(total=len(jobs), desc="rawframes", disable=not progress)
+    results: Iterator[tuple[str, str | None]]
     if workers <= 1:
         results = map(_one, jobs)
         pool = None

@@ -362,7 +362,7 @@ def _paste(
     m = cv2.getRotationMatrix2D((s / 2.0, s / 2.0), angle, scale)
     m[0, 2] += x - s / 2.0
     m[1, 2] += y - s / 2.0
-    a = cv2.warpAffine(alpha, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    a: np.ndarray = cv2.warpAffine(alpha, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
     if opacity != 1.0:
         a *= opacity
     c = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0.0, 0.0, 0.0))

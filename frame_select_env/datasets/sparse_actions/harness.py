@@ -101,7 +101,7 @@ def measure_store(
     tr, te = store.indices("train"), store.indices("test")
     rel_tr = store.relevance(tr)
     rel_te = store.relevance(te)
-    if rel_te is None:
+    if rel_tr is None or rel_te is None:
         raise ValueError(f"measure_store({path}): the store has no relevance")
     rel_tr, rel_te = rel_tr.astype(bool), rel_te.astype(bool)
     y_tr, y_te = store.labels[tr], store.labels[te]
@@ -136,7 +136,9 @@ def measure_store(
             )),
             "train_all_frames": accuracy(aggregate_predictions(p_tr), y_tr),
         }
-        curves = {"probe_frame": {}, "probe_region": {}, "confidence_frame": {}}
+        curves: dict[str, dict[int, float]] = {
+            "probe_frame": {}, "probe_region": {}, "confidence_frame": {}
+        }
         for m in m_values:
             curves["probe_frame"][m] = accuracy(
                 aggregate_predictions(p_te, select_frames(imp, m, "frame")), y_te)

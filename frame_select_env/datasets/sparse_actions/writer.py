@@ -37,7 +37,9 @@ def write_avi(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0) ->
                          f"{frames.shape} {frames.dtype}")
     h, w = frames.shape[1:3]
     with atomic_path(path) as tmp:  # keeps the .avi suffix, from which OpenCV picks the container
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+        # cv2's stubs list only VideoWriter.fourcc; the module-level alias exists at runtime
+        fourcc = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
+        writer = cv2.VideoWriter(str(tmp), fourcc, fps, (w, h))
         if not writer.isOpened():
             raise RuntimeError(f"write_avi({path}): cv2.VideoWriter could not open an MJPG "
                                "writer")
