@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from frame_select_env.builtin import resolve_store  # noqa: E402
 from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.constants import DEFAULT_MS, SCHEMES, STREAMS  # noqa: E402
 
 
 def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: str | None
@@ -126,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         store_path = resolve_store(args.store, "--store")
     store = FeatureStore(store_path)
-    streams = [s for s in ("rgb", "flow") if s in store.streams]
-    ms, schemes = (4, 8, 12, 16, 20, 25), ("frame", "region")
+    streams = [s for s in STREAMS if s in store.streams]
+    ms, schemes = DEFAULT_MS, SCHEMES
 
     start = time.perf_counter()
     data = load_split(store, "test", streams)

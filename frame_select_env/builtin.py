@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from frame_select_env.atomic import sha256_file
+from frame_select_env.constants import SPLITS
 
 STORE_ENV_VAR = "FRAME_SELECT_ENV_STORE"
 CACHE_ENV_VAR = "FRAME_SELECT_ENV_CACHE"
@@ -144,7 +145,7 @@ def builtin_videos(split: str | None = "test", root: str | os.PathLike | None = 
     # The build plans train, val, test in this order (the json sorts its keys): a video's
     # index, and with it its content, depends on that order.
     counts = summary["counts_per_class"]
-    plan = plan_dataset({s: counts[s] for s in ("train", "val", "test") if s in counts})
+    plan = plan_dataset({s: counts[s] for s in SPLITS if s in counts})
     records = [r for r in plan if split is None or r.split == split]
     if limit is not None and 0 < limit < len(records):
         # every k-th video: the split is ordered by class, so this covers all classes

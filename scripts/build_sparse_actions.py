@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from frame_select_env.atomic import atomic_write_text, sha256_file  # noqa: E402
 from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.constants import SPLITS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("generate", "rawframes", "trim", "train", "extract", "finalize")
@@ -99,7 +100,7 @@ def parse_counts(counts: list[int]) -> dict[str, int]:
     if len(counts) != 3 or counts[0] < 1 or counts[2] < 1 or counts[1] < 0:
         raise SystemExit(f"--counts must be 3 integers (train, val, test) with train, test >= 1,"
                          f" got {counts}")
-    return dict(zip(("train", "val", "test"), counts, strict=True))
+    return dict(zip(SPLITS, counts, strict=True))
 
 
 # ----------------------------------------------------------------------------- stages

@@ -45,6 +45,7 @@ from frame_select_env.atomic import atomic_write_text  # noqa: E402
 from frame_select_env.builtin import resolve_store  # noqa: E402
 from frame_select_env.cli import option, parse  # noqa: E402
 from frame_select_env.config import load_yaml  # noqa: E402
+from frame_select_env.constants import STREAMS  # noqa: E402
 from frame_select_env.cost import builtin_cost, cost_summary, store_cost  # noqa: E402
 from frame_select_env.evaluation import (  # noqa: E402
     ObservingPolicy,
@@ -203,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         rgb_paper = ObservingPolicy(ASPolicy(agent_rgb, name="as_rgb_paper"), "rgb")
         conf_rgb = ObservingPolicy(ConfidencePolicy(), "rgb", name="confidence_rgb")
         baselines = {
-            "uniform": {s: UniformPolicy() for s in ("rgb", "flow")},
-            "random": {s: RandomPolicy(seed=seed) for s in ("rgb", "flow")},
-            "confidence": {s: ConfidencePolicy() for s in ("rgb", "flow")},
+            "uniform": {s: UniformPolicy() for s in STREAMS},
+            "random": {s: RandomPolicy(seed=seed) for s in STREAMS},
+            "confidence": {s: ConfidencePolicy() for s in STREAMS},
             "confidence_rgb": {"rgb": conf_rgb, "flow": conf_rgb},
         }
         learned = {
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             "as_rgb_only": {"rgb": cross, "flow": cross},
             "as_rgb_paper": {"rgb": rgb_paper, "flow": rgb_paper},
         }
-        common = dict(split="test", streams=("rgb", "flow"), ms=ms, schemes=("frame",),
+        common = dict(split="test", streams=STREAMS, ms=ms, schemes=("frame",),
                       seed=seed, data=data, cost=cost, seconds_flow_methods=("tvl1",))
         rows += evaluate_policies(baselines, fs, include_all=True, **common)
         rows += evaluate_policies(learned, fs, include_all=False, thresholds=args.thresholds,

@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.constants import SPLITS  # noqa: E402
+from frame_select_env.constants import SPLITS, STREAMS  # noqa: E402
 
 FLOW_METHODS = ("dis", "tvl1", "farneback")
 
@@ -130,7 +130,7 @@ def _checkpoint_paths(args: Args) -> dict[str, Path]:
         if not {"rgb", "flow"} <= set(spec):
             raise SystemExit(f"error: {args.checkpoint} must map 'rgb' and 'flow' to files")
         base = args.checkpoint.parent
-        return {k: base / str(spec[k]) for k in ("rgb", "flow")}
+        return {k: base / str(spec[k]) for k in STREAMS}
     if args.rgb_checkpoint is None or args.flow_checkpoint is None:
         raise SystemExit(
             "error: give --rgb-checkpoint and --flow-checkpoint (or --checkpoint), "

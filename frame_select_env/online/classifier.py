@@ -10,6 +10,7 @@ from typing import Any
 
 from frame_select_env.atomic import sha256_file
 from frame_select_env.config import load_yaml
+from frame_select_env.constants import STREAMS
 
 
 def _stream_id(hashes: Mapping[str, str]) -> str:
@@ -55,7 +56,7 @@ def resolve_classifier(
         data = load_yaml(path, "classifier")
         if not {"rgb", "flow"} <= set(data):
             raise ValueError(f"classifier={str(path)!r} must map 'rgb' and 'flow' to files")
-        spec = {k: path.parent / str(data[k]) for k in ("rgb", "flow")}
+        spec = {k: path.parent / str(data[k]) for k in STREAMS}
     if isinstance(spec, Mapping):
         paths = {str(k): Path(v) for k, v in spec.items()}
         for k, p in paths.items():
