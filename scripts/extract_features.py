@@ -30,7 +30,7 @@ import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -38,10 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from frame_select_env.cli import option, parse  # noqa: E402
 from frame_select_env.constants import SPLITS, STREAMS  # noqa: E402
-
-FLOW_METHODS = ("dis", "tvl1", "farneback")
-
-T = TypeVar("T")
+from frame_select_env.video.flow import FLOW_METHODS  # noqa: E402
 
 
 @dataclass
@@ -146,35 +143,19 @@ RECORDED = {"num_frames": "num_frames", "flow_length": "flow_length", "flow": "f
             "views": "num_views", "size": "size", "crop": "crop", "batch_size": "batch_size"}
 
 
-def set_defaults(args: Args, recorded: dict) -> None:
-    """Fill the sampling arguments not given: recorded with the classifier, else DEFAULTS."""
+def sampling_settings(args: Args, recorded: dict[str, Any]) -> dict[str, Any]:
+    """The sampling settings: as given, else recorded with the classifier, else DEFAULTS.
+
+    :param args: the parsed arguments.
+    :param recorded: the extraction settings recorded with the classifier (``{}`` for none).
+    :return: a value for every key of :data:`DEFAULTS` (``size`` as a ``(W, H)`` tuple).
+    """
+    out = {}
     for name, default in DEFAULTS.items():
-        if getattr(args, name) is None:
-            setattr(args, name, recorded.get(RECORDED[name], default))
-
-
-def _filled(value: T | None, flag: str) -> T:
-    """A sampling argument after :func:`set_defaults`, which gives every one of them a value.
-
-    :param value: the argument's value.
-    :param flag: its command-line flag, for the error.
-    :return: ``value``.
-    :raises SystemExit: ``value`` is None (the classifier recorded no value for it).
-    """
-    if value is None:
-        raise SystemExit(f"error: {flag} has no value (not given, recorded or defaulted)")
-    return value
-
-
-def _frame_size(size: tuple[int, int] | None) -> tuple[int, int]:
-    """The (W, H) frame size after :func:`set_defaults` (a pair, as given, recorded or defaulted).
-
-    :param size: ``args.size``.
-    :return: ``(W, H)``.
-    :raises SystemExit: ``size`` is None.
-    """
-    width_height = _filled(size, "--size")
-    return (width_height[0], width_height[1])
+        given = getattr(args, name)
+        out[name] = given if given is not None else recorded.get(RECORDED[name], default)
+    out["size"] = tuple(out["size"])
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,11 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rawframes_out is not None:
         from frame_select_env.video.rawframes import build_rawframes
 
-        set_defaults(args, {})
+        settings = sampling_settings(args, {})
         chosen = [r for i, r in enumerate(records) if i % shard[1] == shard[0]]
-        failures = build_rawframes(chosen, args.root, args.rawframes_out,
-                                   _filled(args.flow, "--flow"), _frame_size(args.size),
-                                   args.workers, args.progress)
+        failures = build_rawframes(chosen, args.root, args.rawframes_out, settings["flow"],
+                                   settings["size"], args.workers, args.progress)
         for path, why in failures:
             print(f"FAILED {path}\t{why}", file=sys.stderr)
         print(f"rawframes: {len(chosen) - len(failures)} ok, {len(failures)} failed")
@@ -218,12 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         clf, clf_id, recorded = resolve_classifier(args.classifier, device=args.device)
         if args.classes is None and args.list is not None:
             class_names = list(clf.class_names)
-    set_defaults(args, recorded)
-    cfg = ExtractConfig(num_frames=_filled(args.num_frames, "--num-frames"),
-                        flow_length=_filled(args.flow_length, "--flow-length"),
-                        flow_method=_filled(args.flow, "--flow"),
-                        num_views=_filled(args.views, "--views"), size=_frame_size(args.size),
-                        crop=_filled(args.crop, "--crop"), dtype=args.dtype)
+    settings = sampling_settings(args, recorded)
+    cfg = ExtractConfig(num_frames=settings["num_frames"], flow_length=settings["flow_length"],
+                        flow_method=settings["flow"], num_views=settings["views"],
+                        size=settings["size"], crop=settings["crop"], dtype=args.dtype)
     if args.classifier is not None:
 
         def factory():
@@ -234,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def factory():
             return TwoStreamClassifier.random_init(
-                arch=args.arch, num_classes=len(class_names), flow_length=args.flow_length,
+                arch=args.arch, num_classes=len(class_names), flow_length=settings["flow_length"],
                 seed=args.seed, device=args.device, class_names=class_names)
     else:
         paths = _checkpoint_paths(args)
@@ -247,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = extract_features(
         records, args.root, args.out, factory, class_names, cfg, classifier_id=clf_id,
-        batch_size=_filled(args.batch_size, "--batch-size"), workers=args.workers, shard=shard,
+        batch_size=settings["batch_size"], workers=args.workers, shard=shard,
         default_split=args.default_split,
         metadata={"list": str(args.list or args.dataset), "split": args.split,
                   "random_init": bool(args.random_init)},
