@@ -33,6 +33,7 @@ from agents.policy import Observation
 from frame_select_env.atomic import atomic_torch_save
 from frame_select_env.config import from_dict
 from frame_select_env.constants import STATES
+from frame_select_env.models.weights import load_torch_file
 
 CHECKPOINT_FORMAT = "as_agent/1"
 MULTI_CHECKPOINT_FORMAT = "as_agents/1"
@@ -245,10 +246,8 @@ def load_agent(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_agent: checkpoint {str(path)!r} not found")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
-        raise ValueError(f"load_agent: {str(path)!r} is not a readable checkpoint ({err})") from err
+    # one message per way a file can be unreadable (empty, truncated, not torch, unsafe)
+    ckpt = load_torch_file(path, "AS agent checkpoint", map_location=map_location)
     if isinstance(ckpt, dict) and ckpt.get("format") == MULTI_CHECKPOINT_FORMAT:
         agents = ckpt["agents"]
         if stream is None:

@@ -21,6 +21,7 @@ and resumed run equals an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -35,8 +36,10 @@ import torch.nn.functional as F
 from agents.as_agent import ASAgent, ASAgentConfig
 from frame_select_env.atomic import atomic_torch_save, atomic_write_csv
 from frame_select_env.config import from_dict
+from frame_select_env.models.weights import load_torch_file
 from frame_select_env.reward import DEFAULT_OMEGA
 from frame_select_env.runtime import resolve_device, set_rng_state, torch_rng_state
+from frame_select_env.store import FeatureStore
 from frame_select_env.vector_env import FrameSelectionVectorEnv
 
 if TYPE_CHECKING:
@@ -183,6 +186,81 @@ class ReinforceConfig:
         )
 
 
+def store_fingerprint(store: FeatureStore) -> dict[str, Any]:
+    """What identifies a feature store's contents, to tell whether a resume uses the same one.
+
+    The path is recorded for the messages only: a store moved with its checkout (or copied) is
+    the same store; one with other videos, labels, splits or sizes is not.
+
+    :param store: an open store.
+    :return: primitives only (YAML- and ``weights_only``-safe): ``path``, ``videos``,
+        ``num_frames``, ``num_classes``, ``feature_dims`` per stream and ``digest`` (sha256 of
+        the video ids, labels and splits, shortened).
+    """
+    digest = hashlib.sha256()
+    for part in (store.video_ids, store.labels, store.splits):
+        digest.update("\0".join(map(str, part)).encode())
+        digest.update(b"\1")
+    return {"path": str(Path(store.path).resolve()), "videos": len(store),
+            "num_frames": int(store.num_frames), "num_classes": int(store.num_classes),
+            "feature_dims": {s: store.feature_dim(s) for s in store.streams},
+            "digest": digest.hexdigest()[:16]}
+
+
+def same_store(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two :func:`store_fingerprint` results describe the same contents (any path)."""
+    return {k: v for k, v in a.items() if k != "path"} == {k: v for k, v in b.items()
+                                                           if k != "path"}
+
+
+def describe_store(fp: Mapping[str, Any]) -> str:
+    """A :func:`store_fingerprint` for a message: the path, the videos and the sizes."""
+    return (f"{fp.get('path')!r} ({fp.get('videos')} videos, T={fp.get('num_frames')}, "
+            f"C={fp.get('num_classes')}, D={fp.get('feature_dims')})")
+
+
+def check_resume(state: Mapping[str, Any], config: ReinforceConfig, stream: str,
+                 store: Mapping[str, Any] | None, where: str = "checkpoint") -> None:
+    """Refuse to continue a training checkpoint as a run it is not.
+
+    A resumed run must be the same run: the same store (by contents, see
+    :func:`store_fingerprint`), stream and options. Only ``epochs`` may grow (train on to a
+    later target); a checkpoint already past ``config.epochs`` is refused rather than recorded
+    as an agent of fewer epochs than it has.
+
+    :param state: a :meth:`ReinforceTrainer.state_dict`.
+    :param config: the options of the run that would continue it.
+    :param stream: the stream it would train.
+    :param store: the :func:`store_fingerprint` of the store it would train on (``None``: not
+        checked).
+    :param where: where the checkpoint came from (a file), for the errors.
+    :raises ValueError: not a REINFORCE checkpoint, or another store, stream, config or a later
+        epoch; the message names both sides.
+    """
+    if not isinstance(state, Mapping) or state.get("format") != "as_reinforce/1":
+        raise ValueError(f"{where}: not a REINFORCE training checkpoint")
+    again = "resume with the same options or use a new output directory"
+    saved_store = state.get("store")
+    if saved_store and store and not same_store(saved_store, store):
+        raise ValueError(f"{where}: was trained on the feature store {describe_store(saved_store)}"
+                         f", not on {describe_store(store)}; {again}")
+    if state.get("stream", stream) != stream:
+        raise ValueError(f"{where}: was trained on stream {state['stream']!r}, not {stream!r}; "
+                         f"{again}")
+    saved = {k: v for k, v in state["config"].items() if k not in ("epochs", "device",
+                                                                    "tensorboard")}
+    now = {k: v for k, v in config.to_dict().items() if k in saved}
+    if saved != now:
+        diff = sorted(k for k in saved if saved[k] != now.get(k))
+        raise ValueError(f"{where}: was trained with a different config (differs in {diff}); "
+                         f"{again}")
+    epoch = int(state["epoch"])
+    if epoch > config.epochs:
+        raise ValueError(f"{where}: has already trained {epoch} epochs, more than epochs="
+                         f"{config.epochs}; resume with epochs >= {epoch} (the run records the "
+                         f"epochs its agents have) or use a new output directory")
+
+
 def write_log_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write the per-epoch training log as CSV (atomically)."""
     atomic_write_csv(path, rows, LOG_COLUMNS, ".6g", extra_keys="ignore")
@@ -282,6 +360,10 @@ class ReinforceTrainer:
         self.sampler = torch.Generator(device=self.device)
         self.sampler.manual_seed(cfg.seed)
         self.env.reset(seed=cfg.seed)
+        store_obj = getattr(src, "store", None)
+        #: the store's :func:`store_fingerprint`, saved in checkpoints so a resume can tell
+        self.store_fingerprint = (store_fingerprint(store_obj)
+                                  if isinstance(store_obj, FeatureStore) else None)
         self.epoch = 0
         self.log: list[dict[str, Any]] = []
         self._tb: SummaryWriter | None = None
@@ -454,6 +536,7 @@ class ReinforceTrainer:
             "epoch": self.epoch,
             "config": self.config.to_dict(),
             "stream": self.stream,
+            "store": self.store_fingerprint,
             "model": {k: v.detach().cpu() for k, v in self.agent.state_dict().items()},
             "agent_config": asdict(self.agent.config),
             "optimizer": self.optimizer.state_dict(),
@@ -474,17 +557,9 @@ class ReinforceTrainer:
 
         :param state: a training checkpoint (``format`` ``as_reinforce/1``).
         :param where: where it came from (a file), for the errors.
-        :raises ValueError: not a REINFORCE checkpoint, or trained with a different config.
+        :raises ValueError: not a REINFORCE checkpoint, or of another run (:func:`check_resume`).
         """
-        if state.get("format") != "as_reinforce/1":
-            raise ValueError(f"{where}: not a REINFORCE training checkpoint")
-        saved = {k: v for k, v in state["config"].items() if k not in ("epochs", "device",
-                                                                        "tensorboard")}
-        now = {k: v for k, v in self.config.to_dict().items() if k in saved}
-        if saved != now:
-            diff = sorted(k for k in saved if saved[k] != now.get(k))
-            raise ValueError(f"{where}: was trained with a different config (differs in {diff}); "
-                             f"resume with the same options or use a new output directory")
+        check_resume(state, self.config, self.stream, self.store_fingerprint, where)
         self.agent.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -510,7 +585,7 @@ class ReinforceTrainer:
         path = Path(path) if path is not None else self.checkpoint_path
         if path is None or not path.is_file():
             return False
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_torch_file(path, "REINFORCE training checkpoint")
         self.load_state_dict(state, where=f"checkpoint {str(path)!r}")
         return True
 

@@ -9,6 +9,10 @@ The run directory gets ``model.zip`` (the final model), ``config.yaml`` (everyth
 rebuild the env: algorithm, policy, store, stream, hyperparameters), ``progress.csv`` (SB3's
 logger) and, while training, ``checkpoint.zip`` (saved atomically every ``save_freq`` steps;
 ``resume=True`` continues from it).
+
+Saved models are loaded without unpickling anything in them (:mod:`baselines_zoo.sb3_io`): the
+algorithm is built afresh from the run's ``config.yaml`` and only its weights, optimizer states
+and step counters are read from the zip.
 """
 
 from __future__ import annotations
@@ -19,15 +23,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import yaml
 
 import frame_select_env
+from agents.reinforce import describe_store, same_store, store_fingerprint
+from baselines_zoo.sb3_io import load_sb3_into
 from baselines_zoo.sb3_policies import OFF_POLICY, ON_POLICY, policy_for
 from baselines_zoo.wrappers import TopMScoresWrapper
 from frame_select_env.atomic import atomic_path, atomic_write_text
 from frame_select_env.builtin import store_or_builtin
 from frame_select_env.config import load_yaml
+from frame_select_env.store import FeatureStore
 
 ENV_ID = frame_select_env.ENV_ID
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
@@ -85,6 +93,38 @@ def make_env(store: str | os.PathLike | None, stream: str, algo: str, n_envs: in
     wrapper_kwargs = {"m": top_m} if algo in OFF_POLICY else None
     return make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, env_kwargs=kwargs,
                         wrapper_class=wrapper, wrapper_kwargs=wrapper_kwargs)
+
+
+def build_model(algo: str, policy: str, params: dict[str, Any], env: Any, seed: int | None = None,
+                device: str = "cpu", verbose: int = 0, training: bool = True) -> Any:
+    """A fresh SB3 algorithm for ``env`` from a run's hyperparameters (training and loading).
+
+    :param algo: ``ppo``, ``a2c``, ``sac`` or ``td3``.
+    :param policy: ``mlp``, ``bilstm`` or ``bilstm-flat``.
+    :param params: the hyperparameters (a YAML entry after overrides, as ``config.yaml`` records).
+    :param env: the vector env (its spaces shape the networks).
+    :param seed: seeds SB3, torch, numpy and the env (``None``: not seeded).
+    :param device: torch device.
+    :param verbose: SB3 verbosity.
+    :param training: ``False`` for a model only loaded to score: SAC / TD3 then get a one-step
+        replay buffer instead of allocating ``buffer_size`` observations they never store.
+    :raises ValueError: an unsupported ``noise_type``.
+    """
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    policy_cls, policy_kwargs = policy_for(algo, policy, params.get("extractor_kwargs"))
+    policy_kwargs.update(params.get("policy_kwargs") or {})
+    sb3_kwargs = {k: v for k, v in params.items() if k not in _OWN_KEYS}
+    if algo == "td3" and params.get("noise_type"):
+        if params["noise_type"] != "normal":
+            raise ValueError(f"noise_type {params['noise_type']!r} is not supported (use normal)")
+        dim = env.action_space.shape[0]
+        sb3_kwargs["action_noise"] = NormalActionNoise(
+            np.zeros(dim), float(params.get("noise_std", 0.1)) * np.ones(dim))
+    if not training and algo in OFF_POLICY:
+        sb3_kwargs["buffer_size"] = env.num_envs
+    return algo_class(algo)(policy_cls, env, seed=seed, device=device, verbose=verbose,
+                            policy_kwargs=policy_kwargs, **sb3_kwargs)
 
 
 def _atomic_save(model: Any, path: Path) -> None:
@@ -151,14 +191,14 @@ def train_sb3(
     :param progress_bar: show SB3's progress bar (it needs tqdm and rich; without them training
         goes on without a bar and says so once).
     :param save_freq: checkpoint every this many steps.
-    :param resume: continue from ``out/checkpoint.zip`` when it exists.
+    :param resume: continue from ``out/checkpoint.zip`` when it exists; a ``config.yaml``
+        already in ``out`` must describe this same run (:func:`check_same_run`).
     :param device: torch device.
     :param verbose: SB3 verbosity.
     :param num_threads: torch CPU threads (1 is fastest for these small networks, and far faster
         on a busy machine); ``None`` leaves torch's default.
     """
     from stable_baselines3.common.logger import configure
-    from stable_baselines3.common.noise import NormalActionNoise
 
     if algo not in ALGOS:
         raise ValueError(f"unknown algorithm {algo!r}; choose from {ALGOS}")
@@ -177,36 +217,28 @@ def train_sb3(
     out.mkdir(parents=True, exist_ok=True)
 
     env = make_env(store, stream, algo, n_envs, seed, env_kwargs, top_m)
-    policy_cls, policy_kwargs = policy_for(algo, policy, params.get("extractor_kwargs"))
-    policy_kwargs.update(params.get("policy_kwargs") or {})
-    sb3_kwargs = {k: v for k, v in params.items() if k not in _OWN_KEYS}
-    if algo == "td3" and params.get("noise_type"):
-        if params["noise_type"] != "normal":
-            raise ValueError(f"noise_type {params['noise_type']!r} is not supported (use normal)")
-        dim = env.action_space.shape[0]
-        sb3_kwargs["action_noise"] = NormalActionNoise(
-            np.zeros(dim), float(params.get("noise_std", 0.1)) * np.ones(dim))
-
-    cls = algo_class(algo)
-    checkpoint = out / "checkpoint.zip"
-    if resume and checkpoint.is_file():
-        model = cls.load(checkpoint, env=env, device=device)
-        remaining = max(n_timesteps - int(model.num_timesteps), 0)
-        reset = False
-    else:
-        model = cls(policy_cls, env, seed=seed, device=device, verbose=verbose,
-                    policy_kwargs=policy_kwargs, **sb3_kwargs)
-        remaining, reset = n_timesteps, True
-    model.set_logger(configure(str(out), ["csv"]))
-
     source = env.envs[0].unwrapped.source
     config = {
         "env_id": ENV_ID, "algo": algo, "policy": policy, "n_timesteps": n_timesteps,
         "seed": seed, "stream": stream, "store": None if store is None else str(Path(store)
                                                                                  .resolve()),
+        # the store's contents, so a resume on another store is refused (check_same_run)
+        "store_fingerprint": (store_fingerprint(source.store) if isinstance(
+            getattr(source, "store", None), FeatureStore) else None),
         "num_frames": int(source.num_frames), "feature_dim": int(source.feature_dim),
         "num_classes": int(source.num_classes), "hyperparams": params,
     }
+    if resume and (out / "config.yaml").is_file():  # before config.yaml is rewritten
+        check_same_run(out / "config.yaml", config)
+    model = build_model(algo, policy, params, env, seed=seed, device=device, verbose=verbose)
+    checkpoint = out / "checkpoint.zip"
+    if resume and checkpoint.is_file():
+        load_sb3_into(model, checkpoint)  # weights, optimizer states, step counters only
+        remaining = max(n_timesteps - int(model.num_timesteps), 0)
+        reset = False
+    else:
+        remaining, reset = n_timesteps, True
+    model.set_logger(configure(str(out), ["csv"]))
     atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
     if remaining > 0:
@@ -218,6 +250,61 @@ def train_sb3(
     checkpoint.unlink(missing_ok=True)
     env.close()
     return final
+
+
+#: config.yaml entries a resumed run may change: the step target (train on to a new total)
+_RESUMABLE = ("n_timesteps",)
+
+
+def check_same_run(path: Path, config: dict[str, Any]) -> None:
+    """Refuse ``--resume`` into a run directory whose ``config.yaml`` describes another run.
+
+    The algorithm, policy, seed, stream, store (by contents, so a moved store is the same),
+    observation sizes and hyperparameters must be the recorded ones; only ``n_timesteps`` may
+    change.
+
+    :param path: the run's ``config.yaml``.
+    :param config: the config the resumed run would record.
+    :raises ValueError: a difference; the message names the file and both values.
+    """
+    old = load_yaml(path, "run config")
+    # compare as YAML would store it (tuples become lists, floats stay floats)
+    new = yaml.safe_load(yaml.safe_dump(config))
+    old_fp, new_fp = old.get("store_fingerprint"), new.get("store_fingerprint")
+    if isinstance(old_fp, dict) and isinstance(new_fp, dict):
+        if not same_store(old_fp, new_fp):
+            raise ValueError(f"--resume: {str(path)!r} records the run's feature store "
+                             f"{describe_store(old_fp)}, not {describe_store(new_fp)}; resume "
+                             f"with that store or use a new --out")
+    elif old.get("store") != new.get("store"):  # run directories from before the fingerprint
+        raise ValueError(f"--resume: {str(path)!r} records the run's feature store "
+                         f"{old.get('store')!r}, not {new.get('store')!r}; resume with that "
+                         f"store or use a new --out")
+    hyper = "hyperparams"
+    for key in ("algo", "policy", "seed", "stream", "num_frames", "feature_dim", "num_classes",
+                hyper):
+        was, now = old.get(key), new.get(key)
+        if key == hyper and isinstance(was, dict) and isinstance(now, dict):
+            was = {k: v for k, v in was.items() if k not in _RESUMABLE}
+            now = {k: v for k, v in now.items() if k not in _RESUMABLE}
+        if was != now:
+            raise ValueError(f"--resume: {str(path)!r} records {key}={was!r}, but this run has "
+                             f"{key}={now!r}; resume with the same options or use a new --out")
+
+
+class _SpacesOnlyEnv(gym.Env):
+    """An env that only has the spaces of a trained model: what SB3 needs to build it."""
+
+    def __init__(self, observation_space: Any, action_space: Any) -> None:
+        self.observation_space, self.action_space = observation_space, action_space
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        """Not available: the model was loaded to score observations, not to train."""
+        raise RuntimeError("a model loaded with load_sb3 scores observations; it has no env")
+
+    def step(self, action: Any) -> Any:
+        """Not available: the model was loaded to score observations, not to train."""
+        raise RuntimeError("a model loaded with load_sb3 scores observations; it has no env")
 
 
 def quick_eval(model_path: str | os.PathLike, split: str = "val",
@@ -250,24 +337,58 @@ def quick_eval(model_path: str | os.PathLike, split: str = "val",
 
 
 def load_sb3(path: str | os.PathLike, algo: str | None = None, device: str = "cpu") -> Any:
-    """Load a saved SB3 model; the algorithm comes from ``algo`` or the run's ``config.yaml``.
+    """Load a model saved by :func:`train_sb3`, running no code stored in it.
+
+    The algorithm is built afresh from the run's ``config.yaml`` (algorithm, policy,
+    hyperparameters, observation sizes); the zip gives only its weights and counters
+    (:func:`baselines_zoo.sb3_io.load_sb3_into`). A zip without that ``config.yaml`` is refused.
 
     :param path: ``model.zip`` (or its run directory).
-    :param algo: ``ppo``, ``a2c``, ``sac``, ``td3``; ``None`` reads ``config.yaml`` next to it.
+    :param algo: ``ppo``, ``a2c``, ``sac``, ``td3``, checked against ``config.yaml``; ``None``
+        takes it from there.
     :param device: torch device.
+    :raises FileNotFoundError: no such model.
+    :raises ValueError: no usable ``config.yaml``, another algorithm, or a zip that
+        :mod:`baselines_zoo.sb3_io` refuses; the message names the file.
     """
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from frame_select_env.env import make_spaces
+
     path = Path(path)
     if path.is_dir():
         path = path / "model.zip"
     if not path.is_file():
         raise FileNotFoundError(f"SB3 model {str(path)!r} not found")
-    if algo is None:
-        config = read_run_config(path)
-        if "algo" not in config:
-            raise ValueError(f"cannot tell the algorithm of {str(path)!r}: no config.yaml next to "
-                             f"it; pass it explicitly, e.g. 'ppo:{path}'")
-        algo = str(config["algo"])
-    return algo_class(algo).load(path, device=device)
+    config = read_run_config(path)
+    cfg_path = str(path.parent / "config.yaml")
+    needed = ("algo", "policy", "num_frames", "feature_dim", "num_classes", "hyperparams")
+    missing = [k for k in needed if k not in config]
+    if missing:
+        raise ValueError(f"cannot load SB3 model {str(path)!r}: it is rebuilt from the "
+                         f"config.yaml train_sb3 writes next to it, and {cfg_path!r} "
+                         f"{'is missing' if not config else f'lacks {missing}'} (models are "
+                         f"never unpickled, so a zip alone cannot be loaded)")
+    if algo is not None and algo != config["algo"]:
+        raise ValueError(f"SB3 model {str(path)!r} is a {config['algo']} model ({cfg_path!r}), "
+                         f"not {algo}; use '{config['algo']}:{path}' or 'sb3:{path}'")
+    algo = str(config["algo"])
+    if algo not in ALGOS:
+        raise ValueError(f"{cfg_path!r}: unknown algorithm {algo!r}; choose from {ALGOS}")
+    params = config["hyperparams"]
+    if not isinstance(params, dict):
+        raise ValueError(f"{cfg_path!r}: hyperparams must be a mapping")
+    # The spaces the env had in training (FrameSelection-v0, top-m scores for SAC / TD3).
+    state = (params.get("env_kwargs") or {}).get("state", "both")
+    num_frames = int(config["num_frames"])
+    obs_space = make_spaces(num_frames, int(config["feature_dim"]), int(config["num_classes"]),
+                            state)
+    act_space = (gym.spaces.Box(-1.0, 1.0, (num_frames,), np.float32) if algo in OFF_POLICY
+                 else gym.spaces.MultiBinary(num_frames))
+    n_envs = int(params.get("n_envs", 1))
+    env = DummyVecEnv([lambda: _SpacesOnlyEnv(obs_space, act_space)] * n_envs)
+    model = build_model(algo, str(config["policy"]), params, env, device=device, training=False)
+    return load_sb3_into(model, path)
 
 
 def read_run_config(model_path: str | os.PathLike) -> dict[str, Any]:

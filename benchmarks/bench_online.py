@@ -1,12 +1,15 @@
 #!/usr/bin/env python
 """Online mode throughput, measured side by side in one run on the same built-in videos.
 
+0. the decode + flow work alone (``prepare_item`` on every video): in this process, in
+   ``--workers`` threads (the online env's default pool) and in ``--workers`` spawn processes
+   (``pool="process"``, and the extractor's DataLoader), videos/s and the ratios side by side;
 1. ``extract_features`` (the store path: decode workers overlapping the classifier) on N
    SparseActions test videos with the built-in classifier and its settings (160x120, DIS flow,
    L = 5, T = 25, ten-crop 112): videos/s;
 2. the online first pass: ``gym.make_vec("FrameSelection-v0", videos=..., cache=...)`` reset on
-   every video once, ``--num-envs`` per step (the step's videos decoded in worker processes and
-   classified in one batch): videos/s, and its ratio to 1. (target >= 0.9);
+   every video once, ``--num-envs`` per step (the step's videos decoded by the ``--pool`` workers
+   and classified in one batch): videos/s, and its ratio to 1. (target >= 0.9);
 3. the cached second pass (a new vector env on the same cache) vs store mode (the vector env on
    the store of 1.): episodes/s of random-action steps, and the ratio (target >= 0.5).
 
@@ -32,7 +35,7 @@ import torch
 import frame_select_env  # noqa: F401  (registers the env)
 from frame_select_env.builtin import builtin_videos
 from frame_select_env.cli import option, parse
-from frame_select_env.extract import ExtractConfig, extract_features
+from frame_select_env.extract import ExtractConfig, _worker_init, extract_features, prepare_item
 from frame_select_env.online import resolve_classifier, resolve_videos
 
 
@@ -41,7 +44,8 @@ class Args:
     """The arguments of ``bench_online.py``."""
 
     videos: int = option(40, "N test videos (spread over classes)")
-    workers: int = option(2, "decode + flow worker processes")
+    workers: int = option(2, "decode + flow workers (threads or processes)")
+    pool: str = option("thread", "the online env's pool: thread or process")
     threads: int = option(-1, "torch threads (-1: the cores left after --workers, at least 1)")
     num_envs: int = option(10, "videos per online step")
     episodes_envs: int = option(256, "num_envs for episodes/s")
@@ -67,8 +71,31 @@ def main(argv: list[str] | None = None) -> int:
     cfg = ExtractConfig(**{k: rec[k] for k in ("num_frames", "flow_length", "num_views", "size",
                                                 "crop", "dtype")}, flow_method=rec["flow_method"])
     n = len(records)
-    print(f"{n} videos, {args.workers} workers, torch threads {threads}, device "
-          f"{clf.device}, {cfg}")
+    print(f"{n} videos, {args.workers} workers (online pool: {args.pool}s), torch threads "
+          f"{threads}, device {clf.device}, {cfg}")
+
+    # 0. decode + flow alone: in-process vs threads vs processes (pools started before timing)
+    from frame_select_env.workers import process_pool, thread_pool
+
+    jobs = [(i, str(root / r.path)) for i, r in enumerate(records)]
+    t0 = time.perf_counter()
+    for i, p in jobs:
+        prepare_item(i, p, cfg)
+    t_serial = time.perf_counter() - t0
+    decode = {}
+    for name, pool in (("threads", thread_pool(args.workers)),
+                       ("processes", process_pool(args.workers, _worker_init, (0,)))):
+        list(pool.map(prepare_item, [0] * args.workers, [jobs[0][1]] * args.workers,
+                      [cfg] * args.workers))  # every worker started and warm
+        t0 = time.perf_counter()
+        list(pool.map(prepare_item, *zip(*jobs, strict=True), [cfg] * n))
+        decode[name] = time.perf_counter() - t0
+        pool.shutdown()
+    print(f"decode+flow in-process   {t_serial:7.1f} s  {n / t_serial:6.2f} videos/s")
+    for name, t in decode.items():
+        print(f"decode+flow {args.workers} {name:<12} {t:7.1f} s  {n / t:6.2f} videos/s  "
+              f"{t_serial / t:.2f}x in-process")
+    print(f"threads vs processes     {decode['processes'] / decode['threads']:.2f}x the videos/s")
 
     # 1. the extractor
     store = work / "extracted.h5"
@@ -87,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(f"{cache}.parts", ignore_errors=True)
     cache.unlink(missing_ok=True)
     kw = dict(videos=spec, classifier="builtin", device=args.device, split="test", cache=cache,
-              online_options={"video_root": root, "workers": args.workers})
+              online_options={"video_root": root, "workers": args.workers, "pool": args.pool})
     b = args.num_envs
     t0 = time.perf_counter()
     env = gym.make_vec("FrameSelection-v0", num_envs=b, **kw)

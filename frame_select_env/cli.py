@@ -20,7 +20,8 @@ The rules, the same for every script:
   take exactly that many;
 * ``bool`` fields are switches with a negative form (``--resume`` / ``--no-resume``);
 * ``Literal[...]`` fields, and fields given ``choices=``, accept only those values;
-* ``--help`` shows each field's help and default;
+* ``--help`` shows each field's help and default (``none`` for ``None`` or an empty list,
+  or the field's ``default_text``);
 * a ``ValueError`` from the dataclass's ``__post_init__`` (cross-field checks) is reported like
   any other bad argument: the message and exit status 2.
 """
@@ -44,7 +45,8 @@ _MISSING: Any = dataclasses.MISSING
 def option(default: Any = _MISSING, help: str = "", *, choices: Sequence[Any] | None = None,
            positional: bool = False, flag: str | None = None,
            metavar: str | tuple[str, ...] | None = None,
-           group: str | None = None, nargs: str | None = None) -> Any:
+           group: str | None = None, nargs: str | None = None,
+           default_text: str | None = None) -> Any:
     """A dataclass field that :func:`parse` turns into a command-line argument.
 
     :param default: the default value (lists and dicts are copied per instance); omit it for a
@@ -57,10 +59,12 @@ def option(default: Any = _MISSING, help: str = "", *, choices: Sequence[Any] | 
     :param group: the heading the argument is listed under in ``--help``.
     :param nargs: for a list field, ``"*"`` to accept the flag with no value (an empty list);
         the default is ``"+"``, one or more.
+    :param default_text: what ``--help`` shows as the default, when the value alone would not
+        say it (e.g. ``"the config's"`` for a ``None`` that keeps a config file's value).
     :return: a :func:`dataclasses.field`.
     """
     meta = {"help": help, "choices": choices, "positional": positional, "flag": flag,
-            "metavar": metavar, "group": group, "nargs": nargs}
+            "metavar": metavar, "group": group, "nargs": nargs, "default_text": default_text}
     if isinstance(default, (list, dict, set)):
         value = default
         return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
@@ -130,6 +134,31 @@ def _converter(tp: Any) -> Callable[[str], Any]:
     raise TypeError(f"cli: unsupported field type {tp!r}")
 
 
+def _with_default(help_text: str, has_default: bool, default: Any, is_switch: bool,
+                  default_text: str | None) -> str:
+    """``help_text`` with the default appended, so that ``--help`` shows every default.
+
+    ``None`` and empty lists used to show nothing, which left most flags of a script whose
+    options default to "keep the config's value" without a default; now they read ``none``
+    unless ``default_text`` (or the help text itself, "... (default: ...)") says more.
+    """
+    if not has_default:  # required: nothing to show
+        return help_text
+    if default_text is not None:
+        shown = default_text
+    elif is_switch:
+        shown = "on" if default else "off"
+    elif "default" in help_text.lower():  # the help already explains it in its own words
+        return help_text
+    elif default is None or (isinstance(default, (list, tuple)) and not default):
+        shown = "none"
+    elif isinstance(default, (list, tuple)):
+        shown = " ".join(map(str, default))
+    else:
+        shown = str(default)
+    return f"{help_text} (default: {shown})".strip()
+
+
 def build_parser(cls: type, description: str | None = None,
                  epilog: str | None = None, prog: str | None = None) -> argparse.ArgumentParser:
     """The :mod:`argparse` parser of the arguments dataclass ``cls``.
@@ -158,12 +187,8 @@ def build_parser(cls: type, description: str | None = None,
             default = f.default
         elif f.default_factory is not dataclasses.MISSING:
             default = f.default_factory()
-        help_text = meta.get("help") or ""
-        if tp is bool and has_default:
-            help_text = f"{help_text} (default: {'on' if default else 'off'})".strip()
-        elif has_default and default not in (None, [], ()):
-            shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-            help_text = f"{help_text} (default: {shown})".strip()
+        help_text = _with_default(meta.get("help") or "", has_default, default, tp is bool,
+                                  meta.get("default_text"))
         choices = meta.get("choices")
         if origin is typing.Literal:
             choices = list(typing.get_args(tp))

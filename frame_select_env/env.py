@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from frame_select_env.observations import ObservationSource
+from frame_select_env.observations import ObservationSource, check_num_frames
 from frame_select_env.online import make_source
 from frame_select_env.render import RENDER_MODES, episode_view, render_ansi, render_rgb
 from frame_select_env.reward import DEFAULT_OMEGA, selection_reward
@@ -75,6 +75,40 @@ def check_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
     return arr.astype(bool)
 
 
+def check_omega(omega: Any) -> float:
+    """The flip bonus Ω of Eq. 4 as a float, refused unless it is a finite number >= 0.
+
+    A NaN Ω makes every flip reward NaN and a negative one rewards breaking right predictions;
+    both would train silently on garbage.
+
+    :param omega: the ``omega`` argument.
+    :return: ``float(omega)``.
+    :raises ValueError: a bool, a non-number, NaN, inf or a negative value.
+    """
+    if isinstance(omega, bool) or not isinstance(omega, (int, float, np.integer, np.floating)):
+        raise ValueError(f"omega must be a finite number >= 0, got {omega!r}")
+    value = float(omega)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"omega must be a finite number >= 0, got {omega!r}")
+    return value
+
+
+def check_index(value: Any, what: str) -> int:
+    """An integer reset option (``index``, ``view``) as an int; bools and floats are refused.
+
+    ``int(1.5)`` would silently pick video 1 and ``True`` is an int to Python, so both are
+    refused instead of truncated.
+
+    :param value: the option's value.
+    :param what: how the error names it, e.g. ``"options['index']"``.
+    :raises ValueError: not an integer.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"reset: {what} must be an int, got {value!r} "
+                         f"({type(value).__name__})")
+    return int(value)
+
+
 def env_source(
     render_mode: str | None, store: Any, split: str | None, stream: str, num_frames: int | None,
     state: str, view: str | int, max_memory_bytes: int | None, **options: Any,
@@ -92,6 +126,7 @@ def env_source(
         raise ValueError(
             f"render_mode must be None or one of {list(RENDER_MODES)}, got {render_mode!r}"
         )
+    check_num_frames(num_frames)  # before online mode opens (and screens) any video
     # observe/predict: select-before-compute (ObservationSource); None = `stream`.
     # videos=...: online mode (frame_select_env.online), states computed from the videos.
     src = make_source(store, split, stream, num_frames, state, view, max_memory_bytes, **options)
@@ -147,7 +182,8 @@ class FrameSelectionEnv(gym.Env):
 
     ## Episode End
 
-    Every episode is one step: ``step`` returns ``terminated=True, truncated=False``.
+    Every episode is one step: ``step`` returns ``terminated=True, truncated=False``. A further
+    ``step`` raises ``RuntimeError`` until ``reset`` starts the next episode.
 
     ## Info
 
@@ -221,7 +257,7 @@ class FrameSelectionEnv(gym.Env):
             device=device, flow=flow, views=views, cache=cache, skip_bad=skip_bad,
             online_options=online_options,
         )
-        self.omega = float(omega)
+        self.omega = check_omega(omega)
         self.state = state
         self.render_mode = render_mode
         self.class_names = self.source.store.class_names
@@ -231,6 +267,8 @@ class FrameSelectionEnv(gym.Env):
         self._probs: np.ndarray | None = None
         self._last: dict[str, Any] | None = None
         self._reward = 0.0
+        # One step per episode: after it, step refuses until reset (as OrderEnforcing would).
+        self._ended = False
 
     def _pick_index(self, options: dict[str, Any] | None) -> int:
         src = self.source
@@ -245,7 +283,7 @@ class FrameSelectionEnv(gym.Env):
                 )
             return int(hits[0])
         if "index" in options:
-            index = int(options["index"])
+            index = check_index(options["index"], "options['index']")
             if not 0 <= index < src.num_videos:
                 raise ValueError(f"reset: index {index} out of range [0, {src.num_videos})")
             return index
@@ -267,7 +305,11 @@ class FrameSelectionEnv(gym.Env):
         self._index = self._pick_index(options)
         views = self.source.draw_views(self.np_random, 1)
         if options and "view" in options and self.source.view == "random":
-            views = np.array([int(options["view"])])
+            view = check_index(options["view"], "options['view']")
+            if not 0 <= view < self.source.num_views:
+                raise ValueError(f"reset: options['view'] {view} out of range "
+                                 f"[0, {self.source.num_views})")
+            views = np.array([view])
         self._view = None if views is None else int(views[0])
         batch = self.source.gather(np.array([self._index]), views)
         self._probs = self.source.reward_probs(batch)[0]  # the `predict` stream(s)
@@ -275,6 +317,7 @@ class FrameSelectionEnv(gym.Env):
         obs_space = cast(spaces.Dict, self.observation_space)
         self._obs = {k: batch[k][0] for k in obs_space.spaces}
         self._last = None
+        self._ended = False
         return self._obs, self._info()
 
     def _info(self) -> dict[str, Any]:
@@ -296,10 +339,14 @@ class FrameSelectionEnv(gym.Env):
         :return: the observation acted on (a copy), the reward, ``terminated=True``,
             ``truncated=False`` and the info with the selection's details (``p0``, ``p1``,
             ``num_selected``, ``action``, ...).
-        :raises RuntimeError: called before :meth:`reset`.
+        :raises RuntimeError: called before :meth:`reset`, or again after the episode ended
+            (every episode is one step; call :meth:`reset` first).
         """
         if self._obs is None:
             raise RuntimeError("FrameSelectionEnv.step called before reset")
+        if self._ended:
+            raise RuntimeError("FrameSelectionEnv.step called after the episode ended "
+                               "(terminated=True): call reset() before step()")
         keep = check_actions(action, (self.num_frames,))
         reward, d = selection_reward(self._probs, keep, self.source.labels[self._index], self.omega)
         self._last = {
@@ -316,14 +363,19 @@ class FrameSelectionEnv(gym.Env):
         if macs is not None:  # classifier MACs of the episode, where the store records cost
             self._last["macs"] = float(macs[0])
         self._reward = float(reward)
+        self._ended = True
         # The terminal observation is the one acted on; a copy, as callers may keep both.
         obs = {k: v.copy() for k, v in self._obs.items()}
         return obs, float(reward), True, False, self._info()
 
     def close(self) -> None:
-        """Online mode: fold the cache's pending parts and stop the decode workers."""
-        if hasattr(self.source, "close"):
-            self.source.close()
+        """Shut what the env started: its store's HDF5 file; online, also the decode workers.
+
+        Online mode folds the cache's pending parts first. Idempotent.
+        """
+        source = getattr(self, "source", None)  # None when __init__ failed before making it
+        if source is not None:
+            source.close()
         super().close()
 
     def render(self) -> str | np.ndarray | None:

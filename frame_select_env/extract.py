@@ -346,6 +346,7 @@ def extract_features(
     batch_size: int = 256,
     workers: int = 0,
     shard: tuple[int, int] = (0, 1),
+    parts_dir: str | os.PathLike | None = None,
     default_split: str = "test",
     relevance_fn: RelevanceFn | None = None,
     metadata: dict[str, Any] | None = None,
@@ -367,6 +368,9 @@ def extract_features(
     :param batch_size: crops per forward pass
     :param workers: DataLoader worker processes for decode + flow (0 = in the main process)
     :param shard: (i, n): process records ``i, i + n, ...`` only
+    :param parts_dir: the part folder (default ``<out>.parts``); parts are named by list index,
+        so the shards of one list can share one folder (the ranks of ``torchrun`` do), and a
+        rerun with another number of shards still finds every finished video
     :param default_split: split of records without one (``train``, ``val`` or ``test``)
     :param relevance_fn: optional ``fn(record, rgb_frame_indices (T,), num_frames) -> (T,)``
         0/1 array; when given, the store gets a ``/relevance`` dataset
@@ -394,7 +398,7 @@ def extract_features(
             raise ValueError(f"video {r.path!r}: label {r.label} outside [0, {len(class_names)})")
         if (r.split or default_split) not in SPLITS:
             raise ValueError(f"video {r.path!r}: split {r.split!r} is not one of {SPLITS}")
-    parts_dir = Path(f"{out}.parts")
+    parts_dir = Path(parts_dir) if parts_dir is not None else Path(f"{out}.parts")
     parts_dir.mkdir(parents=True, exist_ok=True)
     # parts made with / without relevance are not interchangeable
     rel_tag = "|relevance" if relevance_fn is not None else ""
@@ -419,13 +423,16 @@ def extract_features(
             )
         from torch.utils.data import DataLoader
 
+        from frame_select_env.workers import DieWithParent
+
         ds = _VideoDataset([(i, str(video_location(root, r.path))) for i, r in todo], cfg)
         # _VideoDataset is map-style by duck typing (torch stays a lazy import); the stubs want
         # a torch Dataset
         loader: DataLoader[Any] = DataLoader(
             ds,  # type: ignore[arg-type]
             batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity,
-            worker_init_fn=_worker_init if workers > 0 else None,
+            # the workers die with this process, even when it is killed while they start
+            worker_init_fn=DieWithParent(_worker_init) if workers > 0 else None,
             prefetch_factor=2 if workers > 0 else None,
             # spawn, not fork: a fork after OpenCV's / torch's thread pools were used in this
             # process deadlocks the child (seen with cv2 5.0 + torch 2.13)
@@ -521,6 +528,9 @@ def write_parts_store(
     :param metadata: the store's metadata
     :param with_relevance: every part holds ``relevance`` and the store gets ``/relevance``
     :return: ``out``
+    :raises OSError: ``ENOSPC`` naming ``out`` when the store does not fit on its disk (checked
+        before HDF5 writes, see :class:`~frame_select_env.store.StoreWriter`); no temporary is
+        left and the parts are untouched, so a rerun with room assembles them
     """
     from frame_select_env.store import StoreWriter
 

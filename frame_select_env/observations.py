@@ -25,6 +25,21 @@ DEFAULT_MAX_MEMORY_BYTES = 2 * 1024**3
 REWARD_KEY = "reward_predictions"
 
 
+def check_num_frames(num_frames: Any) -> None:
+    """Refuse a ``num_frames`` that is not ``None`` or a positive int (``2.5``, ``True``, ``0``).
+
+    :param num_frames: the ``num_frames`` argument.
+    :raises ValueError: naming the argument and the value.
+    """
+    if num_frames is None:
+        return
+    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)):
+        raise ValueError(f"num_frames must be None or an int >= 1, got {num_frames!r} "
+                         f"({type(num_frames).__name__})")
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be None or an int >= 1, got {num_frames}")
+
+
 def frame_subset(stored: int, wanted: int | None) -> np.ndarray:
     """Indices of ``wanted`` evenly spaced frames out of ``stored`` (all of them for ``None``).
 
@@ -109,6 +124,7 @@ class ObservationSource:
             raise ValueError(
                 f"feature store {str(store.path)!r} has no videos in split {self.split!r}"
             )
+        check_num_frames(self.num_frames)
         self.frames = frame_subset(store.num_frames, self.num_frames)
         self.num_frames = len(self.frames)
         self.labels = store.labels[self.rows]
@@ -235,6 +251,10 @@ class ObservationSource:
     def reward_probs(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """The probabilities the reward scores in a :meth:`gather` result (``predict``)."""
         return batch.get(REWARD_KEY, batch["predictions"])
+
+    def close(self) -> None:
+        """Close the store's HDF5 file (idempotent; a later read reopens it)."""
+        self.store.close()
 
     def summary(self) -> str:
         """One line describing the source: store, split, streams, sizes and memory mode."""

@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from frame_select_env.env import check_actions, env_source
+from frame_select_env.env import check_actions, check_omega, env_source
 from frame_select_env.render import RENDER_MODES, episode_view, render_ansi, render_rgb
 from frame_select_env.reward import DEFAULT_OMEGA, selection_reward
 
@@ -129,8 +129,10 @@ class FrameSelectionVectorEnv(VectorEnv):
     ) -> None:
         mode = parse_autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": mode}
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) \
+                or num_envs < 1:
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        omega = check_omega(omega)
         # Online mode (videos=...): one step's N videos are classified in one batch.
         (self.source, self.num_frames, self.single_observation_space,
          self.single_action_space) = env_source(
@@ -141,7 +143,7 @@ class FrameSelectionVectorEnv(VectorEnv):
         )
         self.render_mode = render_mode
         self.num_envs = int(num_envs)
-        self.omega = float(omega)
+        self.omega = omega
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._keys = list(self.single_observation_space.spaces)
@@ -198,7 +200,12 @@ class FrameSelectionVectorEnv(VectorEnv):
         return obs, self._episode_info()
 
     def _check_rows(self, values: Any, name: str, bound: int) -> np.ndarray:
-        arr = np.asarray(values, dtype=np.int64)
+        arr = np.asarray(values)
+        # np.asarray(..., int64) would truncate 1.5 to 1 and take True as 1: refuse them
+        if arr.dtype.kind not in "iu" and arr.size:
+            raise ValueError(f"reset: options[{name!r}] must be integers, got dtype "
+                             f"{arr.dtype} ({np.ravel(arr)[:3].tolist()}...)")
+        arr = arr.astype(np.int64)
         if arr.shape != (self.num_envs,):
             raise ValueError(
                 f"reset: options[{name!r}] must have shape ({self.num_envs},), got {arr.shape}"
@@ -281,6 +288,16 @@ class FrameSelectionVectorEnv(VectorEnv):
     def _per_env(self, batch: dict[str, np.ndarray]) -> FinalObs:
         """Gymnasium's ``final_obs``: N per-env observation dicts (views), made on access."""
         return FinalObs(batch)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Shut what the env started (``VectorEnv.close`` calls this once).
+
+        The store's HDF5 file; online, also the decode workers, after folding the cache's
+        pending parts. Safe to call again.
+        """
+        source = getattr(self, "source", None)  # None when __init__ failed before making it
+        if source is not None:
+            source.close()
 
     def render(self) -> tuple[Any, ...] | None:
         """One picture (``rgb_array``) or text (``ansi``) per sub-env; see the class docstring."""

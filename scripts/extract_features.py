@@ -20,15 +20,25 @@ Examples::
     python scripts/extract_features.py --dataset hmdb51 --splits hmdb51_splits --split 1 \
         --root /data/hmdb51 --rawframes-out /data/hmdb51_frames --workers 4
 
-Exit code 0 when every video was processed, 1 when some failed (listed in <out>.failures.txt).
+    # under torchrun: each process extracts shard RANK/WORLD_SIZE, rank 0 merges them into --out
+    torchrun --standalone --nproc-per-node 4 scripts/extract_features.py --dataset ucf101 \
+        --splits data/ucfTrainTestlist --split 1 --root /data/UCF-101 --out runs/ucf101_s1.h5 \
+        --rgb-checkpoint rgb.pt --flow-checkpoint flow.pt --views 10 --flow tvl1 --workers 3
+
+Exit code 0 when every video was processed, 1 when some failed (listed in <out>.failures.txt)
+or, under torchrun, when a rank failed (named with its error; nothing is merged then).
 A rerun with the same arguments resumes: finished videos are skipped.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +98,12 @@ class Args:
     arch: str = option("small", "architecture for --random-init", group="classifier")
     random_init: bool = option(False, "untrained network: ONLY for testing the pipeline",
                                group="classifier")
-    device: str = option("auto", "auto, cpu, cuda, cuda:1, ...", group="classifier")
+    device: str = option("auto", "auto, cpu, cuda, cuda:1, ... (under torchrun auto and cuda "
+                                 "mean cuda:LOCAL_RANK)", group="classifier")
     batch_size: int | None = option(None, "crops per forward pass (default 256)",
                                     group="classifier")
-    workers: int = option(2, "decode+flow worker processes", group="run")
+    workers: int = option(2, "decode+flow worker processes (per rank under torchrun)",
+                          group="run")
     seed: int = option(0, "seed of Python, numpy and torch", group="run")
     progress: bool = option(True, "progress bars", group="run")
 
@@ -158,15 +170,54 @@ def sampling_settings(args: Args, recorded: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Extract as the command line says; 0 when every video was stored, else 1."""
-    args = parse(Args, argv, description=__doc__)
+@dataclass
+class Outcome:
+    """What one extraction (a whole list, or one shard of it) did.
+
+    :param code: the exit status: 0 when every video was stored, else 1
+    :param store: the store written, or None (no video stored; raw frames)
+    :param done: videos stored (raw frames: videos written)
+    :param skipped: of those, the ones resumed from an earlier run
+    :param failures: (video path, reason) of every video that failed
+    :param seconds: wall-clock time
+    :param video_ids: the ids of the whole list in list order (the merged store's row order)
+    """
+
+    code: int
+    store: Path | None
+    done: int
+    skipped: int
+    failures: list[tuple[str, str]]
+    seconds: float
+    video_ids: list[str]
+
+
+def _report(done: int, skipped: int, failures: list[tuple[str, str]], seconds: float,
+            store: Path | None, failures_file: Path, tag: str = "") -> None:
+    print(f"{tag}done: {done}/{done + len(failures)} videos stored ({skipped} resumed), "
+          f"{len(failures)} failed, {seconds:.1f}s -> {store}")
+    if failures:
+        print(f"{tag}failures ({len(failures)}), also in {failures_file}:")
+        for path, why in failures:
+            print(f"{tag}  {path}\t{why}")
+
+
+def extract(args: Args, shard: tuple[int, int], out: Path | None,
+            parts_dir: Path | None = None, tag: str = "") -> Outcome:
+    """Extract shard ``(i, n)`` of the listed videos into ``out`` (or raw frames), resumably.
+
+    :param args: the parsed arguments (``args.out`` unused: ``out`` is the store to write).
+    :param shard: ``(i, n)``: the videos ``i, i + n, ...`` of the list.
+    :param out: the store to write (None: only with ``--rawframes-out``).
+    :param parts_dir: the part folder (default ``<out>.parts``).
+    :param tag: prefix of every printed line (the rank under torchrun).
+    :return: the :class:`Outcome`.
+    """
+    t0 = time.perf_counter()
     random.seed(args.seed)
     np.random.seed(args.seed)
     records, class_names = load_records(args)
-    from frame_select_env.extract import parse_shard
-
-    shard = parse_shard(args.shard)
+    video_ids = [r.video_id for r in records]
 
     if args.rawframes_out is not None:
         from frame_select_env.video.rawframes import build_rawframes
@@ -176,11 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         failures = build_rawframes(chosen, args.root, args.rawframes_out, settings["flow"],
                                    settings["size"], args.workers, args.progress)
         for path, why in failures:
-            print(f"FAILED {path}\t{why}", file=sys.stderr)
-        print(f"rawframes: {len(chosen) - len(failures)} ok, {len(failures)} failed")
-        return 1 if failures else 0
+            print(f"{tag}FAILED {path}\t{why}", file=sys.stderr)
+        print(f"{tag}rawframes: {len(chosen) - len(failures)} ok, {len(failures)} failed")
+        return Outcome(1 if failures else 0, None, len(chosen) - len(failures), 0,
+                       list(failures), time.perf_counter() - t0, video_ids)
 
-    if args.out is None:
+    if out is None:
         raise SystemExit("error: --out is required (or --rawframes-out)")
     import torch
 
@@ -224,22 +276,200 @@ def main(argv: list[str] | None = None) -> int:
             return TwoStreamClassifier.from_checkpoints(paths, device=args.device)
 
     result = extract_features(
-        records, args.root, args.out, factory, class_names, cfg, classifier_id=clf_id,
+        records, args.root, out, factory, class_names, cfg, classifier_id=clf_id,
         batch_size=settings["batch_size"], workers=args.workers, shard=shard,
-        default_split=args.default_split,
+        parts_dir=parts_dir, default_split=args.default_split,
         metadata={"list": str(args.list or args.dataset), "split": args.split,
                   "random_init": bool(args.random_init)},
-        progress=args.progress,
+        progress=args.progress, log=lambda line: print(f"{tag}{line}", file=sys.stderr,
+                                                        flush=True),
     )
-    n_all = result.num_done + len(result.failures)
-    print(f"done: {result.num_done}/{n_all} videos stored "
-          f"({result.num_skipped} resumed), {len(result.failures)} failed, "
-          f"{result.seconds:.1f}s -> {result.store_path}")
-    if result.failures:
-        print(f"failures ({len(result.failures)}), also in {args.out}.failures.txt:")
-        for path, why in result.failures:
-            print(f"  {path}\t{why}")
-    return 1 if result.failures or result.store_path is None else 0
+    _report(result.num_done, result.num_skipped, result.failures, result.seconds,
+            result.store_path, Path(f"{out}.failures.txt"), tag)
+    code = 1 if result.failures or result.store_path is None else 0
+    return Outcome(code, result.store_path, result.num_done, result.num_skipped,
+                   list(result.failures), result.seconds, video_ids)
+
+
+# ------------------------------------------------------------------ torchrun
+#: how long a rank that finished waits at the status exchange for the slowest rank: gloo's
+#: default (30 minutes) is far shorter than a shard of TV-L1 flow can take
+STATUS_TIMEOUT = timedelta(days=7)
+
+
+def rank_store(out: Path, rank: int, world: int) -> Path:
+    """The store rank ``rank`` of ``world`` writes its shard to (rank 0 merges them into ``out``).
+
+    :param out: the ``--out`` store.
+    :param rank: the process's ``RANK``.
+    :param world: ``WORLD_SIZE``.
+    """
+    return Path(f"{out}.shard{rank}of{world}.h5")
+
+
+def _rank_threads(workers: int) -> int:
+    """Give this rank its share of the node's cores, less its decode workers (at least 1)."""
+    import cv2
+    import torch
+
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    # torchrun's default OMP_NUM_THREADS=1 leaves cores idle on a CPU node; all cores per rank
+    # would oversubscribe them LOCAL_WORLD_SIZE times over
+    n = max(1, cores // local_world - workers)
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+    return n
+
+
+def _rank_device(device: str, local_rank: int) -> str:
+    """``auto``/``cuda``: ``cuda:LOCAL_RANK`` where CUDA is available, else the CPU."""
+    import torch
+
+    from frame_select_env.tsn.trainer import resolve_train_device
+
+    dev = resolve_train_device(device)
+    if dev.type == "cuda":
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(
+                f"--device {device!r}: LOCAL_RANK {local_rank} would use {dev}, but this node has "
+                f"{count} CUDA device(s); start at most {count} processes per node")
+        torch.cuda.set_device(dev)
+    return str(dev)
+
+
+def _merge_function() -> Callable[..., Path]:
+    # merge_stores.py is this script's sibling: a module of the package frame_select_scripts for
+    # the console command, a top-level module for `python scripts/extract_features.py`
+    from importlib import import_module
+
+    module = import_module(".merge_stores", __package__) if __package__ else import_module(
+        "merge_stores")
+    return module.merge_stores
+
+
+def run_torchrun(args: Args, world: int, rank: int, local_rank: int) -> int:
+    """One rank under ``torchrun``: extract shard RANK/WORLD_SIZE, report, rank 0 merges.
+
+    Every rank writes its shard to :func:`rank_store`, with its parts in the shared
+    ``<out>.parts`` (named by list index: a rerun, with any number of ranks, skips every finished
+    video). The ranks then exchange their outcome (an ``all_gather`` over gloo, which works
+    without GPUs); a rank that raised is named by rank, host and error, nothing is merged and
+    every finished part and shard is kept. Otherwise rank 0 merges the shards into ``--out`` in
+    list order (the single-process store) and removes them.
+
+    :param args: the parsed arguments.
+    :param world: ``WORLD_SIZE``.
+    :param rank: ``RANK``.
+    :param local_rank: ``LOCAL_RANK`` (the GPU of this rank).
+    :return: rank 0: the run's exit status (0: every video stored; 1: a video or a rank failed);
+        the other ranks 0 once they reported (torchrun stops every process when one exits
+        non-zero, which could cut rank 0's merge short).
+    """
+    import socket
+    import traceback
+
+    import torch.distributed as dist
+
+    if args.shard is not None:  # the same on every rank: no need to exchange it
+        raise SystemExit("error: --shard splits the list by hand, torchrun splits it by rank "
+                         "(shard RANK/WORLD_SIZE): give one or the other")
+    tag = f"[rank {rank}/{world}] "
+    report: dict[str, Any] = {"rank": rank, "host": socket.gethostname(), "error": None}
+    dist.init_process_group("gloo", timeout=STATUS_TIMEOUT)
+    try:
+        # everything a rank does is inside this try: a rank that raised and skipped the exchange
+        # would leave the others waiting at it for STATUS_TIMEOUT
+        try:
+            threads = _rank_threads(args.workers)
+            args.device = _rank_device(args.device, local_rank)
+            args.progress = args.progress and rank == 0  # one progress bar, not WORLD_SIZE
+            out = None if args.out is None else rank_store(args.out, rank, world)
+            parts = None if args.out is None else Path(f"{args.out}.parts")
+            print(f"{tag}{report['host']}: shard {rank}/{world} on {args.device}, "
+                  f"{threads} threads", flush=True)
+            report.update(asdict(extract(args, (rank, world), out, parts, tag)))
+        except (Exception, SystemExit) as e:
+            if not isinstance(e, SystemExit):
+                print(f"{tag}this rank failed:", file=sys.stderr, flush=True)
+                traceback.print_exc()
+            report["error"] = (str(e.code) if isinstance(e, SystemExit)
+                               else f"{type(e).__name__}: {e}")
+        reports: list[Any] = [None] * world
+        dist.all_gather_object(reports, report)
+    finally:
+        # an open process group at exit can abort the interpreter (scripts/train_baseline.py)
+        dist.destroy_process_group()
+    return finish_torchrun(args, reports) if rank == 0 else 0
+
+
+def finish_torchrun(args: Args, reports: list[dict[str, Any]]) -> int:
+    """Rank 0 after the exchange: name the ranks that failed, else merge the shards.
+
+    :param args: the parsed arguments.
+    :param reports: per rank, ``rank``, ``host``, ``error`` and the fields of :class:`Outcome`.
+    :return: the run's exit status.
+    """
+    from frame_select_env.atomic import atomic_write_text
+
+    world = len(reports)
+    failed = [r for r in reports if r["error"] is not None]
+    for r in failed:
+        print(f"rank {r['rank']}/{world} ({r['host']}) FAILED: {r['error']}", file=sys.stderr)
+    if failed:
+        kept = f"{args.out}.parts" if args.out is not None else args.rawframes_out
+        print(f"error: {len(failed)} of {world} ranks failed, nothing was merged; what every rank "
+              f"finished is kept in {kept}, and a rerun of the same command resumes from it",
+              file=sys.stderr)
+        return 1
+    failures = sorted(tuple(f) for r in reports for f in r["failures"])
+    done, skipped = sum(r["done"] for r in reports), sum(r["skipped"] for r in reports)
+    if args.out is None:  # raw frames: each rank wrote its own folders, nothing to merge
+        print(f"rawframes, {world} ranks: {done} ok, {len(failures)} failed")
+        return 1 if failures else 0
+    fail_path = Path(f"{args.out}.failures.txt")
+    if failures:
+        atomic_write_text(fail_path, "".join(f"{p}\t{why}\n" for p, why in failures))
+    else:
+        fail_path.unlink(missing_ok=True)
+    stores = [r["store"] for r in reports if r["store"] is not None]
+    if not stores:
+        print(f"error: no video was stored by any of the {world} ranks", file=sys.stderr)
+        return 1
+    merge_stores = _merge_function()
+    try:
+        merge_stores(stores, args.out, order=reports[0]["video_ids"])
+    except (ValueError, OSError) as e:
+        print(f"error: merging the shards {[str(s) for s in stores]} into {args.out}: {e} "
+              f"(the shards are kept)", file=sys.stderr)
+        return 1
+    for k in range(world):  # the shards are in the merged store now; the parts stay for resume
+        shard = rank_store(args.out, k, world)
+        shard.unlink(missing_ok=True)
+        Path(f"{shard}.failures.txt").unlink(missing_ok=True)
+    seconds = max(r["seconds"] for r in reports)
+    _report(done, skipped, failures, seconds, args.out, fail_path)
+    print(f"merged the shards of {world} ranks into {args.out}")
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Extract as the command line says; 0 when every video was stored, else 1.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) each process extracts shard RANK/WORLD_SIZE and
+    rank 0 merges them (:func:`run_torchrun`).
+    """
+    args = parse(Args, argv, description=__doc__)
+    from frame_select_env.extract import parse_shard
+    from frame_select_env.tsn.trainer import dist_info
+
+    world, rank, local_rank = dist_info()
+    if world > 1:
+        return run_torchrun(args, world, rank, local_rank)
+
+    return extract(args, parse_shard(args.shard), args.out).code
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ def _schema(s: FeatureStore) -> dict:
 
 
 def merge_stores(
-    inputs: Sequence[str | Path], out: str | Path, sort_ids: bool = False, block: int = 256
+    inputs: Sequence[str | Path], out: str | Path, sort_ids: bool = False, block: int = 256,
+    order: Sequence[str] | None = None,
 ) -> Path:
     """Merge stores into ``out``.
 
@@ -48,12 +49,19 @@ def merge_stores(
     :param out: merged store path
     :param sort_ids: order rows by video id instead of input order
     :param block: rows copied per read
+    :param order: video ids in the wanted row order (e.g. the list the shards were cut from, so
+        that the merge of round-robin shards is the single-process store); every input id must be
+        in it; overrides ``sort_ids``
     :return: the output path
-    :raises ValueError: when the inputs disagree on their schema or share a video id
+    :raises ValueError: when the inputs disagree on their schema or share a video id, or one
+        holds NaN/inf (:class:`~frame_select_env.store.StoreError` naming it)
+    :raises OSError: ``ENOSPC`` naming ``out`` when the merged store does not fit on the disk
     """
     if not inputs:
         raise ValueError("merge_stores: no input stores")
     stores = [FeatureStore(p) for p in inputs]
+    for s in stores:  # a NaN/inf is reported against its input, not a row of the merged file
+        s.check_values()
     ref, ref_meta = _schema(stores[0]), stores[0].metadata
     for s in stores[1:]:
         sch = _schema(s)
@@ -71,9 +79,16 @@ def merge_stores(
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
         raise ValueError(f"merge_stores: video ids occur in more than one input: {dup}")
-    if sort_ids:
-        order = np.argsort(np.asarray(ids), kind="stable")
-        rows = [rows[i] for i in order]
+    if order is not None:
+        pos = {v: k for k, v in enumerate(order)}
+        unknown = [i for i in ids if i not in pos]
+        if unknown:
+            raise ValueError(f"merge_stores: video ids missing from the given order: {unknown[:5]}")
+        perm = sorted(range(len(rows)), key=lambda k: pos[ids[k]])
+        rows = [rows[k] for k in perm]
+    elif sort_ids:
+        by_id = np.argsort(np.asarray(ids), kind="stable")
+        rows = [rows[i] for i in by_id]
     meta = {k: v for k, v in ref_meta.items() if k not in _PER_SHARD}
     meta["merged_from"] = [str(p) for p in inputs]
     meta["num_failed"] = int(sum(int(s.metadata.get("num_failed", 0)) for s in stores))

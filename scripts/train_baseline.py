@@ -3,7 +3,10 @@ r"""Train one stream of the TSN two-stream baseline on raw-frame folders.
 
 Examples::
 
-    # official split (raw frames from scripts/extract_rawframes.py under FRAMES/<Class>/<video>/)
+    # raw-frame folders FRAMES/<Class>/<video>/ (img_/flow_x_/flow_y_ jpgs) first:
+    python scripts/extract_features.py --dataset ucf101 --splits data/ucfTrainTestlist \
+        --split 1 --root /data/UCF-101 --rawframes-out FRAMES --workers 4
+    # then train on the official split
     python scripts/train_baseline.py --config configs/tsn/ucf101_rgb.yaml --stream rgb \
         --dataset ucf101 --splits data/ucfTrainTestlist --split 1 --frames-root FRAMES \
         --out runs/tsn/ucf101_s1_rgb
@@ -37,6 +40,8 @@ from frame_select_env.tsn import ConfigError, load_config, train_tsn  # noqa: E4
 
 VAL_TAGS = ("test", "val", "validation")
 DATA = "data: an official split, or plain lists"
+#: what --help shows as the default of the options that keep the config's value
+CONFIG = "the --config file's"
 
 
 @dataclass
@@ -46,17 +51,21 @@ class Args:
     config: str = option(help="TSN YAML config (configs/tsn/*.yaml)")
     out: str = option(help="output folder (checkpoint.pt, log.csv, model.pt)")
     frames_root: str = option(help="root of the raw-frame folders")
-    stream: str | None = option(None, "override the config's stream", choices=STREAMS)
-    arch: str | None = option(None, "backbone: small, resnet18, resnet50, bninception")
-    epochs: int | None = option(None, "training epochs")
-    batch_size: int | None = option(None, "global batch size (videos)")
-    lr: float | None = option(None, "learning rate")
-    lr_steps: list[int] | None = option(None, "epochs at which lr is divided by 10")
-    num_segments: int | None = option(None, "K, segments per video")
-    crop_size: int | None = option(None, "crop side")
-    seed: int | None = option(None, "seed")
-    workers: int | None = option(None, "DataLoader workers per process")
-    pretrained: str | None = option(None, "initial weights (stream checkpoint or public weights)")
+    stream: str | None = option(None, "override the config's stream", choices=STREAMS,
+                                default_text=CONFIG)
+    arch: str | None = option(None, "backbone: small, resnet18, resnet50, bninception",
+                              default_text=CONFIG)
+    epochs: int | None = option(None, "training epochs", default_text=CONFIG)
+    batch_size: int | None = option(None, "global batch size (videos)", default_text=CONFIG)
+    lr: float | None = option(None, "learning rate", default_text=CONFIG)
+    lr_steps: list[int] | None = option(None, "epochs at which lr is divided by 10",
+                                        default_text=CONFIG)
+    num_segments: int | None = option(None, "K, segments per video", default_text=CONFIG)
+    crop_size: int | None = option(None, "crop side", default_text=CONFIG)
+    seed: int | None = option(None, "seed", default_text=CONFIG)
+    workers: int | None = option(None, "DataLoader workers per process", default_text=CONFIG)
+    pretrained: str | None = option(None, "initial weights (stream checkpoint or public weights)",
+                                    default_text=CONFIG)
     set: list[str] = option([], "override any config key; VALUE is YAML "
                                 "(e.g. --set 'frame_size=[149, 112]')", metavar="KEY=VALUE")
     device: str = option("auto", "auto, cpu, cuda, cuda:1, ...")

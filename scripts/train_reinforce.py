@@ -36,7 +36,14 @@ if str(REPO) not in sys.path:  # runnable from a checkout without installing
     sys.path.insert(0, str(REPO))
 
 from agents.as_agent import ASAgent, ASPolicy, save_agent, save_agents  # noqa: E402
-from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
+from agents.reinforce import (  # noqa: E402
+    ReinforceConfig,
+    ReinforceTrainer,
+    check_resume,
+    describe_store,
+    same_store,
+    store_fingerprint,
+)
 from frame_select_env.atomic import atomic_write_text  # noqa: E402
 from frame_select_env.builtin import resolve_store  # noqa: E402
 from frame_select_env.cli import as_dict, option, parse  # noqa: E402
@@ -52,6 +59,7 @@ from frame_select_env.evaluation import (  # noqa: E402
     summarize,
     write_csv,
 )
+from frame_select_env.models.weights import load_torch_file  # noqa: E402
 from frame_select_env.store import FeatureStore  # noqa: E402
 
 DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
@@ -112,6 +120,44 @@ def random_policy(seed: int) -> Any:
     return RandomPolicy(seed=seed)
 
 
+def resume_states(out: Path, store: FeatureStore, jobs: list[tuple[str, str, ReinforceConfig]]
+                  ) -> dict[str, dict[str, Any]]:
+    """The checkpoints ``--resume`` continues, after checking they belong to this run.
+
+    Checked before anything in ``out`` is rewritten, so a refused resume leaves the run's
+    ``config.yaml`` as it was: the store (``config.yaml``'s, and each checkpoint's, by contents)
+    and every checkpoint's options must be this run's, and no checkpoint may be past ``--epochs``
+    (:func:`agents.reinforce.check_resume`).
+
+    :param out: the run directory.
+    :param store: the store this run trains on.
+    :param jobs: ``(tag, stream, config)`` of every agent to train.
+    :return: tag -> training checkpoint, for the tags that have one.
+    :raises ValueError: another store, options or a later epoch; the message names both.
+    """
+    fp = store_fingerprint(store)
+    old_config = out / "config.yaml"
+    if old_config.is_file():
+        old = load_yaml(old_config, "run config")
+        old_fp, old_store = old.get("store_fingerprint"), old.get("store")
+        # run directories written before the fingerprint existed: compare the resolved paths
+        other = (not same_store(old_fp, fp) if isinstance(old_fp, dict) else
+                 old_store is not None and Path(old_store).resolve() != Path(store.path).resolve())
+        if other:
+            was = describe_store(old_fp) if isinstance(old_fp, dict) else repr(old_store)
+            raise ValueError(f"--resume: {str(old_config)!r} records the run's feature store "
+                             f"{was}, not --store {describe_store(fp)}; resume with that store or "
+                             f"use a new --out")
+    states = {}
+    for tag, stream, cfg in jobs:
+        path = out / f"checkpoint_{tag}.pt"
+        if path.is_file():
+            state = load_torch_file(path, "REINFORCE training checkpoint")
+            check_resume(state, cfg, stream, fp, where=f"--resume: checkpoint {str(path)!r}")
+            states[tag] = state
+    return states
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train and evaluate as the command line says; the exit status."""
     run(parse_args(argv))
@@ -143,7 +189,14 @@ def run(args: Args) -> Path:
     if args.ablation and config.state != "features":
         variants["as_features"] = "features"
     seeds = list(range(args.seed, args.seed + max(1, args.seeds)))
-    run_config = {"args": as_dict(args), "store": str(store_path), "streams": streams,
+    # (variant, stream, seed, tag, config) of every agent, in training order
+    jobs = [(variant, stream, seed, f"{variant}_{stream}_seed{seed}",
+             ReinforceConfig.from_dict({**config.to_dict(), "seed": seed, "state": state}))
+            for seed in seeds for variant, state in variants.items() for stream in streams]
+    states = (resume_states(out, store, [(tag, stream, cfg) for _, stream, _, tag, cfg in jobs])
+              if args.resume else {})
+    run_config = {"args": as_dict(args), "store": str(store_path),
+                  "store_fingerprint": store_fingerprint(store), "streams": streams,
                   "variants": variants, "seeds": seeds, "training": config.to_dict()}
     atomic_write_text(out / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
     print(f"store {store_path} ({len(store)} videos, streams {store.streams}); output {out}")
@@ -152,22 +205,20 @@ def run(args: Args) -> Path:
     start = time.perf_counter()
     agents: dict[tuple[str, str, int], ASAgent] = {}
     train_rows: list[dict[str, Any]] = []
-    for seed in seeds:
-        for variant, state in variants.items():
-            for stream in streams:
-                cfg = ReinforceConfig.from_dict({**config.to_dict(), "seed": seed, "state": state})
-                tag = f"{variant}_{stream}_seed{seed}"
-                trainer = ReinforceTrainer(store_path, stream, cfg, out_dir=out, tag=tag,
-                                           progress=args.progress)
-                if args.resume and trainer.load_checkpoint():
-                    print(f"{tag}: resuming after epoch {trainer.epoch}")
-                log = trainer.train()
-                agents[(variant, stream, seed)] = trainer.agent.cpu().eval()
-                train_rows += [{"agent": variant, "stream": stream, "seed": seed, **r} for r in log]
-                last = log[-1] if log else {}
-                print(f"{tag}: {len(log)} epochs, last train reward {last.get('reward', 0):.3f}, "
-                      f"train accuracy {last.get('accuracy', 0):.1f}%, mean p^a "
-                      f"{last.get('mean_p', 0):.2f}")
+    for variant, stream, seed, tag, cfg in jobs:
+        trainer = ReinforceTrainer(store_path, stream, cfg, out_dir=out, tag=tag,
+                                   progress=args.progress)
+        if tag in states:
+            where = f"checkpoint {str(trainer.checkpoint_path)!r}"
+            trainer.load_state_dict(states[tag], where=where)
+            print(f"{tag}: resuming after epoch {trainer.epoch}")
+        log = trainer.train()
+        agents[(variant, stream, seed)] = trainer.agent.cpu().eval()
+        train_rows += [{"agent": variant, "stream": stream, "seed": seed, **r} for r in log]
+        last = log[-1] if log else {}
+        print(f"{tag}: {len(log)} epochs, last train reward {last.get('reward', 0):.3f}, "
+              f"train accuracy {last.get('accuracy', 0):.1f}%, mean p^a "
+              f"{last.get('mean_p', 0):.2f}")
     train_seconds = time.perf_counter() - start
     write_csv(out / "train_log.csv", train_rows)
 

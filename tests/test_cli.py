@@ -80,3 +80,72 @@ def test_help_shows_help_and_defaults() -> None:
 def test_as_dict_is_plain() -> None:
     args = parse(Args, ["x.h5", "--out", "o"])
     assert as_dict(args)["inputs"] == ["x.h5"]
+
+
+def test_help_shows_none_and_default_text() -> None:
+    @dataclass
+    class Demo:
+        epochs: int | None = option(None, "epochs")
+        lr: float | None = option(None, "learning rate", default_text="the config's")
+        store: str | None = option(None, "store (default: the built-in one)")
+        extra: list[str] = option([], "extra items")
+
+    by_dest = {a.dest: a.help for a in build_parser(Demo)._actions}
+    assert by_dest["epochs"] == "epochs (default: none)"
+    assert by_dest["lr"] == "learning rate (default: the config's)"
+    assert by_dest["store"] == "store (default: the built-in one)"  # not said twice
+    assert by_dest["extra"] == "extra items (default: none)"
+
+
+REPO = Path(__file__).resolve().parents[1]
+#: every command-line entry point built with frame_select_env.cli
+COMMANDS = sorted(
+    [p for p in (REPO / "scripts").glob("*.py") if p.stem != "__init__"]
+    + list((REPO / "benchmarks").glob("bench_*.py"))
+    + [REPO / "frame_select_env" / "cost" / "__main__.py"]
+)
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_option_of_every_command_shows_its_default(
+        path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README: ``--help`` lists every flag with its default (required/positional ones excepted)."""
+    import importlib
+    import importlib.util
+    import sys
+
+    if path.parent.name == "scripts":  # a package: scripts may import their siblings
+        module = importlib.import_module(f"scripts.{path.stem}")
+    else:
+        name = f"_defaults_{path.parent.name}_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its Args dataclass looks its module up there
+        spec.loader.exec_module(module)
+    parser = build_parser(module.Args)
+    missing = [a.option_strings[0] for a in parser._actions
+               if a.option_strings and a.dest != "help" and not a.required
+               and "default" not in (a.help or "").lower()]
+    assert not missing, f"{path.relative_to(REPO)}: --help shows no default for {missing}"
+    with pytest.raises(SystemExit) as err:  # and the printed help is this parser's
+        module.main(["--help"])
+    assert err.value.code == 0
+    # argparse wraps lines at spaces and hyphens: compare without any whitespace
+    printed = "".join(capsys.readouterr().out.split())
+    for a in parser._actions:
+        if a.option_strings and a.dest != "help":
+            assert "".join(a.help.split()) in printed, (path.name, a.option_strings[0])
+
+
+def test_train_baseline_help_names_scripts_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    from scripts.train_baseline import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    named = set(re.findall(r"scripts/(\w+\.py)", text))
+    assert "extract_features.py" in named and "--rawframes-out" in text
+    assert all((REPO / "scripts" / n).is_file() for n in named), named
+    assert "(default: the --config file's)" in " ".join(text.split())

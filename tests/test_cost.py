@@ -272,6 +272,31 @@ def test_builtin_cost_matches_a_fresh_count() -> None:
     assert counts.min() >= 60 and counts.max() <= 80  # the generator's range
 
 
+def test_builtin_store_cost_has_the_shipped_seconds(tmp_path) -> None:
+    """The built-in store's metadata cost is MACs only; the shipped JSON gives its seconds."""
+    shipped = json.loads(BUILTIN_COST_JSON.read_text())
+    fs = FeatureStore(builtin_store_path())
+    assert "seconds" not in fs.metadata["cost"]  # why the seconds went missing (issue 18.10)
+    cost = store_cost(fs)
+    assert cost["seconds"] == shipped["seconds"]
+    for s, spec in cost["streams"].items():
+        assert spec["seconds_per_crop"] == shipped["streams"][s]["seconds_per_crop"]
+        assert spec["macs_per_crop"] == fs.metadata["cost"]["streams"][s]["macs_per_crop"]
+    assert cost["num_video_frames"] == shipped["num_video_frames"]
+    secs = CostModel(cost).video_cost({"rgb": None, "flow": None}).seconds
+    assert np.isfinite(secs).all() and (secs > 0).all()
+    # a store of other CNNs (other MACs) does not borrow the built-in seconds
+    meta = json.loads(json.dumps(fs.metadata))
+    meta["cost"]["streams"]["rgb"]["macs_per_crop"] += 1
+    rows = np.arange(len(fs))
+    other = write_store(
+        tmp_path / "other.h5", features={s: fs.features(s, rows) for s in fs.streams},
+        logits={s: fs.logits(s, rows) for s in fs.streams}, labels=fs.labels,
+        video_ids=[str(v) for v in fs.video_ids], splits=[str(v) for v in fs.splits],
+        class_names=fs.class_names, metadata=meta)
+    assert "seconds" not in store_cost(other)
+
+
 def test_extraction_metadata_and_resume(tmp_path) -> None:
     from frame_select_env.models.classifier import TwoStreamClassifier
 
@@ -345,3 +370,20 @@ def test_compare_cost_script_costs(tmp_path) -> None:
         25 * (rgb + flow) + 2 * agent + 10 * 25 * (24 - 16) * 64, rel=1e-5)  # flow D = 24
     assert {"table.md", "accuracy_vs_cost.png"} <= {p.name for p in tmp_path.iterdir()}
     assert ("as_rgb_only", "fused", "0") in look  # the threshold budget row
+    # every cost column of every row is a finite number: the built-in store's seconds come
+    # from the shipped sparse_actions_cost.json even though its metadata cost is MACs only
+    columns = [c for c in rows[0] if c in ("frames", "gmacs") or c.startswith("seconds")]
+    assert {"frames", "gmacs", "seconds", "seconds_tvl1"} <= set(columns), list(rows[0])
+    bad = [(r["agent"], r["stream"], r["m"], c, r[c]) for r in rows for c in columns
+           if not np.isfinite(float(r[c]))]
+    assert not bad, bad[:5]
+    assert cost["streams"]["rgb"]["seconds_per_crop"] > 0
+    # the README's table: its columns, and the "all frames" row's cost per video
+    table = (tmp_path / "table.md").read_text()
+    assert "| agent | budget | accuracy (%) | frames | GMACs / video | s / video | " \
+           "s / video, TV-L1 |" in table
+    assert "nan" not in table.lower()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| all |"))
+    assert row.split("|")[4:] == next(line for line in readme.splitlines()
+                                      if line.startswith("| all | all frames |")).split("|")[4:]

@@ -62,7 +62,8 @@ def test_float16_storage_is_half_size(tmp_path: Path) -> None:
     [
         (lambda f: f.attrs.__setitem__("schema_version", 99), "schema version 99"),
         (lambda f: f.__delitem__("streams/rgb/logits"), "missing dataset '/streams/rgb/logits'"),
-        (lambda f: f["streams/rgb/features"].__setitem__((0, 0, 0, 0), np.nan), "NaN or inf"),
+        (lambda f: f["streams/rgb/features"].__setitem__((4, 0, 0, 0), np.nan),
+         r"dataset '/streams/rgb/features' has NaN/inf at row 4 \(video 'v4'\)"),
         (lambda f: f["videos/label"].__setitem__(2, 7), "label 7 of video row 2 is out of range"),
         (lambda f: f["videos/written"].__setitem__(1, False), "never written"),
     ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,31 +142,79 @@ def read_hmdb51_split(
 
 
 # ---------------------------------------------------------------- plain lists
+_SPACES = " (a path with spaces needs quotes, or a tab after it)"
+
+
+def _plain_fields(list_file: str | os.PathLike, no: int, line: str) -> list[str]:
+    """The fields of one plain-list line: ``path [label] [split]`` (see :func:`read_plain_list`)."""
+    if "\t" in line:  # tab-separated: the path is everything before the first tab
+        path, _, rest = line.partition("\t")
+        path, rest = path.strip(), rest.split("#", 1)[0]
+        return ([path] if path else []) + rest.split()
+    if '"' in line or "'" in line:  # shell-style quoting: "my clips/a b.avi" 3 train
+        try:
+            return shlex.split(line, comments=True)
+        except ValueError as err:  # an unclosed quote
+            raise ListFormatError(list_file, no, f"{err} in {line!r}") from None
+    return line.split("#", 1)[0].split()
+
+
+def check_unique_ids(records: list[VideoRecord], where: str | os.PathLike,
+                     lines: list[int] | None = None) -> None:
+    """Refuse two records with one video id (``x.avi`` and ``x.mp4`` are both ``x``).
+
+    The id names a video in feature stores and caches, so two videos with one id would collide
+    there, found only after the whole extraction; a list is checked when it is read.
+
+    :param records: the records, in list order.
+    :param where: the list file (or a description of the source) for the message.
+    :param lines: the records' 1-based line numbers, when they come from a file.
+    :raises ListFormatError: naming both paths (and lines) and the list.
+    """
+    first: dict[str, int] = {}
+    for k, rec in enumerate(records):
+        vid = rec.video_id
+        if vid not in first:
+            first[vid] = k
+            continue
+        j = first[vid]
+        at = "" if lines is None else f" (line {lines[j]})"
+        raise ListFormatError(
+            where, None if lines is None else lines[k],
+            f"{rec.path!r} and {records[j].path!r}{at} have the same video id {vid!r} (the path "
+            f"without its extension, which names the video in feature stores); rename one")
+
+
 def read_plain_list(list_file: str | os.PathLike) -> list[VideoRecord]:
     """Plain list: one ``relative/path [label] [split]`` per line; ``#`` starts a comment.
 
-    ``label`` is a 0-based integer or ``-`` (unknown).
+    ``label`` is a 0-based integer or ``-`` (unknown). A path with spaces is written in quotes
+    (``"my clips/a b.avi" 3 train``, shell rules) or followed by a tab (``my clips/a b.avi<TAB>3
+    train``: everything before the first tab is the path). Two paths with the same video id
+    (``x.avi`` and ``x.mp4``) are an error naming both.
     """
-    out = []
+    out, line_nos = [], []
     for no, line in _lines(list_file):
-        line = line.split("#", 1)[0].strip()
-        if not line:
+        parts = _plain_fields(list_file, no, line)
+        if not parts:
             continue
-        parts = line.split()
         if len(parts) > 3:
-            raise ListFormatError(list_file, no, f"expected 'path [label] [split]', got {line!r}")
+            raise ListFormatError(list_file, no,
+                                  f"expected 'path [label] [split]', got {line!r}{_SPACES}")
         label = None
         if len(parts) >= 2 and parts[1] != "-":
             try:
                 label = int(parts[1])
             except ValueError:
                 raise ListFormatError(
-                    list_file, no, f"label {parts[1]!r} is not an integer"
+                    list_file, no, f"label {parts[1]!r} is not an integer{_SPACES}"
                 ) from None
             if label < 0:
                 raise ListFormatError(list_file, no, f"negative label {label}")
         split = parts[2] if len(parts) == 3 else None
         out.append(VideoRecord(parts[0], label, split))
+        line_nos.append(no)
+    check_unique_ids(out, list_file, line_nos)
     return out
 
 

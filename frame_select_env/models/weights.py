@@ -27,7 +27,9 @@ which checkpoints saved by torch < 0.4.1 (e.g. the original BN-Inception) do not
 from __future__ import annotations
 
 import os
+import pickle
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,23 +41,56 @@ SOURCES = ("auto", "native", "mmaction2", "tsn-pytorch")
 _MAX_LIST = 20
 
 
-def load_torch_file(path: str | os.PathLike[str], what: str = "checkpoint") -> Any:
-    """Read a ``torch.save`` file on the CPU with ``torch.load(weights_only=True)``.
+def load_torch_file(path: str | os.PathLike[str], what: str = "checkpoint",
+                    map_location: str | torch.device = "cpu") -> Any:
+    """Read a ``torch.save`` file with ``torch.load(weights_only=True)``.
+
+    Every way a file can be unreadable gives one ``ValueError`` that names the file and says
+    what is wrong with it (empty, truncated, not a torch file, or holding Python objects that
+    loading would have to run code for); none of them suggests ``weights_only=False``.
 
     :param path: the file.
     :param what: what the file is, for the errors (``checkpoint``, ``stream checkpoint``, ...).
+    :param map_location: torch device for the tensors.
     :return: the loaded object.
     :raises FileNotFoundError: the file does not exist.
-    :raises ValueError: it cannot be loaded (not a torch file, damaged, or not
-        ``weights_only``-safe); the message names the file.
+    :raises ValueError: it cannot be loaded; the message names the file and the problem.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
+
+    def fail(problem: str) -> ValueError:
+        return ValueError(f"could not load {what} {path}: {problem}")
+
+    size = path.stat().st_size
+    if size == 0:
+        raise fail("the file is empty (0 bytes), e.g. from an interrupted copy or write")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    # torch.save writes a zip archive; one cut short has lost its central directory (at the end)
+    if head.startswith(b"PK") and not zipfile.is_zipfile(path):
+        raise fail(f"the file is truncated or damaged ({size} bytes; a torch zip archive without "
+                   f"its end), e.g. from an interrupted copy or download")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling / zip errors: name the file
-        raise ValueError(f"could not load {what} {path} (weights_only=True): {exc}") from exc
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's own message recommends weights_only=False, i.e. running the file's code: the
+        # one thing never to do with a file of unknown origin, so it is not passed on
+        names = sorted(set(re.findall(r"GLOBAL ([\w.]+)", str(exc))))
+        if names:
+            raise fail(f"it holds Python objects that loading would have to run code for "
+                       f"({', '.join(names)}); only tensors and plain containers are loaded "
+                       f"(weights_only=True), so this is not a checkpoint this project "
+                       f"wrote") from exc
+        raise fail("not a torch.save file (its contents are not a weights-only pickle)") from exc
+    except EOFError as exc:
+        raise fail(f"the file ends early ({size} bytes): truncated or damaged") from exc
+    except Exception as exc:  # zip / storage / key errors of a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = f": {first}" if first and "weights_only" not in first else ""
+        raise fail(f"not a torch.save file, or a damaged one ({type(exc).__name__}"
+                   f"{detail})") from exc
 
 
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:

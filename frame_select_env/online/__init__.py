@@ -11,8 +11,9 @@ episode sees bit-for-bit what store mode shows for a store extracted with the sa
 store (the env's :class:`~frame_select_env.observations.ObservationSource`, the evaluation's
 ``load_split``) works on it unchanged, and the observation, reward and info code is the store
 mode's own. :class:`OnlineSource` adds what online needs: the N videos of a vector-env step are
-computed in one batch (decoding in spawn worker processes overlapping the classifier), and once
-every video of the split has states it switches to store mode's in-memory gather.
+computed in one batch (decoding in worker threads overlapping the classifier; :mod:`.store` says
+why threads), and once every video of the split has states it switches to store mode's in-memory
+gather.
 
 Modules: :mod:`.classifier` (the frozen classifier and its id), :mod:`.videos` (the ``videos``
 argument as records), :mod:`.store` (:class:`OnlineStore`, its cache, :func:`open_online_store`,

@@ -44,7 +44,7 @@ class OnlineSource(ObservationSource):
         return super().gather(idx, views)
 
     def close(self) -> None:
-        """Close the online store (folds the cache, stops the workers)."""
+        """Close the online store (folds the cache, stops the workers, closes the cache file)."""
         self.store.close()
 
     def summary(self) -> str:

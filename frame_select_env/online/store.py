@@ -1,5 +1,14 @@
 """The online store: a lazy feature store whose rows are computed from videos when first read.
 
+Decoding and flow run in ``workers`` threads by default (``online_options={"pool": "thread"}``):
+OpenCV releases the GIL while it decodes, resizes and computes flow, so threads decode in
+parallel, and a thread pool works as typed in a script without an ``if __name__ ==
+"__main__":`` guard, in a notebook and inside a daemonic Stable-Baselines3 ``SubprocVecEnv``
+worker, where spawned processes cannot start (``benchmarks/bench_online.py`` measures threads,
+processes and in-process decoding side by side). ``pool="process"`` uses spawn worker processes
+instead (they die with this process, :mod:`frame_select_env.workers`); a pool whose worker died
+is rebuilt and the videos in flight are retried once, then the error names them.
+
 Caching (``cache=PATH``): each finished video is written at once as an atomic part file
 ``PATH.parts/<key>.npz``; parts are folded into ``PATH``, a store in the usual schema, every
 ``flush_every`` videos, when every video is done, on ``close()`` and at exit (under a file lock,
@@ -50,7 +59,9 @@ DEFAULT_LRU_BYTES = 1 << 30
 DEFAULT_FLUSH_EVERY = 64
 #: keys ``online_options`` accepts (everything else is an error, so a typo is not ignored)
 OPTION_KEYS = ("frames", "flow_length", "size", "crop", "dtype", "batch_size", "workers",
-               "lru_bytes", "flush_every", "video_root", "amp_dtype", "progress")
+               "pool", "lru_bytes", "flush_every", "video_root", "amp_dtype", "progress")
+#: what runs the decode + flow work of ``workers > 0``
+POOL_KINDS = ("thread", "process")
 
 
 def _cost_metadata(clf: Any, cfg: ExtractConfig) -> dict[str, Any]:
@@ -117,7 +128,9 @@ class OnlineStore(FeatureStore):
         fail, reporting them in ``skipped`` (and ``<cache>.failures.txt``); otherwise a bad
         video raises :class:`~frame_select_env.video.decode.VideoReadError` naming the file
         when it is first needed
-    :param workers: decode + flow worker processes (0: in this process)
+    :param workers: decode + flow workers (0: in the calling thread)
+    :param pool: ``thread`` (default: works in any script, notebook or daemonic process) or
+        ``process`` (spawn worker processes; need a main-module guard)
     :param batch_size: crops per forward pass
     :param lru_bytes: memory bound of the in-memory states
     :param flush_every: fold the parts into the cache store after this many new videos
@@ -137,6 +150,7 @@ class OnlineStore(FeatureStore):
         cache: str | os.PathLike | None = None,
         skip_bad: bool = False,
         workers: int = 2,
+        pool: str = "thread",
         batch_size: int = 256,
         lru_bytes: int = DEFAULT_LRU_BYTES,
         flush_every: int = DEFAULT_FLUSH_EVERY,
@@ -153,7 +167,9 @@ class OnlineStore(FeatureStore):
         self.root = Path(root)
         self.clf, self.cfg, self.classifier_id = classifier, cfg, classifier_id
         self.cache = Path(cache) if cache is not None else None
-        self.workers, self.batch_size = int(workers), int(batch_size)
+        if pool not in POOL_KINDS:
+            raise ValueError(f"online_options: pool must be one of {POOL_KINDS}, got {pool!r}")
+        self.workers, self.pool, self.batch_size = int(workers), pool, int(batch_size)
         self.lru_bytes, self.flush_every = int(lru_bytes), max(1, int(flush_every))
         self.relevance_fn, self.progress = relevance_fn, progress
         rel_tag = "|relevance" if relevance_fn is not None else ""
@@ -287,14 +303,26 @@ class OnlineStore(FeatureStore):
         return out[0] if scalar else out
 
     def close(self) -> None:
-        """Fold pending parts into the cache store and stop the worker processes."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Fold pending parts into the cache, stop the workers, close the cache file.
+
+        Idempotent; a later read starts the workers and reopens the file again.
+        """
+        self._stop_pool()
         if self._new_parts:
             self.flush()
         if self._cached_store is not None:
             self._cached_store.close()
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the live worker processes (none with threads or before the first job)."""
+        procs = getattr(self._executor, "_processes", None) or {}
+        return sorted(int(p) for p in procs)
+
+    def _stop_pool(self) -> None:
+        if self._executor is not None:
+            # wait: the workers are gone (threads joined, processes reaped) when this returns
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -349,30 +377,74 @@ class OnlineStore(FeatureStore):
     # ---------------------------------------------------------------- computing
     def _pool(self) -> Any:
         if self._executor is None:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
+            from frame_select_env import workers
 
-            from frame_select_env.extract import _worker_init
+            if self.pool == "thread":
+                # no _worker_init here: it would set this process's torch / OpenCV threads
+                self._executor = workers.thread_pool(self.workers, "fse-online-decode")
+            else:
+                from frame_select_env.extract import _worker_init
 
-            # spawn, not fork: a fork after OpenCV's / torch's thread pools ran deadlocks
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=mp.get_context("spawn"),
-                initializer=_worker_init, initargs=(0,),
-            )
+                self._executor = workers.process_pool(
+                    self.workers, _worker_init, (0,),
+                    what=f"online store {str(self.path)!r} (pool='process')")
         return self._executor
 
+    def _submit(self, jobs: dict[int, str]) -> dict[Any, int]:
+        """Submit ``jobs`` (row -> path); a pool found broken before they ran is rebuilt."""
+        from concurrent.futures import BrokenExecutor
+
+        try:
+            return {self._pool().submit(prepare_item, i, p, self.cfg): i for i, p in jobs.items()}
+        except BrokenExecutor:  # a worker died while idle: nothing of these was in flight
+            self._stop_pool()
+            return {self._pool().submit(prepare_item, i, p, self.cfg): i for i, p in jobs.items()}
+
     def _prepared(self, jobs: list[tuple[int, str]]) -> Iterator[list[dict[str, Any]]]:
-        """Prepared videos in groups, as the workers finish them (decoding overlaps compute)."""
+        """Prepared videos in groups, as the workers finish them (decoding overlaps compute).
+
+        A pool that breaks (a worker process died) is rebuilt and the videos in flight are
+        submitted once more; a second break raises an error naming them.
+        """
         if self.workers <= 0 or len(jobs) == 0:
             yield [prepare_item(i, p, self.cfg) for i, p in jobs]
             return
-        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 
-        pending = {self._pool().submit(prepare_item, i, p, self.cfg) for i, p in jobs}
+        todo = dict(jobs)
+        pending: dict[Any, int] = {}
+        retried = False
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield sorted((f.result() for f in done), key=lambda it: it["index"])
+            while todo:
+                pending = self._submit(dict(todo))
+                broken: BaseException | None = None
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    group = []
+                    for f in done:
+                        i = pending.pop(f)
+                        if isinstance(f.exception(), BrokenExecutor):
+                            broken = f.exception()
+                        else:
+                            group.append(f.result())
+                            del todo[i]
+                    if group:
+                        yield sorted(group, key=lambda it: it["index"])
+                    if broken is not None:
+                        break
+                if broken is None:
+                    continue
+                # the pool is unusable: every future still pending fails the same way
+                for f in pending:
+                    f.cancel()
+                pending = {}
+                self._stop_pool()
+                if retried:
+                    raise RuntimeError(
+                        f"online store {str(self.path)!r}: a decode worker process died twice "
+                        f"while preparing {', '.join(todo[i] for i in sorted(todo))} "
+                        f"({type(broken).__name__}: {broken})") from broken
+                retried = True
         finally:
             for f in pending:
                 f.cancel()
@@ -480,6 +552,8 @@ class OnlineStore(FeatureStore):
         with _locked(self.cache):
             parts = []
             for p in sorted(self.parts_dir.glob("*.npz")):
+                if p.name.startswith("."):  # another writer's temporary (atomic_path), not a part
+                    continue
                 part = _load_part(p)
                 if part is None:  # torn by a kill before the rename can't happen; damage can
                     p.unlink(missing_ok=True)
@@ -503,10 +577,14 @@ class OnlineStore(FeatureStore):
             rank = {vid: k for k, vid in enumerate(entries)}
             rows.sort(key=lambda e: (self._order.get(e[0], len(self._order)), rank[e[0]]))
             meta = {**self.metadata, "num_videos_cached": len(rows)}
-            write_parts_store(self.cache, rows, self.cfg, self.class_names_for_cache(), meta,
-                              with_rel)
-            if old is not None:
-                old.close()
+            try:
+                # a full disk raises OSError (ENOSPC) naming the cache; the parts stay for a
+                # later fold
+                write_parts_store(self.cache, rows, self.cfg, self.class_names_for_cache(), meta,
+                                  with_rel)
+            finally:
+                if old is not None:
+                    old.close()
             for p, _ in parts:
                 p.unlink(missing_ok=True)
             return len(parts)
@@ -548,7 +626,7 @@ def open_online_store(
     :param skip_bad: see :class:`OnlineStore`
     :param default_split: split of videos that carry none
     :param options: ``frames`` (T), ``flow_length``, ``size``, ``crop``, ``dtype``,
-        ``batch_size``, ``workers``, ``lru_bytes``, ``flush_every``, ``video_root``,
+        ``batch_size``, ``workers``, ``pool``, ``lru_bytes``, ``flush_every``, ``video_root``,
         ``amp_dtype``, ``progress``
     :return: the store and the split the ``videos`` spec fixes (``builtin:<split>``) or None
     """
@@ -565,11 +643,16 @@ def open_online_store(
         crop=int(opt.get("crop", rec.get("crop", 224))),
         dtype=str(opt.get("dtype", rec.get("dtype", "float16"))),
     )
-    workers = int(opt.get("workers", 2))
+    workers, pool = int(opt.get("workers", 2)), str(opt.get("pool", "thread"))
+    # builtin videos are generated in this process unless processes were asked for: the
+    # generator holds the GIL, so threads would not help (bench_online.py), and processes
+    # cannot start from an unguarded script or a daemonic worker
     root, records, relevance_fn, fixed_split = resolve_videos(
-        videos, clf.class_names, default_split, opt.get("video_root"), max(1, workers))
+        videos, clf.class_names, default_split, opt.get("video_root"),
+        max(1, workers) if pool == "process" else 1)
     store = OnlineStore(
         records, root, clf, cfg, clf_id, cache=cache, skip_bad=skip_bad, workers=workers,
+        pool=pool,
         batch_size=int(opt.get("batch_size", rec.get("batch_size", 256))),
         lru_bytes=int(opt.get("lru_bytes", DEFAULT_LRU_BYTES)),
         flush_every=int(opt.get("flush_every", DEFAULT_FLUSH_EVERY)),

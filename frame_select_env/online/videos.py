@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from frame_select_env.constants import SPLITS
-from frame_select_env.datasets.lists import VideoRecord
+from frame_select_env.datasets.lists import VideoRecord, check_unique_ids
 from frame_select_env.extract import RelevanceFn
 from frame_select_env.video.decode import VideoReadError, is_rawframe_dir
 
@@ -175,25 +175,24 @@ def _records(items: Sequence[Any], root: Path, class_names: Sequence[str],
         if split not in SPLITS:
             raise ValueError(f"{where}: split {split!r} is not one of {SPLITS}")
         out.append(VideoRecord(rel.as_posix(), _label_of(label, class_names, where), split))
-    ids = [r.video_id for r in out]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise ValueError(f"videos: two videos share the id {dup!r} (paths relative to {root})")
+    check_unique_ids(out, f"videos (paths relative to {root})")  # names both paths
     return out
 
 
 def _probe(path: str, need: int) -> str | None:
     """Why a video is unusable (missing, unreadable, too short), or None (worker process)."""
-    from frame_select_env.video.decode import count_frames
+    from frame_select_env.video.decode import check_rawframes, count_frames
 
     try:
         n = count_frames(path)
+        if n == 0:
+            return "corrupt: no decodable frames"
+        if n < need:
+            return f"too few frames: {n} < {need} needed"
+        # a folder's count decodes nothing (a video file's grab pass does): decode its JPEGs
+        # now, or a corrupt one would raise at every reset that draws this video
+        return check_rawframes(path) if os.path.isdir(path) else None
     except VideoReadError as e:
         return e.reason
     except Exception as e:  # an unexpected decoder error is a bad video too
         return f"{type(e).__name__}: {e}"
-    if n == 0:
-        return "corrupt: no decodable frames"
-    if n < need:
-        return f"too few frames: {n} < {need} needed"
-    return None

@@ -54,6 +54,7 @@ from frame_select_env.tsn.data import (
     collate,
     worker_init,
 )
+from frame_select_env.workers import DieWithParent
 
 TRAIN_FORMAT = "frame_select_env.tsn_train/1"
 LOG_FIELDS = ("epoch", "loss", "train_acc", "val_acc", "lr", "seconds")
@@ -362,7 +363,8 @@ def _loader(
         pin_memory=device.type == "cuda",
         drop_last=drop_last,
         persistent_workers=cfg.workers > 0,
-        worker_init_fn=worker_init,
+        # the workers die with this process, even when it is killed while they start
+        worker_init_fn=DieWithParent(worker_init),
         generator=gen,
         # fork() after OpenCV or torch started their thread pools can deadlock a worker (seen
         # with cv2 5.0 and torch 2.13); spawned workers start clean.

@@ -118,6 +118,30 @@ def count_rawframes(folder: str | os.PathLike, prefix: str = "img_") -> int:
     return n
 
 
+def check_rawframes(folder: str | os.PathLike) -> str | None:
+    """Why a raw-frame folder cannot be used, or ``None``: every JPEG it counts must decode.
+
+    :func:`count_frames` only counts the files of a folder, so a corrupt ``img_00007.jpg``
+    would otherwise surface only when that frame is read (at every reset of an online env
+    with ``skip_bad``). Each ``img_``, ``flow_x_`` and ``flow_y_`` file that counts is decoded
+    at 1/8 scale (``IMREAD_REDUCED_GRAYSCALE_8``): the whole entropy-coded stream is still read,
+    so a broken file fails as it does at full size, at a fraction of the cost.
+
+    :param folder: raw-frame folder.
+    :return: ``"cannot read frame file img_00007.jpg"`` (the first bad file), or ``None``.
+    """
+    folder = Path(folder)
+    n_img, n_flow = count_rawframes(folder), count_rawframes(folder, "flow_x_")
+    names = [IMG_TMPL.format(i) for i in range(1, n_img + 1)]
+    for i in range(1, n_flow + 1):
+        names += [FLOW_X_TMPL.format(i), FLOW_Y_TMPL.format(i)]
+    for name in names:
+        if cv2.imread(str(folder / name), cv2.IMREAD_REDUCED_GRAYSCALE_8) is None:
+            what = "flow" if name.startswith("flow_") else "frame"
+            return f"cannot read {what} file {name}"
+    return None
+
+
 def count_frames(path: str | os.PathLike) -> int:
     """Robust frame count of a video file (grab pass) or raw-frame folder (file count).
 

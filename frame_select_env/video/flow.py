@@ -8,6 +8,8 @@ JPEG it is ``round(f / BOUND * 127.5 + 127.5)`` clipped to ``[0, 255]`` and read
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -15,17 +17,19 @@ import numpy as np
 BOUND: float = 20.0
 FLOW_METHODS = ("dis", "tvl1", "farneback")
 
-# One estimator per (process, method): creating TV-L1 / DIS objects is not free, and the
-# objects are not shared across processes (each DataLoader worker builds its own).
-_ESTIMATORS: dict[str, object] = {}
+# One estimator per (thread, method): creating TV-L1 / DIS objects is not free, and one object
+# must never be used by two threads at once (OpenCV crashes: the online env decodes in threads);
+# each DataLoader worker process builds its own too.
+_LOCAL = threading.local()
 
 
 def _estimator(method: str):
-    if method not in _ESTIMATORS:
+    estimators: dict[str, object] = _LOCAL.__dict__.setdefault("estimators", {})
+    if method not in estimators:
         if method == "dis":
             # MEDIUM: ~4 ms per 340x256 pair on one core, much closer to TV-L1 than FAST
             # cv2's stubs lack the DIS factory, which every OpenCV build since 4.0 has
-            _ESTIMATORS[method] = cv2.DISOpticalFlow_create(  # type: ignore[attr-defined]
+            estimators[method] = cv2.DISOpticalFlow_create(  # type: ignore[attr-defined]
                 cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
             )
         elif method == "tvl1":
@@ -35,12 +39,12 @@ def _estimator(method: str):
                     "this OpenCV build has no contrib modules"
                 )
             # cv2's stubs lack the contrib factories of cv2.optflow (checked above)
-            _ESTIMATORS[method] = cv2.optflow.DualTVL1OpticalFlow_create()  # type: ignore[attr-defined]
+            estimators[method] = cv2.optflow.DualTVL1OpticalFlow_create()  # type: ignore[attr-defined]
         elif method == "farneback":
-            _ESTIMATORS[method] = None  # functional API
+            estimators[method] = None  # functional API
         else:
             raise ValueError(f"unknown flow method {method!r}; choose one of {FLOW_METHODS}")
-    return _ESTIMATORS[method]
+    return estimators[method]
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:

@@ -8,12 +8,10 @@ leaves a half-written folder that a rerun would mistake for a finished one.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -145,8 +143,10 @@ def build_rawframes(
         results = map(_one, jobs)
         pool = None
     else:
-        # spawn: forking after OpenCV's thread pool was used can deadlock the children
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        from frame_select_env.workers import process_pool
+
+        # spawn workers that die with this process (frame_select_env.workers)
+        pool = process_pool(workers, what="build_rawframes")
         results = pool.map(_one, jobs, chunksize=1)
     try:
         for src, reason in results:

@@ -88,7 +88,6 @@ def truth_relevance(truth: Mapping[str, Any], frame_indices: np.ndarray, num_fra
 
 def _generate_one(job: tuple[int, int, int, str, str]) -> None:
     """Generate one video and its ground-truth sidecar ``.json`` (runs in a worker process)."""
-    cv2.setNumThreads(1)
     seed, index, label, avi, cfg_json = job
     cfg = SparseActionsConfig.from_dict(json.loads(cfg_json))
     v = generate_video(label, seed, index, cfg)
@@ -101,6 +100,12 @@ def _generate_one(job: tuple[int, int, int, str, str]) -> None:
                     "window": list(v.window), "distractors": v.distractors},
                    indent=1, sort_keys=True) + "\n",
     )
+
+
+def _one_opencv_thread() -> None:
+    # a worker process's initializer: the workers are the parallelism (in-process generation
+    # leaves the caller's OpenCV threads alone)
+    cv2.setNumThreads(1)
 
 
 def generate_videos(
@@ -140,11 +145,10 @@ def generate_videos(
             _generate_one(j)
             bar.update(1)
     else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+        from frame_select_env.workers import process_pool
 
-        # spawn: a fork after OpenCV's thread pool was used can deadlock the child
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+        # spawn workers that die with this process (frame_select_env.workers)
+        with process_pool(workers, _one_opencv_thread, what="generate_videos") as ex:
             for _ in ex.map(_generate_one, jobs, chunksize=4):
                 bar.update(1)
     bar.close()
