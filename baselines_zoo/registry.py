@@ -14,6 +14,9 @@ spec                               agent
 ``sac:PATH`` ``td3:PATH``          a directory may hold ``model_rgb.zip`` / ``model_flow.zip``)
 ``sb3:PATH``                       same, the algorithm read from the run's ``config.yaml``;
                                    ``PATH`` may contain ``{stream}`` (one run per stream)
+``scsampler`` ``mgsampler``        the field's training-free selectors (:mod:`baselines_zoo.field`)
+``ocsampler:PATH`` ``liteeval:PATH``  the field's learned selectors: a checkpoint of
+``frameexit:PATH``                 ``scripts/train_selector.py`` (or its ``--out`` directory)
 ``MODULE:ATTR``                    your policy: a class, instance or function in an importable
 ``path/to/file.py:ATTR``           module or a Python file (:func:`agents.policy.load_policy_spec`)
 ``NAME=SPEC``                      any of the above, shown as ``NAME`` in tables and plots
@@ -54,6 +57,8 @@ ACCEPTED = (
     "agent_flow.pt / agent.pt)\n"
     "  ppo:PATH a2c:PATH sac:PATH td3:PATH sb3:PATH   a Stable-Baselines3 model.zip (or its run "
     "dir)\n"
+    "  scsampler mgsampler; ocsampler:PATH liteeval:PATH frameexit:PATH   the field's "
+    "selectors (baselines_zoo.field; PATH from scripts/train_selector.py)\n"
     "  MODULE:ATTR or path/to/file.py:ATTR           your own policy class, instance or function\n"
     "  NAME=SPEC          any of the above, displayed as NAME\n"
     "  a learned agent's PATH may contain {stream} (one model per stream) and {seed} (one "
@@ -75,7 +80,8 @@ class AgentEntry:
 
     :param spec: the original string.
     :param name: display name.
-    :param kind: ``builtin``, ``as``, ``sb3`` or ``user``.
+    :param kind: ``builtin``, ``as``, ``sb3``, ``field`` (:mod:`baselines_zoo.field`; ``algo``
+        is the method) or ``user``.
     :param target: baseline name, checkpoint / model path, or ``MODULE:ATTR``.
     :param algo: the SB3 algorithm (``None`` = read from ``config.yaml``).
     """
@@ -107,6 +113,18 @@ class AgentEntry:
             policy = make_policy(self.target, seed=seed)
             policy.name = self.name
             return {s: policy for s in streams}
+        if self.kind == "field":  # observes its cheap stream, selects for every stream
+            key = f"field:{self.target_for_seed(seed)}"
+            if key not in self._cache:
+                from baselines_zoo.field import load_method
+
+                target = None if self.target == self.algo else self.target_for_seed(seed)
+                try:
+                    self._cache[key] = load_method(str(self.algo), target)
+                except (OSError, ValueError) as err:
+                    raise AgentSpecError(self.spec, str(err)) from err
+                self._cache[key].name = self.name
+            return {s: self._cache[key] for s in streams}
         if self.kind == "user":
             policy = self._user_policy()
             if callable(getattr(policy, "reset", None)):
@@ -156,7 +174,13 @@ class AgentEntry:
         key = f"learned:{target}"
         if key not in self._cache:
             loader = _load_as if self.kind == "as" else _load_sb3
-            self._cache[key] = loader(self, streams, target)
+            try:
+                self._cache[key] = loader(self, streams, target)
+            except AgentSpecError:
+                raise
+            except (ValueError, FileNotFoundError) as err:
+                # an unreadable or refused file (named in the message): a bad spec, not a crash
+                raise AgentSpecError(self.spec, str(err)) from err
         return self._cache[key]
 
 
@@ -176,7 +200,7 @@ def _load_as(entry: AgentEntry, streams: Sequence[str], target: str) -> dict[str
         from agents.as_agent import MULTI_CHECKPOINT_FORMAT, ASPolicy, load_agent
     except ImportError as err:
         raise AgentSpecError(entry.spec, f"agents.as_agent is not available ({err})") from err
-    import torch
+    from frame_select_env.models.weights import load_torch_file
 
     def policy_of(path: Path, stream: str | None = None) -> tuple[Any, dict[str, Any]]:
         agent, config = load_agent(path, stream=stream)
@@ -205,7 +229,7 @@ def _load_as(entry: AgentEntry, streams: Sequence[str], target: str) -> dict[str
         if stream is not None:
             by_stream[stream], _ = policy_of(path, stream=None)
             continue
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_torch_file(path, "AS checkpoint")
         if isinstance(ckpt, dict) and ckpt.get("format") == MULTI_CHECKPOINT_FORMAT:
             for s in ckpt["agents"]:
                 by_stream[s], _ = policy_of(path, stream=s)
@@ -276,7 +300,19 @@ def parse_agent_spec(spec: str) -> AgentEntry:
     if spec in BUILTIN_POLICIES:
         return AgentEntry(original, name or spec, "builtin", spec,
                           uses_label=bool(getattr(make_policy(spec), "uses_label", False)))
+    from baselines_zoo.field import METHODS as FIELD_METHODS
+
+    if spec in FIELD_METHODS and FIELD_METHODS[spec].builtin:
+        return AgentEntry(original, name or spec, "field", spec, algo=spec)
     prefix, colon, target = spec.partition(":")
+    if colon and prefix in FIELD_METHODS and target:
+        if FIELD_METHODS[prefix].builtin:
+            raise AgentSpecError(original, f"{prefix!r} is training-free: use {prefix!r} "
+                                           f"without ':PATH'")
+        if "{" not in target and not os.path.exists(target):
+            raise AgentSpecError(original, f"{prefix} checkpoint {target!r} does not exist")
+        return AgentEntry(original, name or prefix, "field", target, algo=prefix,
+                          explicit_name=name is not None)
     if not colon:
         close = [b for b in BUILTIN_POLICIES if b.startswith(spec[:3])]
         hint = f" (did you mean {close[0]!r}?)" if close else ""

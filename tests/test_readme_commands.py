@@ -47,6 +47,8 @@ SMALL_SIZE: dict[str, list[str]] = {
     "scripts/compare_agents.py": ["--seeds", "1"],
     "scripts/extract_features.py": ["--num-frames", "5"],
     "scripts/compare_cost.py": ["--seeds", "1", "--epochs", "3"],
+    "scripts/train_selector.py": ["--set", "epochs=2"],
+    "scripts/compare_field.py": ["--seeds", "1", "--epochs", "2", "--ms", "4,8"],
 }
 #: documented commands this test does not run, with the reason
 NOT_RUN = {
@@ -62,6 +64,9 @@ EXPECTED_OUTPUTS = {
                                          "runs/compare/accuracy_vs_m.png"],
     "python scripts/extract_features.py --list examples/ucf101_clips.txt": [],
     "python scripts/merge_stores.py runs/clips.h5.shard0": ["runs/clips_merged.h5"],
+    "python scripts/train_selector.py --method frameexit": ["runs/frameexit/frameexit.pt"],
+    "python scripts/compare_field.py --out runs/field": [
+        "runs/field/table.md", "runs/field/results.csv", "runs/field/accuracy_vs_gmacs.png"],
 }
 
 

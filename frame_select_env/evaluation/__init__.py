@@ -28,6 +28,7 @@ _SUBMODULES = {
                   "select_frames_threshold", "aggregate_predictions", "fuse_streams"),
     "metrics": ("accuracy", "mean_class_accuracy", "precision"),
     "runner": ("ALL_AGENT", "SplitData", "ObservingPolicy", "load_split", "policy_importance",
+               "policy_masks",
                "select_and_aggregate", "evaluate_importance", "evaluate_policies"),
     "costing": ("COST_METRICS", "RowCosting", "observed_streams"),
     "results": ("ROW_COLUMNS", "COMPARISON_COLUMNS", "CSV_FORMATS", "CsvFormat", "csv_columns",

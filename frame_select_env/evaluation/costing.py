@@ -69,13 +69,17 @@ class RowCosting:
     def agent_macs(self, policy: Any) -> float:
         """MACs of a learned agent per video (one pass per view); 0 for score rules.
 
-        :param policy: a policy; its ``agent`` attribute, if any, is the network counted.
+        :param policy: a policy; its ``agent`` attribute, if any, is the network counted, or
+            its ``macs_per_view(num_frames)`` (MACs of one view's pass, e.g. the field's
+            selectors in :mod:`baselines_zoo.field`).
         :return: MACs per video.
         """
         if id(policy) not in self._agent_macs:
             agent = getattr(policy, "agent", None)
             macs = 0.0
-            if agent is not None and hasattr(getattr(agent, "config", None), "parts"):
+            if callable(getattr(policy, "macs_per_view", None)):
+                macs = float(policy.macs_per_view(self.num_frames)) * self.num_views
+            elif agent is not None and hasattr(getattr(agent, "config", None), "parts"):
                 from frame_select_env.cost import agent_macs_per_sequence
 
                 macs = float(agent_macs_per_sequence(agent, self.num_frames)) * self.num_views

@@ -281,7 +281,9 @@ def evaluate_policies(
         every frame. A policy with a ``for_m(m)`` method (scores that depend on m, e.g. evenly
         spaced frames) is asked once per m. A policy with an ``observe`` attribute (a stream
         name) scores from that stream's observations whatever stream it selects for
-        (select-before-compute: ``{"rgb": p, "flow": p}`` with ``p.observe = "rgb"``).
+        (select-before-compute: ``{"rgb": p, "flow": p}`` with ``p.observe = "rgb"``). An
+        adaptive policy with ``masks(obs, info)`` chooses its own frames (:func:`policy_masks`;
+        ``for_m(m)`` sets its budget knob) instead of top-m of scores.
     :param store: path or :class:`FeatureStore`.
     :param split: the evaluation split.
     :param streams: streams to evaluate; ``fused`` rows need every one of them.
@@ -335,6 +337,9 @@ def evaluate_policies(
             observed_by[stream] = observed_streams(policy, stream)
             if policy is None or getattr(policy, "keeps_all", False):
                 stream_rows, preds = _evaluate_one(probs, None, data, ms, schemes, alpha)
+            elif callable(getattr(policy, "masks", None)):  # adaptive: it picks its own frames
+                stream_rows, preds = _evaluate_masks(scored, policy, observe, probs, data, ms,
+                                                     schemes, alpha, info)
             elif callable(getattr(policy, "for_m", None)):
                 stream_rows, preds = [], {}
                 for m in ms:
@@ -379,6 +384,101 @@ def evaluate_policies(
                                                 [per_stream[s] for s in streams], scored)})
     extra = [f"seconds_{m}" for m in seconds_flow_methods]
     return [{k: row.get(k) for k in (*ROW_COLUMNS, *extra)} for row in rows]
+
+
+def policy_masks(policy: Any, obs: Mapping[str, np.ndarray], info: Mapping[str, Any] | None = None,
+                 scheme: str = "frame", view_info: Mapping[str, np.ndarray] | None = None
+                 ) -> np.ndarray:
+    """The frames an adaptive policy pays for, for every view: (B, T, V) bool.
+
+    ``frame``: one decision per video from the views' mean observation (the cheap stream's
+    crops averaged, as TSN averages them), the same frames in every view; ``region``: one
+    decision per view from that view's observation.
+
+    :param policy: a policy with ``masks(obs, info) -> (B, T)`` (e.g. LiteEval, FrameExit).
+    :param obs: ``{"features": (B, T, V, D), "predictions": (B, T, V, C)}``.
+    :param info: per-video extras handed to the policy (``view`` is added per call).
+    :param scheme: ``frame`` or ``region``.
+    :param view_info: more (B, T, V, X) extras, reduced over the views like ``obs`` and added to
+        ``info`` (e.g. ``predict_features`` for a policy that reads the expensive stream on the
+        frames it has already paid for).
+    :return: (B, T, V) bool.
+    :raises ValueError: for a mask of another shape, a video with no frame, or an unknown scheme.
+    """
+    first = next(iter(obs.values()))
+    if first.ndim != 4:
+        raise ValueError(f"policy_masks: observations must be (B, T, V, X), got {first.shape}")
+    b, t, v = first.shape[:3]
+    name = getattr(policy, "name", policy)
+
+    extra = dict(view_info or {})
+
+    def one(view: int | None) -> np.ndarray:
+        def pick(x: np.ndarray) -> np.ndarray:
+            return x.mean(axis=2) if view is None else x[:, :, view]
+
+        view_obs = {k: pick(x) for k, x in obs.items()}
+        more = {k: pick(np.asarray(x)) for k, x in extra.items()}
+        mask = np.asarray(policy.masks(view_obs, {**(info or {}), **more,
+                                                  "view": np.full(b, 0 if view is None else view)}))
+        if mask.shape != (b, t):
+            raise ValueError(f"policy {name!r} returned masks of shape {mask.shape}, expected "
+                             f"({b}, {t})")
+        mask = mask.astype(bool)
+        if not mask.any(-1).all():  # no frame would be no prediction: a bug in the policy
+            raise ValueError(f"policy {name!r} kept no frame for "
+                             f"{int((~mask.any(-1)).sum())} video(s); it must keep at least one")
+        return mask
+
+    if scheme == "frame":
+        mask = one(None)
+        return np.ascontiguousarray(np.broadcast_to(mask[:, :, None], (b, t, v)))
+    if scheme == "region":
+        return np.stack([one(i) for i in range(v)], 2)
+    raise ValueError(f"policy_masks: scheme must be one of {SCHEMES}, got {scheme!r}")
+
+
+def _evaluate_masks(scored: dict, policy: Any, observe: str, probs: np.ndarray, data: SplitData,
+                    ms: Iterable[int], schemes: Iterable[str], alpha: float,
+                    info: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict]:
+    """Rows of an adaptive policy: its own masks instead of top-m, one row per m and scheme.
+
+    ``m`` is its budget knob (``for_m(m)``, where the policy has it; otherwise the same frames
+    for every m); the ``frames`` column then tells how many it really used. A policy with
+    ``needs_predict_features = True`` also gets ``info["predict_features"]``: its ``predict``
+    stream's per-frame features (``fused``: the streams' features concatenated in store order).
+    """
+    view_info: dict[str, np.ndarray] = {}
+    if getattr(policy, "needs_predict_features", False):
+        predict = getattr(policy, "predict", "fused")
+        order = list(getattr(data.store, "streams", None) or STREAMS)
+        wanted = [s for s in order if s in STREAMS] if predict == "fused" else [predict]
+        missing = [s for s in wanted if s not in data.obs]
+        if missing:
+            raise ValueError(f"evaluate_policies: policy {getattr(policy, 'name', policy)!r} "
+                             f"predicts with {predict!r} and needs stream(s) {missing}, which "
+                             f"the loaded split lacks")
+        view_info["predict_features"] = np.concatenate(
+            [data.obs[s]["features"] for s in wanted], axis=-1)
+    rows: list[dict[str, Any]] = []
+    preds: dict[tuple[str, Any], tuple[np.ndarray, np.ndarray | None]] = {}
+    for m in ms:
+        for scheme in schemes:
+            key = (id(policy), observe, ("masks", int(m), scheme))
+            if key not in scored:  # once per policy, m and scheme, timed like the scores
+                bound = policy.for_m(m) if callable(getattr(policy, "for_m", None)) else policy
+                start = time.perf_counter()
+                mask = policy_masks(bound, data.obs[observe],
+                                    {**info, "m": np.full(len(data.labels), m)}, scheme,
+                                    view_info)
+                scored[key] = (mask, time.perf_counter() - start)
+            mask = scored[key][0]
+            video_probs = aggregate_predictions(probs, mask, alpha)
+            rows.append({"scheme": scheme, "m": int(m), "alpha": float(alpha),
+                         **_metrics(video_probs, data.labels, probs.shape[-1]),
+                         "precision": precision(mask, data.relevance), "threshold": float("nan")})
+            preds[(scheme, int(m))] = (video_probs, mask)
+    return rows, preds
 
 
 def _score(scored: dict, policy: Any, observe: str, m: int | None, data: SplitData,

@@ -1,0 +1,295 @@
+#!/usr/bin/env python
+r"""The field's selectors against AS on one store: accuracy against GMACs per video, one command.
+
+Every method of :mod:`baselines_zoo.field` (OCSampler, LiteEval, FrameExit, SCSampler, MGSampler)
+observes the cheap RGB stream and predicts with the fused two-stream classifier on the frames it
+chooses; beside them ``all`` (both streams on every frame, the plain TSN), ``uniform`` (TSN's m
+segment centres), the paper's AS (an agent per stream, both streams on every frame) and AS
+observing RGB only (``as_rgb_only``, REINFORCE rewarded on the fused prediction). Each learned
+method is trained per seed on the train split with its default config; all are evaluated on the
+test split, frame-based, at m in {4, 8, 12, 16, 20} (for LiteEval and FrameExit, ``m`` is their
+budget knob and ``frames`` the frames they really used), in two settings: 1 view (the centre
+crop, as OCSampler and FrameExit test) and 10 views (TSN's ten crops).
+
+Cost per video (:mod:`frame_select_env.cost`): GMACs of the CNNs on every crop computed (the
+observed stream on every frame a method reads, the other stream on its chosen frames) plus the
+selector's own MACs; seconds of decoding, flow, CNNs and the selector's measured time. Writes to
+``--out``: ``results.csv`` (every row and seed, with a ``views`` column), ``table.md`` (fused, mean
+± std over seeds), ``accuracy_vs_gmacs.png`` (1 view) and ``accuracy_vs_gmacs_10view.png``, and,
+to resume, ``models/`` (each trained selector) and ``rows/seed<k>.csv`` (a finished seed is
+read back, not rerun)::
+
+    python scripts/compare_field.py --out runs/field
+    python scripts/compare_field.py --out runs/field_mine --store my_store.h5 --seeds 1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # runnable from a checkout without installing
+    sys.path.insert(0, str(REPO))
+
+from agents.as_agent import ASPolicy  # noqa: E402
+from baselines_zoo.field import METHODS, get_method  # noqa: E402
+from baselines_zoo.policies import UniformPolicy  # noqa: E402
+from frame_select_env.atomic import atomic_write_text  # noqa: E402
+from frame_select_env.builtin import resolve_store  # noqa: E402
+from frame_select_env.cli import option, parse  # noqa: E402
+from frame_select_env.config import from_dict  # noqa: E402
+from frame_select_env.constants import STREAMS  # noqa: E402
+from frame_select_env.cost import store_cost  # noqa: E402
+from frame_select_env.evaluation import (  # noqa: E402
+    ObservingPolicy,
+    SplitData,
+    evaluate_policies,
+    load_split,
+    plot_accuracy_vs_cost,
+    read_csv,
+    summarize,
+    write_csv,
+)
+from frame_select_env.overrides import parse_overrides  # noqa: E402
+from frame_select_env.store import FeatureStore  # noqa: E402
+
+# compare_cost.py is this script's sibling: a module of the package frame_select_scripts for the
+# console command (or scripts, imported from a checkout), a top-level module for
+# `python scripts/compare_field.py`; its AS training and config are reused, not copied
+if not __package__ and str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+_cost = (importlib.import_module(".compare_cost", __package__) if __package__
+         else importlib.import_module("compare_cost"))
+DEFAULT_CONFIG, load_config, train_as = _cost.DEFAULT_CONFIG, _cost.load_config, _cost.train
+
+MS = (4, 8, 12, 16, 20)
+VIEWS = (1, 10)
+AS_AGENTS = ("as", "as_rgb_only")
+AGENT_ORDER = ("all", "uniform", *METHODS, *AS_AGENTS)
+
+
+@dataclass
+class Args:
+    """The arguments of ``compare_field.py``."""
+
+    out: str = option(help="output directory")
+    store: str | None = option(None, "feature store (default: the built-in one)")
+    seeds: int = option(3, "seeds 0..n-1 (training and random draws)")
+    ms: list[int] = option(list(MS), "budgets m (top-m; the budget knob of adaptive methods)")
+    views: list[int] = option(list(VIEWS), "test settings: 1 (the centre crop) and/or 10 (every "
+                                                "crop of the store; the built-in has 10)")
+    methods: list[str] = option(list(METHODS), "the field's methods", choices=tuple(METHODS))
+    as_agents: bool = option(True, "also train and evaluate AS (paper) and AS observing RGB")
+    as_config: str = option(str(DEFAULT_CONFIG), "REINFORCE config YAML of the AS agents")
+    epochs: int | None = option(None, "override the epochs of every learned method and AS")
+    set: list[str] = option([], "override a method's config, e.g. --set frameexit.lr=0.005",
+                            nargs="*", metavar="METHOD.KEY=VALUE")
+    resume: bool = option(True, "reuse finished seeds and trained selectors in --out")
+    threads: int = option(1, "torch CPU threads")
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
+        if any(m < 1 for m in self.ms):
+            raise ValueError(f"--ms must be >= 1, got {self.ms}")
+        if any(v not in VIEWS for v in self.views):
+            raise ValueError(f"--views must be among {VIEWS}, got {self.views}")
+
+
+def method_configs(args: Args) -> dict[str, Any]:
+    """Each learned method's config: its defaults, ``--epochs``, then ``--set METHOD.KEY=VALUE``.
+
+    :param args: the command line.
+    :return: method -> config dataclass (learned methods in ``--methods`` only).
+    :raises ValueError: an override for a method not run, or an unknown config key.
+    """
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, value in parse_overrides(args.set).items():
+        method, dot, field = key.partition(".")
+        if not dot or method not in args.methods or get_method(method).builtin:
+            raise ValueError(f"--set {key}=...: expected METHOD.KEY with METHOD a learned method "
+                             f"of --methods {[m for m in args.methods if not METHODS[m].builtin]}")
+        overrides.setdefault(method, {})[field] = value
+    out = {}
+    for name in args.methods:
+        spec = get_method(name)
+        if spec.builtin:
+            continue
+        base = dataclasses.asdict(spec.default_config())
+        if args.epochs is not None and "epochs" in base:
+            base["epochs"] = int(args.epochs)
+        out[name] = from_dict(type(spec.default_config()), {**base, **overrides.get(name, {})},
+                              where=f"--set for {name}")
+    return out
+
+
+def centre_view(data: SplitData) -> SplitData:
+    """The split with only the centre crop (view 0 by the store's convention, or its metadata's).
+
+    :param data: a :func:`load_split` result with every view.
+    :return: the same videos, (B, T, 1, X) observations.
+    """
+    centre = int(getattr(data.store, "metadata", {}).get("center_view", 0))
+    obs = {s: {k: x[:, :, centre:centre + 1] for k, x in o.items()} for s, o in data.obs.items()}
+    return dataclasses.replace(data, obs=obs)
+
+
+def selector(name: str, cfg: Any, store: Path, seed: int, models: Path, resume: bool
+             ) -> tuple[Any, float]:
+    """A field method's policy for one seed: built-in, a checkpoint in ``models``, or trained.
+
+    :return: ``(policy, training seconds)``.
+    """
+    spec = get_method(name)
+    if spec.builtin:
+        return spec.make(observe="rgb"), 0.0
+    ckpt = models / f"{name}_seed{seed}.pt"
+    if resume and ckpt.is_file():
+        return spec.load(ckpt), 0.0
+    start = time.perf_counter()
+    policy = spec.train(store, cfg, observe="rgb", predict="fused", seed=seed)
+    seconds = time.perf_counter() - start
+    spec.save(policy, ckpt)
+    return policy, seconds
+
+
+def run_seed(args: Args, seed: int, store: Path, fs: FeatureStore, settings: dict[int, Any],
+             configs: dict[str, Any], as_base: dict[str, Any], models: Path
+             ) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Train what seed ``seed`` needs and evaluate every agent in every view setting."""
+    trained: dict[str, float] = {}
+    policies: dict[str, dict[str, Any]] = {"uniform": {s: UniformPolicy() for s in STREAMS}}
+    for name in args.methods:
+        pol, trained[name] = selector(name, configs.get(name), store, seed, models, args.resume)
+        pol.name = name
+        policies[name] = {s: pol for s in STREAMS}
+    if args.as_agents:
+        start = time.perf_counter()
+        agent_rgb = train_as(store, "rgb", as_base, seed)
+        agent_flow = train_as(store, "flow", as_base, seed)
+        agent_cross = train_as(store, "rgb", as_base, seed, observe="rgb", predict="fused")
+        trained["as"] = time.perf_counter() - start
+        cross = ObservingPolicy(ASPolicy(agent_cross, name="as_rgb_only"), "rgb")
+        policies["as"] = {"rgb": ASPolicy(agent_rgb), "flow": ASPolicy(agent_flow)}
+        policies["as_rgb_only"] = {"rgb": cross, "flow": cross}
+    rows: list[dict[str, Any]] = []
+    for views, (data, cost) in settings.items():
+        ms = [m for m in args.ms if m <= data.num_frames]
+        for row in evaluate_policies(policies, fs, streams=STREAMS, ms=ms, schemes=("frame",),
+                                     seed=seed, data=data, cost=cost):
+            rows.append({"views": views, **row})
+    return rows, trained
+
+
+def field_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown tables (fused, frame-based), one per view setting, mean ± std over seeds.
+
+    :param rows: the evaluation rows with ``views``.
+    :return: the Markdown text.
+    """
+    fused = [r for r in rows if r["stream"] == "fused" and r["scheme"] == "frame"]
+    summary = summarize(fused, ("views", "agent", "m"))
+    order = {a: i for i, a in enumerate(AGENT_ORDER)}
+    summary.sort(key=lambda e: (e["views"], order.get(e["agent"], 99), e["m"]))
+    head = ["agent", "budget", "top-1 (%)", "mean class acc. (%)", "frames", "GMACs / video",
+            "s / video"]
+    out: list[str] = []
+    for views in dict.fromkeys(e["views"] for e in summary):
+        what = "centre crop" if views == 1 else f"{views} crops"
+        out += [f"### {views} view{'s' if views > 1 else ''} ({what}), fused, frame-based", "",
+                "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+        shown_all = False
+        for e in (e for e in summary if e["views"] == views):
+            budget = f"m={e['m']}"
+            if e["agent"] == "all":  # the same every-frame prediction at every m: one line
+                if shown_all:
+                    continue
+                budget, shown_all = "all frames", True
+            out.append("| " + " | ".join([
+                e["agent"], budget, f"{e['accuracy']:.1f} ± {e['accuracy_std']:.1f}",
+                f"{e['mean_class_accuracy']:.1f} ± {e['mean_class_accuracy_std']:.1f}",
+                f"{e['frames']:.1f}", f"{e['gmacs']:.3f}", f"{e['seconds']:.3f}"]) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train, evaluate and cost the field's selectors and AS; the exit status."""
+    args = parse(Args, argv, description=__doc__)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        store = resolve_store(args.store, "--store")
+        configs = method_configs(args)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"compare_field.py: error: {err}") from None
+    fs = FeatureStore(store)
+    if not set(STREAMS) <= set(fs.streams):
+        raise SystemExit(f"--store {str(store)!r} needs streams {list(STREAMS)} (the cheap one "
+                         f"observed, both fused), has {fs.streams}")
+    out = Path(args.out)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    (out / "rows").mkdir(exist_ok=True)
+    as_base = load_config(args.as_config, args.epochs) if args.as_agents else {}
+    cost = store_cost(fs)  # None: a store without cost gets NaN cost columns
+    data = load_split(fs, "test", list(STREAMS), num_frames=as_base.get("num_frames"))
+    settings: dict[int, tuple[SplitData, Any]] = {}
+    for views in dict.fromkeys(args.views):
+        if views == 1:
+            settings[1] = (centre_view(data), None if cost is None else {**cost, "num_views": 1})
+        else:  # every crop the store has (TSN's 10 in the built-in one), named by its count
+            settings[int(data.obs["rgb"]["predictions"].shape[2])] = (data, cost)
+    start = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    for seed in range(args.seeds):
+        part = out / "rows" / f"seed{seed}.csv"
+        if args.resume and part.is_file():
+            old = read_csv(part)
+            if {(r["agent"], int(r["views"])) for r in old} >= {
+                    (a, v) for a in (*args.methods, *(AS_AGENTS if args.as_agents else ()))
+                    for v in settings}:
+                rows += [{**r, "views": int(r["views"])} for r in old
+                         if r["agent"] in (*args.methods, *AS_AGENTS, "all", "uniform")
+                         and int(r["views"]) in settings]
+                print(f"seed {seed}: read back from {part}")
+                continue
+        t0 = time.perf_counter()
+        seed_rows, trained = run_seed(args, seed, store, fs, settings, configs, as_base,
+                                      out / "models")
+        write_csv(part, seed_rows, kind="cost")
+        rows += seed_rows
+        took = ", ".join(f"{k} {v:.0f} s" for k, v in trained.items() if v > 0)
+        print(f"seed {seed}: {time.perf_counter() - t0:.0f} s (training: {took or 'none'})")
+    order = {a: i for i, a in enumerate(AGENT_ORDER)}
+    rows.sort(key=lambda r: (r["views"], order.get(r["agent"], 99), r["stream"], r["m"],
+                             r["seed"]))
+    write_csv(out / "results.csv", rows, kind="cost")
+    table = field_table(rows)
+    note = (f"Store {store.name}, test split ({len(data.labels)} videos, {data.num_frames} "
+            f"frames), mean ± std over {args.seeds} seed(s). Every selector observes RGB and "
+            f"predicts fused. GMACs: CNN MACs on every crop computed (the observed stream on "
+            f"every frame it reads, the other on the chosen frames) + the selector's. Seconds: "
+            f"decode + flow + CNN + selector, on the machine the store's cost records.")
+    atomic_write_text(out / "table.md", f"# The field's selectors\n\n{note}\n\n{table}")
+    for views in settings:
+        chosen = [r for r in rows if r["views"] == views]
+        name = "accuracy_vs_gmacs.png" if views == 1 else f"accuracy_vs_gmacs_{views}view.png"
+        if all(r["gmacs"] != r["gmacs"] for r in chosen):  # NaN everywhere: no cost recorded
+            continue
+        plot_accuracy_vs_cost(chosen, out / name, costs=(("gmacs", "GMACs per video"),),
+                              stream="fused", scheme="frame",
+                              title=f"Fused accuracy vs GMACs per video, {views} view(s)")
+    print(table)
+    print(f"total {time.perf_counter() - start:.0f} s; results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
