@@ -1,6 +1,8 @@
-"""Agents for ``FrameSelection-v0``: the selection-policy protocol and the paper's AS agent.
+"""Agents for ``FrameSelection-v0``: the paper's AS agent.
 
-* :mod:`agents.policy`: :class:`~agents.policy.SelectionPolicy`, what every evaluated policy is.
+What every evaluated policy is (:class:`~frame_select_env.policy.SelectionPolicy`) is part of the
+env's core, :mod:`frame_select_env.policy`.
+
 * :mod:`agents.as_agent`: the attention-aware sampling BiLSTM (:class:`ASAgent`, :class:`ASPolicy`,
   :func:`save_agent`, :func:`load_agent`).
 * :mod:`agents.reinforce`: its REINFORCE training (Algorithm 1; :class:`ReinforceTrainer`).
@@ -8,7 +10,7 @@
 The test procedure (Algorithm 2) that evaluates every policy is
 :mod:`frame_select_env.evaluation`.
 
-Names are imported lazily, so ``import agents.policy`` does not import torch.
+Names are imported lazily, so ``import agents`` does not import torch.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "SelectionPolicy": "agents.policy",
     "ASAgent": "agents.as_agent",
     "ASAgentConfig": "agents.as_agent",
     "ASPolicy": "agents.as_agent",

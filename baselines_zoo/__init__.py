@@ -1,7 +1,7 @@
 """Baselines for ``FrameSelection-v0``: simple selection policies and Stable-Baselines3 agents.
 
 * :mod:`baselines_zoo.policies`: ``random``, ``uniform``, ``all``, ``confidence``, ``oracle``,
-  ``relevance-oracle`` (scores policies, see :class:`agents.policy.SelectionPolicy`).
+  ``relevance-oracle`` (scores policies, see :class:`frame_select_env.policy.SelectionPolicy`).
 * :mod:`baselines_zoo.sb3_policies`: BiLSTM features extractor and per-frame Bernoulli head.
 * :mod:`baselines_zoo.wrappers`: the top-m scores action wrapper (for SAC / TD3).
 * :mod:`baselines_zoo.registry`: agent specs (``random``, ``as:RUN/agent.pt``, ``my_mod:Policy``).

@@ -144,8 +144,8 @@ def plot_selections(entries: Sequence[AgentEntry], store: str | os.PathLike,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from agents.policy import policy_scores, scores_to_action
     from frame_select_env.observations import ObservationSource
+    from frame_select_env.policy import policy_scores, scores_to_action
 
     src = ObservationSource(store, split, stream, view="center")
     if src.num_frames is None:  # ObservationSource sets it to the number of kept frames

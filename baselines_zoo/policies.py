@@ -1,8 +1,8 @@
-"""Simple frame-selection baselines that follow the :class:`agents.policy.SelectionPolicy` protocol.
+"""Simple frame-selection baselines following :class:`frame_select_env.policy.SelectionPolicy`.
 
 Every policy maps a batch of observations ``{"features": (B, T, D), "predictions": (B, T, C)}``
 to importance scores (B, T); the shared top-m rule
-(:func:`frame_select_env.evaluation.selection.topm_mask`) turns scores into a selection, so all
+(:func:`frame_select_env.selection.topm_mask`) turns scores into a selection, so all
 baselines are judged exactly like the learned agents.
 
 =====================  =========================================================  ==========

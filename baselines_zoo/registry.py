@@ -18,7 +18,7 @@ spec                               agent
 ``ocsampler:PATH`` ``liteeval:PATH``  the field's learned selectors: a checkpoint of
 ``frameexit:PATH``                 ``scripts/train_selector.py`` (or its ``--out`` directory)
 ``MODULE:ATTR``                    your policy: a class, instance or function in an importable
-``path/to/file.py:ATTR``           module or a Python file (:func:`agents.policy.load_policy_spec`)
+``path/to/file.py:ATTR``           module or a Python file (``frame_select_env.policy``)
 ``NAME=SPEC``                      any of the above, shown as ``NAME`` in tables and plots
 =================================  ==============================================================
 
@@ -150,7 +150,7 @@ class AgentEntry:
         return out
 
     def _user_policy(self) -> Any:
-        from agents.policy import load_policy_spec
+        from frame_select_env.policy import load_policy_spec
 
         if "policy" not in self._cache:
             self._cache["policy"] = load_policy_spec(
@@ -243,8 +243,8 @@ def _load_as(entry: AgentEntry, streams: Sequence[str], target: str) -> dict[str
 
 
 def _load_sb3(entry: AgentEntry, streams: Sequence[str], target_str: str) -> dict[str, Any]:
-    from agents.policy import SB3ScoresPolicy
     from baselines_zoo.train import load_sb3, read_run_config
+    from frame_select_env.policy import SB3ScoresPolicy
 
     target = Path(target_str)
     by_stream: dict[str, Any] = {}

@@ -319,8 +319,8 @@ def quick_eval(model_path: str | os.PathLike, split: str = "val",
     :param ms: numbers of kept frames.
     :return: the evaluation rows (empty when the model's stream cannot be evaluated).
     """
-    from agents.policy import SB3ScoresPolicy
     from frame_select_env.evaluation import evaluate_policies
+    from frame_select_env.policy import SB3ScoresPolicy
     from frame_select_env.store import FeatureStore
 
     config = read_run_config(model_path)

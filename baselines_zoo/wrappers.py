@@ -2,7 +2,7 @@
 
 :class:`TopMScoresWrapper` replaces the ``MultiBinary(T)`` action with ``Box(-1, 1, (T,))``
 per-frame scores and keeps the top-m of them, exactly the rule used at evaluation time
-(:func:`frame_select_env.evaluation.selection.topm_mask`). The agent learns a ranking of frames;
+(:func:`frame_select_env.selection.topm_mask`). The agent learns a ranking of frames;
 m may be fixed or drawn per episode so the ranking is trained for every m it will be evaluated at.
 """
 
@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from frame_select_env.evaluation import topm_mask
+from frame_select_env.selection import topm_mask
 
 
 class TopMScoresWrapper(gym.ActionWrapper):

@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from frame_select_env.builtin import resolve_store  # noqa: E402
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.constants import DEFAULT_MS, SCHEMES, STREAMS  # noqa: E402
+from frame_select_env.builtin import resolve_store
+from frame_select_env.cli import option, parse
+from frame_select_env.constants import DEFAULT_MS, SCHEMES, STREAMS
 
 
 def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: str | None
@@ -40,9 +37,9 @@ def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: 
     import torch
 
     from agents.as_agent import ASAgent, ASAgentConfig, ASPolicy
-    from agents.policy import SB3ScoresPolicy
     from baselines_zoo.policies import make_policy
     from baselines_zoo.registry import parse_agent_spec
+    from frame_select_env.policy import SB3ScoresPolicy
 
     agents: dict[str, dict[str, Any]] = {
         name: {s: make_policy(name) for s in streams}

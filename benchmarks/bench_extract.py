@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from frame_select_env.archs import arch_help, arch_names
 from frame_select_env.cli import option, parse
 from frame_select_env.datasets.lists import VideoRecord
 from frame_select_env.extract import ExtractConfig, classify_video, extract_features, prepare_video
@@ -42,7 +43,7 @@ class Args:
     """The arguments of ``bench_extract.py``."""
 
     clips: Path = option(CLIPS, "folder of the .mp4 clips")
-    arch: str = option("resnet18", "small, resnet18, resnet50, bninception")
+    arch: str = option("resnet18", f"backbone: {arch_help()}", choices=arch_names())
     num_frames: int = option(25, "T, frames sampled per video")
     workers: int = option(1, "decode+flow worker processes end to end")
     threads: int = option(-1, "torch threads (-1: the cores left after --workers, so that the "

@@ -33,8 +33,8 @@ import numpy as np
 import torch
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env.builtin import builtin_videos
 from frame_select_env.cli import option, parse
+from frame_select_env.datasets.sparse_actions import builtin_videos
 from frame_select_env.extract import ExtractConfig, _worker_init, extract_features, prepare_item
 from frame_select_env.online import resolve_classifier, resolve_videos
 

@@ -20,7 +20,6 @@ the standard error of the difference.
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,18 +30,16 @@ from typing import Any
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from agents.as_agent import ASAgent, ASPolicy
+from agents.reinforce import ReinforceConfig, ReinforceTrainer
+from frame_select_env.builtin import resolve_store
+from frame_select_env.cli import option, parse
+from frame_select_env.config import load_yaml
+from frame_select_env.evaluation import evaluate_policies
+from frame_select_env.overrides import parse_overrides
+from frame_select_env.synthetic import make_synthetic_store
 
-from agents.as_agent import ASAgent, ASPolicy  # noqa: E402
-from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
-from frame_select_env.builtin import resolve_store  # noqa: E402
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.config import load_yaml  # noqa: E402
-from frame_select_env.evaluation import evaluate_policies  # noqa: E402
-from frame_select_env.overrides import parse_overrides  # noqa: E402
-from frame_select_env.synthetic import make_synthetic_store  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass

@@ -16,7 +16,6 @@ from frame_select_env.reward import selection_reward
 from frame_select_env.store import (
     FeatureStore,
     StoreWriter,
-    import_features,
     validate_store,
     write_store,
 )
@@ -37,7 +36,6 @@ __all__ = [
     "FeatureStore",
     "StoreWriter",
     "builtin_store_path",
-    "import_features",
     "selection_reward",
     "validate_store",
     "write_store",

@@ -1,4 +1,4 @@
-"""The command-line convention of every script: flags generated from an arguments dataclass.
+"""The command-line convention of every script: flags parsed by tyro from an arguments dataclass.
 
 Each script declares one dataclass of its arguments (CleanRL style) and calls :func:`parse`::
 
@@ -20,22 +20,32 @@ The rules, the same for every script:
   take exactly that many;
 * ``bool`` fields are switches with a negative form (``--resume`` / ``--no-resume``);
 * ``Literal[...]`` fields, and fields given ``choices=``, accept only those values;
-* ``--help`` shows each field's help and default (``none`` for ``None`` or an empty list,
-  or the field's ``default_text``);
+* ``--help`` shows each field's help and default (``none`` for an empty list, or the field's
+  ``default_text``);
 * a ``ValueError`` from the dataclass's ``__post_init__`` (cross-field checks) is reported like
   any other bad argument: the message and exit status 2.
+
+The parsing and the help are ``tyro``'s (:func:`tyro.cli`). :func:`option` keeps the scripts'
+declarations short: its keywords are turned into ``tyro.conf`` annotations on a copy of the
+dataclass without ``__post_init__``, and the script's own class is then built from the parsed
+values, so that its checks run here and come out as usage errors. Two rules tyro has no
+setting for are kept by a small rewrite of the command line before tyro sees it
+(:func:`_merge_list_flags`): comma-separated numbers, and a repeated list flag that adds.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import functools
+import re
 import sys
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
+
+import tyro
 
 T = TypeVar("T")
 
@@ -71,39 +81,6 @@ def option(default: Any = _MISSING, help: str = "", *, choices: Sequence[Any] | 
     return dataclasses.field(default=default, metadata=meta)
 
 
-class _ListAction(argparse.Action):
-    """Collect one or more values; numbers also split at commas (``4,8`` is ``4 8``)."""
-
-    def __init__(self, *args: Any, convert: Callable[[str], Any] = str, **kwargs: Any) -> None:
-        self.convert = convert
-        self._given: set[int] = set()
-        super().__init__(*args, **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
-        out = []
-        for value in values:
-            # numbers may also be comma-separated (--ms 4,8); text never is (paths, KEY=[1, 2])
-            parts = str(value).split(",") if self.convert in (int, float) else [str(value)]
-            for part in parts:
-                if not part.strip():
-                    continue
-                try:
-                    item = self.convert(part.strip())
-                except (TypeError, ValueError):
-                    parser.error(f"argument {option_string or self.dest}: invalid value "
-                                 f"{part.strip()!r}")
-                if self.choices is not None and item not in self.choices:
-                    parser.error(f"argument {option_string or self.dest}: {item!r} is not one "
-                                 f"of {list(self.choices)}")
-                out.append(item)
-        # a repeated flag adds to its first use (--set a=1 --set b=2), never to the default
-        if id(namespace) in self._given:
-            out = [*getattr(namespace, self.dest), *out]
-        self._given.add(id(namespace))
-        setattr(namespace, self.dest, out)
-
-
 def _hints(cls: type) -> dict[str, Any]:
     """The field types of ``cls``, resolved in its module.
 
@@ -124,139 +101,206 @@ def _strip_optional(tp: Any) -> Any:
     return tp
 
 
-def _converter(tp: Any) -> Callable[[str], Any]:
-    if tp in (int, float, str, Path):
-        return tp
-    if typing.get_origin(tp) is typing.Literal:
-        values = typing.get_args(tp)
-        kind = type(values[0])
-        return kind
-    raise TypeError(f"cli: unsupported field type {tp!r}")
+def _is_optional(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
 
 
-def _with_default(help_text: str, has_default: bool, default: Any, is_switch: bool,
-                  default_text: str | None) -> str:
-    """``help_text`` with the default appended, so that ``--help`` shows every default.
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not _MISSING:
+        return f.default
+    factory: Any = f.default_factory
+    return _MISSING if factory is _MISSING else factory()
 
-    ``None`` and empty lists used to show nothing, which left most flags of a script whose
-    options default to "keep the config's value" without a default; now they read ``none``
-    unless ``default_text`` (or the help text itself, "... (default: ...)") says more.
+
+def _hint(help_text: str, default: Any, default_text: str | None) -> str | None:
+    """What ``--help`` shows after ``help_text`` instead of tyro's ``(default: ...)``.
+
+    ``None`` keeps tyro's own hint (the default value, or ``(required)``).
     """
-    if not has_default:  # required: nothing to show
-        return help_text
+    if default is _MISSING:
+        return None
     if default_text is not None:
-        shown = default_text
-    elif is_switch:
-        shown = "on" if default else "off"
-    elif "default" in help_text.lower():  # the help already explains it in its own words
-        return help_text
-    elif default is None or (isinstance(default, (list, tuple)) and not default):
-        shown = "none"
-    elif isinstance(default, (list, tuple)):
-        shown = " ".join(map(str, default))
-    else:
-        shown = str(default)
-    return f"{help_text} (default: {shown})".strip()
+        return f"(default: {default_text})"
+    if "default" in help_text.lower():  # the help already explains it in its own words
+        return ""
+    if isinstance(default, (list, tuple)) and not default:  # tyro would print "(default: )"
+        return "(default: none)"
+    return None
 
 
-def build_parser(cls: type, description: str | None = None,
-                 epilog: str | None = None, prog: str | None = None) -> argparse.ArgumentParser:
-    """The :mod:`argparse` parser of the arguments dataclass ``cls``.
+@dataclasses.dataclass(frozen=True)
+class _ListFlag:
+    """A list option as :func:`_merge_list_flags` sees it."""
 
-    :param cls: a dataclass whose fields are made with :func:`option` (plain fields work too).
-    :param description: the text above the arguments in ``--help`` (e.g. the script's
-        docstring).
-    :param epilog: the text below them.
-    :param prog: the program name.
+    name: str
+    numeric: bool
+    empty_ok: bool
+
+
+def _tyro_type(f: dataclasses.Field[Any], tp: Any) -> tuple[Any, _ListFlag | None]:
+    """The annotation tyro parses field ``f`` (of resolved type ``tp``) with.
+
+    :return: the annotated type and, for a list flag, what the command-line rewrite needs.
     """
-    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    meta = dict(f.metadata)
+    inner = _strip_optional(tp)
+    origin = typing.get_origin(inner)
+    choices = meta.get("choices")
+    list_flag = None
+    name = meta.get("flag") or f.name.replace("_", "-")
+    if origin is list:
+        (item,) = typing.get_args(inner)
+        item = _strip_optional(item)
+        if choices is not None:
+            item = Literal[tuple(choices)]
+        inner = list[item]  # type: ignore[valid-type]
+        if not meta.get("positional"):
+            kind = type(typing.get_args(item)[0]) if typing.get_origin(item) is Literal else item
+            list_flag = _ListFlag(f"--{name}", kind in (int, float), meta.get("nargs") == "*")
+    elif choices is not None:
+        inner = Literal[tuple(choices)]
+    if tp is bool and meta.get("positional"):
+        raise TypeError(f"cli: a bool field cannot be positional ({f.name})")
+    out: Any = inner | None if _is_optional(tp) else inner
+    metavar = meta.get("metavar")
+    if isinstance(metavar, tuple):
+        metavar = " ".join(metavar)
+    help_text = meta.get("help") or ""
+    conf = tyro.conf.arg(name=meta.get("flag"), metavar=metavar, help=help_text,
+                         help_behavior_hint=_hint(help_text, _default(f),
+                                                  meta.get("default_text")))
+    markers: list[Any] = [conf]
+    if meta.get("positional"):
+        markers.append(tyro.conf.Positional)
+    return Annotated[tuple([out, *markers])], list_flag  # type: ignore[return-value]
+
+
+@functools.cache
+def _for_tyro(cls: type) -> tuple[type, tuple[_ListFlag, ...]]:
+    """A copy of the dataclass ``cls`` that tyro parses, and its list flags.
+
+    The copy has the same fields and defaults, annotated with :mod:`tyro.conf` markers from
+    the :func:`option` keywords, and no ``__post_init__``: ``cls`` itself is built from the
+    parsed values (:func:`parse`), so that its checks become usage errors. Fields given a
+    ``group`` are listed under that heading, as a nested dataclass whose flags keep their plain
+    names (``tyro.conf.OmitArgPrefixes``), which is how tyro makes headings.
+    """
     hints = _hints(cls)
-    groups: dict[str, Any] = {}
+    top: list[tuple[str, Any, Any]] = []
+    groups: dict[str, list[tuple[str, Any, Any]]] = {}
+    flags = []
     for f in dataclasses.fields(cls):
-        meta = dict(f.metadata)
-        group_name = meta.get("group")
-        target: Any = parser
-        if group_name:
-            target = groups.setdefault(group_name, parser.add_argument_group(group_name))
-        tp = _strip_optional(hints[f.name])
-        origin = typing.get_origin(tp)
-        has_default = f.default is not _MISSING or f.default_factory is not _MISSING
-        default: Any = None
+        tp, list_flag = _tyro_type(f, hints[f.name])
+        if list_flag is not None:
+            flags.append(list_flag)
         if f.default is not _MISSING:
-            default = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        help_text = _with_default(meta.get("help") or "", has_default, default, tp is bool,
-                                  meta.get("default_text"))
-        choices = meta.get("choices")
-        if origin is typing.Literal:
-            choices = list(typing.get_args(tp))
-        kwargs: dict[str, Any] = {"help": help_text}
-        if meta.get("metavar"):
-            kwargs["metavar"] = meta["metavar"]
-        name = meta.get("flag") or f.name.replace("_", "-")
-        if meta.get("positional"):
-            names: list[str] = [f.name]
-            if has_default:
-                kwargs["nargs"] = "?"
-                kwargs["default"] = default
+            spec = dataclasses.field(default=f.default)
+        elif f.default_factory is not _MISSING:
+            spec = dataclasses.field(default_factory=f.default_factory)
         else:
-            names = [f"--{name}"]
-            kwargs["dest"] = f.name
-            if has_default:
-                kwargs["default"] = default
-            else:
-                kwargs["required"] = True
-        if tp is bool:
-            if meta.get("positional"):
-                raise TypeError(f"cli: a bool field cannot be positional ({f.name})")
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif origin in (list, tuple):
-            items = typing.get_args(tp)
-            if origin is tuple and Ellipsis not in items:
-                kwargs["type"] = _converter(items[0])
-                kwargs["nargs"] = len(items)
-                if choices is not None:
-                    kwargs["choices"] = choices
-            else:
-                kwargs["action"] = _ListAction
-                kwargs["convert"] = _converter(_strip_optional(items[0]))
-                kwargs["nargs"] = meta.get("nargs") or "+"
-                if choices is not None:
-                    kwargs["choices"] = choices
-        else:
-            kwargs["type"] = _converter(tp)
-            if choices is not None:
-                kwargs["choices"] = choices
-        target.add_argument(*names, **kwargs)
-    return parser
+            spec = dataclasses.field()
+        group = f.metadata.get("group")
+        (groups.setdefault(group, []) if group else top).append((f.name, tp, spec))
+    # keyword-only: required fields may follow defaulted ones, so --help keeps the class's order
+    for number, (title, members) in enumerate(groups.items()):
+        sub = dataclasses.make_dataclass(f"{cls.__name__}_group{number}", members, kw_only=True)
+        sub.__doc__ = ""  # tyro would show make_dataclass's signature docstring
+        required = any(m[2].default is _MISSING and m[2].default_factory is _MISSING
+                       for m in members)
+        # a group of fields that all have defaults gets a default of its own
+        spec = dataclasses.field() if required else dataclasses.field(default_factory=sub)
+        top.append((f"_group_{number}",  # the title may be any text, the name may not
+                    Annotated[sub, tyro.conf.OmitArgPrefixes, tyro.conf.arg(name=title)], spec))
+    copy = dataclasses.make_dataclass(f"{cls.__name__}_cli", top, kw_only=True)
+    copy.__doc__ = ""
+    return copy, tuple(flags)
+
+
+_NUMBER = re.compile(r"^-(\d|\.\d)")
+
+
+def _is_flag(token: str) -> bool:
+    """Whether ``token`` starts another option (``-5`` and ``-.5`` are values, as in argparse)."""
+    return token.startswith("-") and len(token) > 1 and not _NUMBER.match(token)
+
+
+def _merge_list_flags(argv: list[str], flags: Sequence[_ListFlag]) -> list[str]:
+    """``argv`` with each list flag once, its values split at commas for numbers.
+
+    tyro keeps the last use of a repeated flag and takes ``4,8`` as one (bad) number; the
+    README's rules are that a repeated flag adds to its first use (never to the default) and
+    that numbers may be comma-separated, so the values of every use are gathered here and given
+    to tyro at the first one.
+
+    :raises ValueError: a list flag that needs a value was given none (naming the flag).
+    """
+    by_name = {f.name: f for f in flags}
+    out: list[str | list[str]] = []  # a list flag's values: one list shared by all its uses
+    values: dict[str, list[str]] = {}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":  # everything after it is positional
+            out.extend(argv[i:])
+            break
+        name, eq, inline = token.partition("=")
+        flag = by_name.get(name) if name.startswith("--") else None
+        if flag is None:
+            out.append(token)
+            i += 1
+            continue
+        given = [inline] if eq else []
+        i += 1
+        while not eq and i < len(argv) and not _is_flag(argv[i]):
+            given.append(argv[i])
+            i += 1
+        if flag.numeric:
+            given = [part.strip() for v in given for part in v.split(",") if part.strip()]
+        if not given and not flag.empty_ok:
+            raise ValueError(f"argument {flag.name}: expected at least one value")
+        if flag.name not in values:
+            values[flag.name] = []
+            out += [flag.name, values[flag.name]]
+        values[flag.name].extend(given)
+    return [t for item in out for t in ([item] if isinstance(item, str) else item)]
+
+
+def _usage_error(prog: str, message: str) -> typing.NoReturn:
+    print(f"usage: {prog} [-h] [OPTIONS]\n{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def parse(cls: type[T], argv: Sequence[str] | None = None, description: str | None = None,
-          epilog: str | None = None, prog: str | None = None) -> T:
+          prog: str | None = None) -> T:
     """Parse ``argv`` (default ``sys.argv[1:]``) into an instance of the dataclass ``cls``.
 
     :param cls: the arguments dataclass.
     :param argv: the arguments; ``None`` reads the command line.
     :param description: shown by ``--help`` (e.g. the script's ``__doc__``).
-    :param epilog: shown below the arguments.
     :param prog: the program name.
     :return: ``cls(**parsed)``; a bad argument, or a ``ValueError`` raised by the dataclass's
         ``__post_init__``, exits with status 2 and its message.
     """
-    parser = build_parser(cls, description=description, epilog=epilog, prog=prog)
-    namespace = parser.parse_args(None if argv is None else list(argv))
-    values = vars(namespace)
-    hints = _hints(cls)
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # argparse gives lists
-        origin = typing.get_origin(_strip_optional(hints[f.name]))
-        if origin is tuple and isinstance(values.get(f.name), list):
-            values[f.name] = tuple(values[f.name])
+    prog = prog or Path(sys.argv[0]).name  # as argparse names it (tyro would show the path)
+    copy, flags = _for_tyro(typing.cast(type, cls))
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    try:
+        tokens = _merge_list_flags(tokens, flags)
+    except ValueError as err:
+        _usage_error(prog, str(err))
+    parsed: Any = tyro.cli(copy, args=tokens, prog=prog, description=description or "")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(parsed):  # type: ignore[arg-type]
+        value = getattr(parsed, f.name)
+        if f.name.startswith("_group_"):
+            values.update({g.name: getattr(value, g.name) for g in dataclasses.fields(value)})
+        else:
+            values[f.name] = value
     try:
         return cls(**values)
     except ValueError as err:  # __post_init__ validation: a usage error naming the argument
-        parser.error(str(err))
+        _usage_error(prog, str(err))
 
 
 def as_dict(args: Any) -> dict[str, Any]:

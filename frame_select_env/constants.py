@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-#: The two streams of the two-stream classifier, as the store names them.
+#: The two streams of the two-stream classifier, as the store names them (the built-in ones;
+#: :data:`frame_select_env.streams.STREAM_SPECS` describes them and any stream registered later).
 STREAMS: tuple[str, ...] = ("rgb", "flow")
 #: What an env, agent or evaluation can read: a stream, or both fused (Sec. 4, "late fusion").
 STREAM_CHOICES: tuple[str, ...] = (*STREAMS, "fused")

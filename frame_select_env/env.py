@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from typing import Any, cast
@@ -10,10 +11,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from frame_select_env.observations import ObservationSource, check_num_frames
-from frame_select_env.online import make_source
+from frame_select_env.observations import ObservationSource
 from frame_select_env.render import RENDER_MODES, episode_view, render_ansi, render_rgb
-from frame_select_env.reward import DEFAULT_OMEGA, selection_reward
+from frame_select_env.reward import selection_reward
+from frame_select_env.sources import EnvOptions, make_source, options_doc, options_signature
 
 
 def make_spaces(num_frames: int, feature_dim: int, num_classes: int, state: str) -> spaces.Dict:
@@ -75,24 +76,6 @@ def check_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
     return arr.astype(bool)
 
 
-def check_omega(omega: Any) -> float:
-    """The flip bonus Ω of Eq. 4 as a float, refused unless it is a finite number >= 0.
-
-    A NaN Ω makes every flip reward NaN and a negative one rewards breaking right predictions;
-    both would train silently on garbage.
-
-    :param omega: the ``omega`` argument.
-    :return: ``float(omega)``.
-    :raises ValueError: a bool, a non-number, NaN, inf or a negative value.
-    """
-    if isinstance(omega, bool) or not isinstance(omega, (int, float, np.integer, np.floating)):
-        raise ValueError(f"omega must be a finite number >= 0, got {omega!r}")
-    value = float(omega)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"omega must be a finite number >= 0, got {omega!r}")
-    return value
-
-
 def check_index(value: Any, what: str) -> int:
     """An integer reset option (``index``, ``view``) as an int; bools and floats are refused.
 
@@ -110,30 +93,21 @@ def check_index(value: Any, what: str) -> int:
 
 
 def env_source(
-    render_mode: str | None, store: Any, split: str | None, stream: str, num_frames: int | None,
-    state: str, view: str | int, max_memory_bytes: int | None, **options: Any,
+    options: EnvOptions,
 ) -> tuple[ObservationSource, int, spaces.Dict, spaces.MultiBinary]:
-    """What the single and the vector env build from their arguments, after checking them.
+    """What the single and the vector env build from their options.
 
-    :param render_mode: ``None`` or one of :data:`frame_select_env.render.RENDER_MODES`.
-    :param store: see :class:`FrameSelectionEnv` for this and the other parameters.
-    :param options: ``observe``, ``predict`` and the online-mode arguments (``videos``, ...).
+    The source is made by the registry of :mod:`frame_select_env.sources` (store mode, or online
+    mode when ``videos`` is given), so this module imports no part of the online pipeline.
+
+    :param options: the env's checked options.
     :return: ``(observation source, T, one env's observation space, one env's action space)``.
-    :raises ValueError: an unknown ``render_mode`` (and the source's own argument checks).
-    :raises RuntimeError: the source left ``num_frames`` unresolved (a bug).
+    :raises ValueError: the source's own argument checks.
     """
-    if render_mode not in (None, *RENDER_MODES):
-        raise ValueError(
-            f"render_mode must be None or one of {list(RENDER_MODES)}, got {render_mode!r}"
-        )
-    check_num_frames(num_frames)  # before online mode opens (and screens) any video
-    # observe/predict: select-before-compute (ObservationSource); None = `stream`.
-    # videos=...: online mode (frame_select_env.online), states computed from the videos.
-    src = make_source(store, split, stream, num_frames, state, view, max_memory_bytes, **options)
-    if src.num_frames is None:  # the source resolves the requested T (None = all) on creation
-        raise RuntimeError(f"{type(src).__name__} left num_frames unresolved")
-    obs_space = make_spaces(src.num_frames, src.feature_dim, src.num_classes, state)
-    return src, src.num_frames, obs_space, spaces.MultiBinary(src.num_frames)
+    src = make_source(options)
+    num_frames = int(cast(int, src.num_frames))  # make_source resolved it
+    obs_space = make_spaces(num_frames, src.feature_dim, src.num_classes, options.state)
+    return src, num_frames, obs_space, spaces.MultiBinary(num_frames)
 
 
 class FrameSelectionEnv(gym.Env):
@@ -199,24 +173,9 @@ class FrameSelectionEnv(gym.Env):
                    num_frames=None, omega=10.0, state="both", view="random")
     ```
 
-    * ``store``: path of a feature store; ``None`` uses the built-in SparseActions store.
-    * ``split``: ``train``, ``val``, ``test`` or ``None`` for every video.
-    * ``stream``: a stream of the store (``rgb``, ``flow``) or ``fused``.
-    * ``num_frames``: T (an evenly spaced subset of the stored frames); ``None`` = all stored.
-    * ``omega``: the flip bonus/penalty Ω of Eq. 4.
-    * ``state``: ``both``, ``features`` or ``predictions``.
-    * ``view``: ``random`` (per episode), ``center``, ``mean`` (average over crops) or an index.
-    * ``observe``, ``predict``: select-before-compute: the observation comes from the
-      ``observe`` stream(s), the reward's probabilities from the ``predict`` stream(s) (e.g.
-      ``observe="rgb", predict="fused"``); ``None`` = ``stream``, the paper's setting. Where the
-      store records cost (:mod:`frame_select_env.cost`), ``step``'s info has ``macs``: the
-      episode's classifier MACs (observed streams on all T frames, the others on the kept).
-    * ``render_mode``: ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (a picture: per-frame
-      keep/drop and true-class probability, p0 vs p1; see :mod:`frame_select_env.render`).
-    * ``videos``, ``classifier``, ``device``, ``flow``, ``views``, ``cache``, ``skip_bad``,
-      ``online_options``: online mode instead of ``store`` (``videos="builtin:test",
-      classifier="builtin"``): states computed from the videos by the frozen classifier, with
-      the same observations, reward and info; see :mod:`frame_select_env.online`.
+    Every option, with its default (from :class:`~frame_select_env.sources.EnvOptions`):
+
+    {arguments}
 
     ``gym.make_vec("FrameSelection-v0", num_envs=N)`` returns the batched
     :class:`frame_select_env.vector_env.FrameSelectionVectorEnv` (same arguments, plus
@@ -229,37 +188,15 @@ class FrameSelectionEnv(gym.Env):
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 1}
 
-    def __init__(
-        self,
-        store: str | os.PathLike | None = None,
-        split: str | None = "train",
-        stream: str = "rgb",
-        num_frames: int | None = None,
-        omega: float = DEFAULT_OMEGA,
-        state: str = "both",
-        view: str | int = "random",
-        render_mode: str | None = None,
-        max_memory_bytes: int | None = None,
-        observe: str | None = None,
-        predict: str | None = None,
-        videos: Any = None,
-        classifier: Any = None,
-        device: str = "auto",
-        flow: str | None = None,
-        views: int | None = None,
-        cache: str | os.PathLike | None = None,
-        skip_bad: bool = False,
-        online_options: dict[str, Any] | None = None,
-    ) -> None:
-        self.source, self.num_frames, self.observation_space, self.action_space = env_source(
-            render_mode, store, split, stream, num_frames, state, view, max_memory_bytes,
-            observe=observe, predict=predict, videos=videos, classifier=classifier,
-            device=device, flow=flow, views=views, cache=cache, skip_bad=skip_bad,
-            online_options=online_options,
-        )
-        self.omega = check_omega(omega)
-        self.state = state
-        self.render_mode = render_mode
+    def __init__(self, store: str | os.PathLike | None = None, **options: Any) -> None:
+        # The options are declared once, in EnvOptions (defaults, checks, docs); the signature
+        # help() shows is generated from it below.
+        opts = EnvOptions.from_kwargs(type(self).__name__, {"store": store, **options})
+        self.options = opts
+        self.source, self.num_frames, self.observation_space, self.action_space = env_source(opts)
+        self.omega = opts.omega
+        self.state = opts.state
+        self.render_mode = opts.render_mode
         self.class_names = self.source.store.class_names
         self._index = 0
         self._view: int | None = None
@@ -391,3 +328,12 @@ class FrameSelectionEnv(gym.Env):
             self._probs, label, self.source.video_ids[self._index], self.class_names, last
         )
         return render_ansi(view) if self.render_mode == "ansi" else render_rgb(view)
+
+
+FrameSelectionEnv.__init__.__signature__ = options_signature(  # type: ignore[attr-defined]
+    inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    inspect.Parameter("store", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
+)
+# help(FrameSelectionEnv) lists every option from its one declaration.
+FrameSelectionEnv.__doc__ = (FrameSelectionEnv.__doc__ or "").replace(
+    "    {arguments}", options_doc())

@@ -35,17 +35,16 @@ import numpy as np
 from frame_select_env.atomic import atomic_path, atomic_write_text
 from frame_select_env.constants import SPLITS, STREAMS
 from frame_select_env.datasets.lists import VideoRecord
+from frame_select_env.streams import ordered_streams, stream_spec
 from frame_select_env.video.decode import (
     DEFAULT_SIZE,
     VideoReadError,
     count_frames,
-    count_rawframes,
-    load_flow_segments,
     read_frames,
     sample_indices,
     window_indices,
 )
-from frame_select_env.video.flow import FLOW_METHODS, video_flow_stacks
+from frame_select_env.video.flow import FLOW_METHODS
 from frame_select_env.video.views import view_at
 
 #: relevance callback: (record, sampled RGB frame indices (T,), frame count) -> (T,) 0/1
@@ -118,59 +117,70 @@ def video_location(root: Path, rel_path: str) -> Path:
     return path
 
 
-def prepare_video(path: str | os.PathLike, cfg: ExtractConfig) -> dict[str, Any]:
-    """Decode + flow for one video (runs in a worker process).
+def prepare_video(
+    path: str | os.PathLike, cfg: ExtractConfig, streams: Sequence[str] = STREAMS
+) -> dict[str, Any]:
+    """Decode (+ flow) for one video (runs in a worker process).
+
+    Every stream's windows (:class:`~frame_select_env.streams.StreamSpec`: RGB 1 frame, flow
+    L + 1) are sampled with the TSN test protocol and decoded in one sequential pass; each
+    stream then builds its input from its windows.
 
     :param path: video file or raw-frame folder
     :param cfg: extraction config
-    :return: ``rgb`` (T, H, W, 3) uint8, ``flow`` (T, 2L, H, W) float32 in [-1, 1],
-        ``rgb_idx`` / ``flow_idx`` (T,) 0-based frame indices, ``num_frames``
+    :param streams: the streams to prepare (registered names)
+    :return: per stream ``<stream>`` its inputs (``rgb`` (T, H, W, 3) uint8, ``flow``
+        (T, 2L, H, W) float32 in [-1, 1]) and ``<stream>_idx`` (T,) 0-based first frames of
+        its windows; ``num_frames``
     :raises VideoReadError: for any unusable video
     """
     path = Path(path)
     t, length = cfg.num_frames, cfg.flow_length
+    specs = [stream_spec(s) for s in streams]
     n = count_frames(path)  # raises for missing / zero bytes / cannot open
     if n == 0:
         raise VideoReadError(path, "corrupt: no decodable frames")
-    if n < length + 1:
-        raise VideoReadError(path, f"too few frames: {n} < {length + 1} needed for L={length}")
-    rgb_idx = sample_indices(n, t, 1)
-    precomputed = path.is_dir() and count_rawframes(path, "flow_x_") >= length
-    if precomputed:
-        frames = read_frames(path, rgb_idx, size=cfg.size, num_frames=n)
-        flow, flow_idx, _ = load_flow_segments(path, t, length, cfg.size, return_indices=True)
-    else:
-        flow_idx = sample_indices(n, t, length + 1)
-        win = window_indices(flow_idx, length + 1)
-        frames = read_frames(path, np.concatenate([rgb_idx, win.ravel()]), cfg.size, n)
+    need = max(spec.window(length) for spec in specs)
+    if n < need:
+        raise VideoReadError(path, f"too few frames: {n} < {need} needed for L={length}")
+    out: dict[str, Any] = {}
+    todo: list[tuple[Any, np.ndarray]] = []  # (spec, window starts) built from decoded frames
+    for spec in specs:
+        given = spec.precomputed(path, cfg) if spec.precomputed is not None else None
+        if given is not None:  # e.g. the flow_x_/flow_y_ JPEGs of a raw-frame folder
+            out[spec.name], out[f"{spec.name}_idx"] = given
+        else:
+            todo.append((spec, sample_indices(n, t, spec.window(length))))
+    wins = [window_indices(starts, spec.window(length)) for spec, starts in todo]
+    frames = read_frames(path, np.concatenate([w.ravel() for w in wins]), cfg.size, n) \
+        if wins else {}
+    for (spec, starts), win in zip(todo, wins, strict=True):
         windows = np.stack([frames[int(i)] for i in win.ravel()])
-        windows = windows.reshape(t, length + 1, *windows.shape[1:])
-        flow = video_flow_stacks(windows, flow_idx, cfg.flow_method)
-    rgb = np.stack([frames[int(i)] for i in rgb_idx])
-    return {
-        "rgb": rgb,
-        "flow": flow.astype(np.float32, copy=False),
-        "rgb_idx": rgb_idx,
-        "flow_idx": np.asarray(flow_idx),
-        "num_frames": n,
-    }
+        windows = windows.reshape(t, win.shape[1], *windows.shape[1:])
+        out[spec.name] = spec.build(windows, starts, cfg)
+        out[f"{spec.name}_idx"] = np.asarray(starts)
+    out["num_frames"] = n
+    return out
 
 
 class _VideoDataset:
     """Map-style dataset for ``torch.utils.data.DataLoader``; failures are returned, not raised."""
 
-    def __init__(self, jobs: list[tuple[int, str]], cfg: ExtractConfig) -> None:
-        self.jobs, self.cfg = jobs, cfg
+    def __init__(self, jobs: list[tuple[int, str]], cfg: ExtractConfig,
+                 streams: Sequence[str] = STREAMS) -> None:
+        self.jobs, self.cfg, self.streams = jobs, cfg, tuple(streams)
 
     def __len__(self) -> int:
         return len(self.jobs)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         index, path = self.jobs[i]
-        return prepare_item(index, path, self.cfg)
+        return prepare_item(index, path, self.cfg, self.streams)
 
 
-def prepare_item(index: int, path: str, cfg: ExtractConfig) -> dict[str, Any]:
+def prepare_item(
+    index: int, path: str, cfg: ExtractConfig, streams: Sequence[str] = STREAMS
+) -> dict[str, Any]:
     """:func:`prepare_video` for a worker process: failures are returned, not raised.
 
     Used by the extractor's DataLoader and by the online env's worker pool alike.
@@ -178,20 +188,21 @@ def prepare_item(index: int, path: str, cfg: ExtractConfig) -> dict[str, Any]:
     :param index: the caller's id of the video (returned as ``index``)
     :param path: video file or raw-frame folder
     :param cfg: extraction config
-    :return: the :func:`prepare_video` dict (``rgb``/``flow`` as torch tensors) with ``index``,
+    :param streams: the streams to prepare
+    :return: the :func:`prepare_video` dict (stream inputs as torch tensors) with ``index``,
         ``path`` and ``error`` (None, or the reason the video cannot be used)
     """
     import torch
 
     try:
-        out = prepare_video(path, cfg)
+        out = prepare_video(path, cfg, streams)
     except VideoReadError as e:
         return {"index": index, "path": path, "error": e.reason}
     except Exception as e:  # an unexpected decoder error must not kill the whole run
         return {"index": index, "path": path, "error": f"{type(e).__name__}: {e}"}
     # tensors travel through shared memory instead of being pickled through a pipe
-    out["rgb"] = torch.from_numpy(out["rgb"])
-    out["flow"] = torch.from_numpy(out["flow"])
+    for name in streams:
+        out[name] = torch.from_numpy(np.ascontiguousarray(out[name]))
     out.update(index=index, path=path, error=None)
     return out
 
@@ -230,9 +241,10 @@ def classify_videos(
     t = cfg.num_frames
     # views are built a few at a time so that ten-crop flow never sits in memory whole
     chunk = max(1, batch_size // (t * len(items)))
-    for stream in STREAMS:
+    for stream in ordered_streams(clf.streams):
         xs = [np.asarray(item[stream]) for item in items]
-        layout, is_flow = ("hwc", False) if stream == "rgb" else ("chw", True)
+        spec = stream_spec(stream)
+        layout, is_flow = spec.layout, spec.flip_negates_x
         feats, logits = [], []
         for v0 in range(0, cfg.num_views, chunk):
             vs = range(v0, min(cfg.num_views, v0 + chunk))
@@ -282,11 +294,10 @@ def video_part(
     :return: the arrays of a part file
     """
     arrays: dict[str, Any] = dict(states)
-    arrays.update(
-        rgb_idx=np.asarray(item["rgb_idx"], np.int64),
-        flow_idx=np.asarray(item["flow_idx"], np.int64),
-        num_frames=np.int64(item["num_frames"]),
-    )
+    # every stream's window starts (rgb_idx, flow_idx, ...), in registry order
+    for s in ordered_streams(k[: -len("_idx")] for k in item if k.endswith("_idx")):
+        arrays[f"{s}_idx"] = np.asarray(item[f"{s}_idx"], np.int64)
+    arrays["num_frames"] = np.int64(item["num_frames"])
     if relevance_fn is not None:
         rel = np.asarray(relevance_fn(record, arrays["rgb_idx"], int(item["num_frames"])))
         if rel.shape != (cfg.num_frames,):
@@ -425,7 +436,8 @@ def extract_features(
 
         from frame_select_env.workers import DieWithParent
 
-        ds = _VideoDataset([(i, str(video_location(root, r.path))) for i, r in todo], cfg)
+        ds = _VideoDataset([(i, str(video_location(root, r.path))) for i, r in todo], cfg,
+                           ordered_streams(clf.streams))
         # _VideoDataset is map-style by duck typing (torch stays a lazy import); the stubs want
         # a torch Dataset
         loader: DataLoader[Any] = DataLoader(
@@ -535,8 +547,9 @@ def write_parts_store(
     from frame_select_env.store import StoreWriter
 
     first = entries[0][3]
+    names = ordered_streams(k[: -len("_features")] for k in first if k.endswith("_features"))
     streams = {s: (int(first[f"{s}_features"].shape[1]), int(first[f"{s}_features"].shape[2]))
-               for s in STREAMS}
+               for s in names}
     with StoreWriter(
         out, num_videos=len(entries), num_frames=cfg.num_frames, streams=streams,
         class_names=list(class_names), dtype=cfg.dtype, with_relevance=with_relevance,
@@ -545,8 +558,8 @@ def write_parts_store(
         for row, (video_id, label, split, part) in enumerate(entries):
             w.write(
                 row, video_id=video_id, label=int(label), split=split,
-                features={s: part[f"{s}_features"] for s in STREAMS},
-                logits={s: part[f"{s}_logits"] for s in STREAMS},
+                features={s: part[f"{s}_features"] for s in names},
+                logits={s: part[f"{s}_logits"] for s in names},
                 relevance=part.get("relevance") if with_relevance else None,
             )
     return Path(out)

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from frame_select_env.constants import STATES, VIEW_MODES
-from frame_select_env.evaluation.selection import fuse_streams, softmax
 from frame_select_env.sampling import segment_centres
+from frame_select_env.selection import fuse_streams, softmax
 from frame_select_env.store import FeatureStore
 
 DEFAULT_MAX_MEMORY_BYTES = 2 * 1024**3
@@ -181,12 +181,14 @@ class ObservationSource:
         stays only for ``view="random"`` without ``views`` (the in-memory cache, evaluation).
         """
         row_views = self._view_per_row(len(rows), views)
+        # all stored frames: a slice, not a fancy index, which would copy every batch once more
+        frames = slice(None) if self.num_frames == self.store.num_frames else self.frames
         feats, probs = [], {}
         for s in dict.fromkeys(self.streams + self.predict_streams):
-            p = softmax(self.store.logits(s, rows, row_views)[:, self.frames])
+            p = softmax(self.store.to_float32(self.store.logits(s, rows, row_views)[:, frames]))
             probs[s] = p.mean(axis=2) if self.view == "mean" else p
             if s in self.streams:  # features only of what the agent sees
-                f = self.store.features(s, rows, row_views)[:, self.frames].astype(np.float32)
+                f = self.store.to_float32(self.store.features(s, rows, row_views)[:, frames])
                 feats.append(f.mean(axis=2) if self.view == "mean" else f)
 
         def combined(streams: list[str]) -> np.ndarray:
@@ -226,12 +228,12 @@ class ObservationSource:
 
         The observed stream(s) run on all T frames; a ``predict``-only stream runs on the kept
         frames only. One crop per frame, or every crop with ``view="mean"``. ``None`` when the
-        store records no cost (:func:`frame_select_env.cost.store_cost`).
+        store records no cost (:func:`frame_select_env.store_cost.store_cost`).
 
         :param num_selected: (B,) kept frames per episode.
         """
         if not hasattr(self, "_macs_terms"):
-            from frame_select_env.cost import store_cost
+            from frame_select_env.store_cost import store_cost
 
             cost = store_cost(self.store)
             self._macs_terms = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 RENDER_MODES = ("ansi", "rgb_array")
@@ -100,11 +99,15 @@ def render_ansi(view: EpisodeView) -> str:
 
 
 def _text(img: np.ndarray, text: str, org: tuple[int, int], color=_TEXT, scale=0.42) -> None:
+    import cv2  # only for rgb_array: store mode's env imports no OpenCV otherwise
+
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
 
 
 def render_rgb(view: EpisodeView) -> np.ndarray:
     """An RGB picture (``IMAGE_SHAPE``, uint8) of one episode."""
+    import cv2  # imported here: the env in store mode, without rgb_array, needs no OpenCV
+
     h, w, _ = IMAGE_SHAPE
     img = np.full(IMAGE_SHAPE, 255, dtype=np.uint8)
     t = len(view.true_probs)

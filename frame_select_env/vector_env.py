@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -10,9 +11,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from frame_select_env.env import check_actions, check_omega, env_source
+from frame_select_env.env import check_actions, env_source
 from frame_select_env.render import RENDER_MODES, episode_view, render_ansi, render_rgb
-from frame_select_env.reward import DEFAULT_OMEGA, selection_reward
+from frame_select_env.reward import selection_reward
+from frame_select_env.sources import EnvOptions, options_signature
 
 
 def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
@@ -107,43 +109,24 @@ class FrameSelectionVectorEnv(VectorEnv):
         self,
         num_envs: int = 1,
         store: str | os.PathLike | None = None,
-        split: str | None = "train",
-        stream: str = "rgb",
-        num_frames: int | None = None,
-        omega: float = DEFAULT_OMEGA,
-        state: str = "both",
-        view: str | int = "random",
-        render_mode: str | None = None,
-        max_memory_bytes: int | None = None,
+        *,
         autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
-        observe: str | None = None,
-        predict: str | None = None,
-        videos: Any = None,
-        classifier: Any = None,
-        device: str = "auto",
-        flow: str | None = None,
-        views: int | None = None,
-        cache: str | os.PathLike | None = None,
-        skip_bad: bool = False,
-        online_options: dict[str, Any] | None = None,
+        **options: Any,
     ) -> None:
         mode = parse_autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) \
                 or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
-        omega = check_omega(omega)
+        # The options are the single env's (EnvOptions, declared once).
+        opts = EnvOptions.from_kwargs(type(self).__name__, {"store": store, **options})
+        self.options = opts
         # Online mode (videos=...): one step's N videos are classified in one batch.
         (self.source, self.num_frames, self.single_observation_space,
-         self.single_action_space) = env_source(
-            render_mode, store, split, stream, num_frames, state, view, max_memory_bytes,
-            observe=observe, predict=predict, videos=videos, classifier=classifier,
-            device=device, flow=flow, views=views, cache=cache, skip_bad=skip_bad,
-            online_options=online_options,
-        )
-        self.render_mode = render_mode
+         self.single_action_space) = env_source(opts)
+        self.render_mode = opts.render_mode
         self.num_envs = int(num_envs)
-        self.omega = omega
+        self.omega = opts.omega
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._keys = list(self.single_observation_space.spaces)
@@ -322,3 +305,12 @@ class FrameSelectionVectorEnv(VectorEnv):
             frames.append(draw(episode_view(s["probs"][i], int(s["labels"][i]), s["ids"][i],
                                             names, last)))
         return tuple(frames)
+
+
+FrameSelectionVectorEnv.__init__.__signature__ = options_signature(  # type: ignore[attr-defined]
+    inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    inspect.Parameter("num_envs", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=1),
+    inspect.Parameter("store", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
+    inspect.Parameter("autoreset_mode", inspect.Parameter.KEYWORD_ONLY,
+                      default=AutoresetMode.SAME_STEP),
+)

@@ -34,11 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from frame_select_env.atomic import atomic_write_text, sha256_file  # noqa: E402
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.constants import SPLITS  # noqa: E402
+from frame_select_env.atomic import atomic_write_text, sha256_file
+from frame_select_env.cli import option, parse
+from frame_select_env.constants import SPLITS
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("generate", "rawframes", "trim", "train", "extract", "finalize")
@@ -282,6 +280,9 @@ def stage_finalize(args, gen_cfg, ecfg, raw_store: Path, timings: dict) -> dict:
         args.out, features=feats, logits=logits, labels=st.labels, video_ids=list(st.video_ids),
         splits=list(st.splits), class_names=st.class_names, relevance=st.relevance(idx),
         metadata=meta, dtype="float16", compression="gzip",
+        # the shipped store's chunks (one per video): a rebuild gives its bytes (sha256) again;
+        # it is small and read in memory, so the one-view chunks of large stores gain nothing
+        layout="video",
     )
     t0 = time.perf_counter()
     metrics = measure_store(args.out, seed=args.seed)

@@ -30,12 +30,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from baselines_zoo.compare import compare_agents  # noqa: E402
-from baselines_zoo.registry import AgentSpecError  # noqa: E402
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.constants import DEFAULT_MS, SCHEMES, SPLITS  # noqa: E402
+from baselines_zoo.compare import compare_agents
+from baselines_zoo.registry import AgentSpecError
+from frame_select_env.cli import option, parse
+from frame_select_env.constants import DEFAULT_MS, SCHEMES, SPLITS
 
 
 def parse_weights(text: str | None) -> dict[str, float] | None:

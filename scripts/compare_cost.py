@@ -28,26 +28,21 @@ and ``s_tvl1``: had flow been the paper's TV-L1), CNNs, the agents' measured tim
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # runnable from a checkout without installing
-    sys.path.insert(0, str(REPO))
-
-from agents.as_agent import ASPolicy  # noqa: E402
-from agents.reinforce import ReinforceConfig, ReinforceTrainer  # noqa: E402
-from baselines_zoo.policies import ConfidencePolicy, RandomPolicy, UniformPolicy  # noqa: E402
-from frame_select_env.atomic import atomic_write_text  # noqa: E402
-from frame_select_env.builtin import resolve_store  # noqa: E402
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.config import load_yaml  # noqa: E402
-from frame_select_env.constants import STREAMS  # noqa: E402
-from frame_select_env.cost import builtin_cost, cost_summary, store_cost  # noqa: E402
-from frame_select_env.evaluation import (  # noqa: E402
+from agents.as_agent import ASPolicy
+from agents.reinforce import ReinforceConfig, ReinforceTrainer
+from baselines_zoo.policies import ConfidencePolicy, RandomPolicy, UniformPolicy
+from frame_select_env.atomic import atomic_write_text
+from frame_select_env.builtin import resolve_store
+from frame_select_env.cli import option, parse
+from frame_select_env.config import load_yaml
+from frame_select_env.constants import STREAMS
+from frame_select_env.cost import builtin_cost, cost_summary, store_cost
+from frame_select_env.evaluation import (
     ObservingPolicy,
     cost_table,
     evaluate_policies,
@@ -56,7 +51,9 @@ from frame_select_env.evaluation import (  # noqa: E402
     summarize,
     write_csv,
 )
-from frame_select_env.store import FeatureStore  # noqa: E402
+from frame_select_env.store import FeatureStore
+
+REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
 MS = (4, 8, 12, 16, 20)

@@ -26,27 +26,26 @@ read back, not rerun)::
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # runnable from a checkout without installing
-    sys.path.insert(0, str(REPO))
+# compare_cost.py's AS training and config are reused, not copied: the installed package
+# frame_select_scripts is scripts/, so the sibling imports the same way from every entry point
+from frame_select_scripts.compare_cost import DEFAULT_CONFIG, load_config
+from frame_select_scripts.compare_cost import train as train_as
 
-from agents.as_agent import ASPolicy  # noqa: E402
-from baselines_zoo.field import METHODS, get_method  # noqa: E402
-from baselines_zoo.policies import UniformPolicy  # noqa: E402
-from frame_select_env.atomic import atomic_write_text  # noqa: E402
-from frame_select_env.builtin import resolve_store  # noqa: E402
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.config import from_dict  # noqa: E402
-from frame_select_env.constants import STREAMS  # noqa: E402
-from frame_select_env.cost import store_cost  # noqa: E402
-from frame_select_env.evaluation import (  # noqa: E402
+from agents.as_agent import ASPolicy
+from baselines_zoo.field import METHODS, get_method
+from baselines_zoo.policies import UniformPolicy
+from frame_select_env.atomic import atomic_write_text
+from frame_select_env.builtin import resolve_store
+from frame_select_env.cli import option, parse
+from frame_select_env.config import from_dict
+from frame_select_env.constants import STREAMS
+from frame_select_env.cost import store_cost
+from frame_select_env.evaluation import (
     ObservingPolicy,
     SplitData,
     evaluate_policies,
@@ -56,17 +55,10 @@ from frame_select_env.evaluation import (  # noqa: E402
     summarize,
     write_csv,
 )
-from frame_select_env.overrides import parse_overrides  # noqa: E402
-from frame_select_env.store import FeatureStore  # noqa: E402
+from frame_select_env.overrides import parse_overrides
+from frame_select_env.store import FeatureStore
 
-# compare_cost.py is this script's sibling: a module of the package frame_select_scripts for the
-# console command (or scripts, imported from a checkout), a top-level module for
-# `python scripts/compare_field.py`; its AS training and config are reused, not copied
-if not __package__ and str(Path(__file__).resolve().parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-_cost = (importlib.import_module(".compare_cost", __package__) if __package__
-         else importlib.import_module("compare_cost"))
-DEFAULT_CONFIG, load_config, train_as = _cost.DEFAULT_CONFIG, _cost.load_config, _cost.train
+REPO = Path(__file__).resolve().parents[1]
 
 MS = (4, 8, 12, 16, 20)
 VIEWS = (1, 10)

@@ -44,11 +44,9 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.constants import SPLITS, STREAMS  # noqa: E402
-from frame_select_env.video.flow import FLOW_METHODS  # noqa: E402
+from frame_select_env.cli import option, parse
+from frame_select_env.constants import SPLITS, STREAMS
+from frame_select_env.video.flow import FLOW_METHODS
 
 
 @dataclass

@@ -18,10 +18,8 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.store import FeatureStore, StoreWriter  # noqa: E402
+from frame_select_env.cli import option, parse
+from frame_select_env.store import FeatureStore, StoreWriter
 
 # metadata keys that legitimately differ between shards (video_frames: each shard's own
 # videos; cost_seconds: timings measured where each shard ran, see frame_select_env.cost)

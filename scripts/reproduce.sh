@@ -26,7 +26,8 @@
 #   FRAME_W FRAME_H  stored frame size [340 256];  CROP  network input size [224]
 #   KINETICS=1    use configs/tsn/<dataset>_<stream>_kinetics.yaml (30 epochs) [0]
 #   TSN_CONFIG_RGB / TSN_CONFIG_FLOW   config files (override the two above)
-#   ARCH          backbone for both streams (small, resnet18, resnet50, bninception) [config]
+#   ARCH          backbone for both streams, a name of frame_select_env.archs.ARCHS (the
+#                 registry; `python scripts/train_baseline.py --help` lists them) [config]
 #   ARCH_KWARGS   YAML mapping of backbone options, e.g. "{feature_dim: 32, width: 8}" [config]
 #   EPOCHS_RGB EPOCHS_FLOW  epochs [config: 80 / 340];  LR_STEPS_RGB LR_STEPS_FLOW  e.g. "30 60"
 #   BATCH LR SEGMENTS SEED  TSN batch size, learning rate, K, seed [config]

@@ -26,17 +26,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.constants import STREAMS  # noqa: E402
-from frame_select_env.datasets import (  # noqa: E402
+from frame_select_env.archs import arch_help, arch_names
+from frame_select_env.cli import option, parse
+from frame_select_env.constants import STREAMS
+from frame_select_env.datasets import (
     load_dataset,
     read_class_names,
     read_plain_list,
 )
-from frame_select_env.overrides import parse_overrides  # noqa: E402
-from frame_select_env.tsn import ConfigError, load_config, train_tsn  # noqa: E402
+from frame_select_env.overrides import parse_overrides
+from frame_select_env.tsn import ConfigError, load_config, train_tsn
 
 VAL_TAGS = ("test", "val", "validation")
 DATA = "data: an official split, or plain lists"
@@ -53,7 +52,7 @@ class Args:
     frames_root: str = option(help="root of the raw-frame folders")
     stream: str | None = option(None, "override the config's stream", choices=STREAMS,
                                 default_text=CONFIG)
-    arch: str | None = option(None, "backbone: small, resnet18, resnet50, bninception",
+    arch: str | None = option(None, f"backbone: {arch_help()}", choices=arch_names(),
                               default_text=CONFIG)
     epochs: int | None = option(None, "training epochs", default_text=CONFIG)
     batch_size: int | None = option(None, "global batch size (videos)", default_text=CONFIG)

@@ -21,7 +21,6 @@ accuracy in percent), ``results_mean.csv`` (mean over seeds), ``agent.pt`` (ever
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,12 +30,8 @@ from typing import Any
 import torch
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # runnable from a checkout without installing
-    sys.path.insert(0, str(REPO))
-
-from agents.as_agent import ASAgent, ASPolicy, save_agent, save_agents  # noqa: E402
-from agents.reinforce import (  # noqa: E402
+from agents.as_agent import ASAgent, ASPolicy, save_agent, save_agents
+from agents.reinforce import (
     ReinforceConfig,
     ReinforceTrainer,
     check_resume,
@@ -44,12 +39,12 @@ from agents.reinforce import (  # noqa: E402
     same_store,
     store_fingerprint,
 )
-from frame_select_env.atomic import atomic_write_text  # noqa: E402
-from frame_select_env.builtin import resolve_store  # noqa: E402
-from frame_select_env.cli import as_dict, option, parse  # noqa: E402
-from frame_select_env.config import load_yaml  # noqa: E402
-from frame_select_env.constants import DEFAULT_MS, SPLITS, STATES  # noqa: E402
-from frame_select_env.evaluation import (  # noqa: E402
+from frame_select_env.atomic import atomic_write_text
+from frame_select_env.builtin import resolve_store
+from frame_select_env.cli import as_dict, option, parse
+from frame_select_env.config import load_yaml
+from frame_select_env.constants import DEFAULT_MS, SPLITS, STATES
+from frame_select_env.evaluation import (
     evaluate_policies,
     load_split,
     plot_accuracy_vs_cost,
@@ -59,8 +54,10 @@ from frame_select_env.evaluation import (  # noqa: E402
     summarize,
     write_csv,
 )
-from frame_select_env.models.weights import load_torch_file  # noqa: E402
-from frame_select_env.store import FeatureStore  # noqa: E402
+from frame_select_env.models.weights import load_torch_file
+from frame_select_env.store import FeatureStore
+
+REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
 

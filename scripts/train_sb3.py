@@ -15,16 +15,12 @@ overrides single entries (values parsed as YAML). ``--resume`` continues from OU
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from baselines_zoo.sb3_policies import POLICY_NAMES  # noqa: E402
-from baselines_zoo.train import ALGOS, quick_eval, train_sb3  # noqa: E402
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.overrides import parse_overrides  # noqa: E402
+from baselines_zoo.sb3_policies import POLICY_NAMES
+from baselines_zoo.train import ALGOS, quick_eval, train_sb3
+from frame_select_env.cli import option, parse
+from frame_select_env.overrides import parse_overrides
 
 
 @dataclass

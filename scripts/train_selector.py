@@ -18,24 +18,21 @@ rerun with the same arguments finds the finished checkpoint and skips training
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from baselines_zoo.field import METHODS, get_method
+from frame_select_env.atomic import atomic_write_text
+from frame_select_env.builtin import resolve_store
+from frame_select_env.cli import option, parse
+from frame_select_env.config import from_dict
+from frame_select_env.constants import STREAM_CHOICES, STREAMS
+from frame_select_env.overrides import parse_overrides
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # runnable from a checkout without installing
-    sys.path.insert(0, str(REPO))
-
-import yaml  # noqa: E402
-
-from baselines_zoo.field import METHODS, get_method  # noqa: E402
-from frame_select_env.atomic import atomic_write_text  # noqa: E402
-from frame_select_env.builtin import resolve_store  # noqa: E402
-from frame_select_env.cli import option, parse  # noqa: E402
-from frame_select_env.config import from_dict  # noqa: E402
-from frame_select_env.constants import STREAM_CHOICES, STREAMS  # noqa: E402
-from frame_select_env.overrides import parse_overrides  # noqa: E402
 
 LEARNED = tuple(n for n, s in METHODS.items() if not s.builtin)
 

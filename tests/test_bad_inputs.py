@@ -17,7 +17,8 @@ import pytest
 import frame_select_env  # noqa: F401  (registers the env)
 from frame_select_env.datasets.lists import ListFormatError, read_plain_list
 from frame_select_env.env import FrameSelectionEnv
-from frame_select_env.store import FeatureStore, import_features
+from frame_select_env.feature_import import import_features
+from frame_select_env.store import FeatureStore
 from frame_select_env.vector_env import FrameSelectionVectorEnv
 
 
@@ -197,7 +198,7 @@ def test_plain_list_paths_with_spaces(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- skip_bad
 def test_skip_bad_leaves_out_a_rawframe_folder_with_a_corrupt_jpg(tmp_path: Path) -> None:
-    from frame_select_env.builtin import builtin_videos
+    from frame_select_env.datasets.sparse_actions import builtin_videos
     from frame_select_env.video.rawframes import extract_rawframes
 
     builtin_videos("test", tmp_path / "avi", workers=1, limit=2)

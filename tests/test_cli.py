@@ -8,7 +8,7 @@ from typing import Literal
 
 import pytest
 
-from frame_select_env.cli import as_dict, build_parser, option, parse
+from frame_select_env.cli import as_dict, option, parse
 
 
 @dataclass
@@ -69,12 +69,50 @@ def test_bad_input_names_the_argument(argv: list[str], needle: str,
     assert needle in capsys.readouterr().err
 
 
-def test_help_shows_help_and_defaults() -> None:
-    text = build_parser(Args, description="demo").format_help()
-    assert "budgets (default: 4 8)" in text
-    assert "--progress, --no-progress" in text and "(default: on)" in text
-    assert "--all, --no-all" in text
-    assert "{rgb,flow}" in text
+def _help(cls: type, capsys: pytest.CaptureFixture[str], prog: str = "demo") -> str:
+    """``--help`` as printed, without tyro's box borders."""
+    with pytest.raises(SystemExit) as err:
+        parse(cls, ["--help"], description="demo", prog=prog)
+    assert err.value.code == 0
+    return _unboxed(capsys.readouterr().out)
+
+
+def _unboxed(text: str) -> str:
+    """tyro's help without the box borders it draws on a terminal (none when piped)."""
+    lines = []
+    for line in text.splitlines():
+        line = line.rstrip().rstrip("\u2502|").rstrip()
+        lines.append(line.replace("\u2502", " ", 1) if line.startswith("\u2502") else line)
+    return "\n".join(lines)
+
+
+def _entries(text: str) -> dict[str, str]:
+    """Each flag's help entry: from the line that starts with it to the next flag's line."""
+    out: dict[str, str] = {}
+    current = None
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        body = line.strip()
+        if body.startswith("-") and indent <= 3 and body.strip("-\u2500"):
+            current = body.split()[0].rstrip(",")
+            out[current] = body
+        elif current is not None and body and indent > 3:
+            out[current] += " " + body
+        else:
+            current = None
+    return {k: " ".join(v.split()) for k, v in out.items()}
+
+
+def test_help_shows_help_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help(Args, capsys)
+    entries = _entries(text)
+    assert "budgets (default: 4 8)" in entries["--ms"]
+    assert entries["--progress"].startswith("--progress, --no-progress")
+    assert "(default: True)" in entries["--progress"]
+    assert entries["--all"].startswith("--all, --no-all")
+    assert "{rgb,flow}" in entries["--stream"] and "{frame,region}" in entries["--scheme"]
+    assert "--size W H" in entries["--size"] and "(required)" in entries["--out"]
+    assert "usage: demo" in text
 
 
 def test_as_dict_is_plain() -> None:
@@ -82,7 +120,7 @@ def test_as_dict_is_plain() -> None:
     assert as_dict(args)["inputs"] == ["x.h5"]
 
 
-def test_help_shows_none_and_default_text() -> None:
+def test_help_shows_none_and_default_text(capsys: pytest.CaptureFixture[str]) -> None:
     @dataclass
     class Demo:
         epochs: int | None = option(None, "epochs")
@@ -90,11 +128,62 @@ def test_help_shows_none_and_default_text() -> None:
         store: str | None = option(None, "store (default: the built-in one)")
         extra: list[str] = option([], "extra items")
 
-    by_dest = {a.dest: a.help for a in build_parser(Demo)._actions}
-    assert by_dest["epochs"] == "epochs (default: none)"
-    assert by_dest["lr"] == "learning rate (default: the config's)"
-    assert by_dest["store"] == "store (default: the built-in one)"  # not said twice
-    assert by_dest["extra"] == "extra items (default: none)"
+    entries = _entries(_help(Demo, capsys))
+    assert entries["--epochs"].endswith("epochs (default: None)")
+    assert entries["--lr"].endswith("learning rate (default: the config's)")
+    assert entries["--store"].endswith("store (default: the built-in one)")  # not said twice
+    assert entries["--extra"].endswith("extra items (default: none)")
+
+
+@dataclass
+class Checked:
+    seeds: int = option(1, "seeds")
+    ms: list[int] = option([4], "budgets")
+    stream: str = option("rgb", "stream", choices=("rgb", "flow"), group="data")
+    views: list[int] = option([1], "views", choices=(1, 10), group="data")
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
+
+
+def test_post_init_error_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as err:
+        parse(Checked, ["--seeds", "0"], prog="demo.py")
+    assert err.value.code == 2
+    assert "demo.py: error: --seeds must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_repeated_list_flag_never_adds_to_the_default() -> None:
+    assert parse(Checked, []).ms == [4]
+    assert parse(Checked, ["--ms", "8", "--seeds", "2", "--ms", "12,16"]).ms == [8, 12, 16]
+    assert parse(Checked, ["--ms=8,12"]).ms == [8, 12]
+    # negative numbers are values, not flags (as in argparse)
+    assert parse(Args, ["--out", "o", "--ms", "-4", "8", "--alpha", "-0.5"]).ms == [-4, 8]
+    # a lone "--" ends the options: what follows is positional, never merged into a list
+    args = parse(Args, ["--out", "o", "--ms", "4", "--", "--ms"])
+    assert args.ms == [4] and args.inputs == [Path("--ms")]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--ms"], "argument --ms: expected at least one value"),  # "+" list: needs a value
+    (["--views", "5"], "--views"),                              # choices of a list
+    (["--stream", "depth"], "--stream"),                        # choices of a grouped field
+])
+def test_list_and_choice_errors(argv: list[str], needle: str,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as err:
+        parse(Checked, argv)
+    assert err.value.code == 2
+    assert needle in " ".join(_unboxed(capsys.readouterr().err).split())
+
+
+def test_groups_are_headings_with_plain_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse(Checked, ["--stream", "flow", "--views", "1,10"])
+    assert (args.stream, args.views) == ("flow", [1, 10]) and isinstance(args, Checked)
+    text = _help(Checked, capsys)
+    assert "data options" in text
+    assert text.index("data options") < text.index("--stream") and "--data." not in text
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,7 +191,8 @@ REPO = Path(__file__).resolve().parents[1]
 COMMANDS = sorted(
     [p for p in (REPO / "scripts").glob("*.py") if p.stem != "__init__"]
     + list((REPO / "benchmarks").glob("bench_*.py"))
-    + [REPO / "frame_select_env" / "cost" / "__main__.py"]
+    + [REPO / "frame_select_env" / "cost" / "__main__.py",
+       REPO / "frame_select_env" / "tsn" / "evaluate.py"]
 )
 
 
@@ -122,19 +212,22 @@ def test_every_option_of_every_command_shows_its_default(
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # its Args dataclass looks its module up there
         spec.loader.exec_module(module)
-    parser = build_parser(module.Args)
-    missing = [a.option_strings[0] for a in parser._actions
-               if a.option_strings and a.dest != "help" and not a.required
-               and "default" not in (a.help or "").lower()]
-    assert not missing, f"{path.relative_to(REPO)}: --help shows no default for {missing}"
-    with pytest.raises(SystemExit) as err:  # and the printed help is this parser's
+    import dataclasses
+
+    with pytest.raises(SystemExit) as err:
         module.main(["--help"])
     assert err.value.code == 0
-    # argparse wraps lines at spaces and hyphens: compare without any whitespace
-    printed = "".join(capsys.readouterr().out.split())
-    for a in parser._actions:
-        if a.option_strings and a.dest != "help":
-            assert "".join(a.help.split()) in printed, (path.name, a.option_strings[0])
+    entries = _entries(_unboxed(capsys.readouterr().out))
+    for f in dataclasses.fields(module.Args):
+        if f.metadata.get("positional"):
+            continue
+        flag = "--" + (f.metadata.get("flag") or f.name.replace("_", "-"))
+        assert flag in entries, (path.name, flag)
+        entry = entries[flag]
+        # the help text, wrapped at any space or hyphen, and the default (or "required")
+        assert "".join(f.metadata.get("help", "").split()) in "".join(entry.split()), entry
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        assert ("(required)" if required else "default") in entry.lower(), (path.name, entry)
 
 
 def test_train_baseline_help_names_scripts_that_exist(capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,16 +26,10 @@ from frame_select_env.cost import (
     stream_macs_per_crop,
 )
 from frame_select_env.env import FrameSelectionEnv
-from frame_select_env.evaluation import (
-    ObservingPolicy,
-    evaluate_importance,
-    evaluate_policies,
-    select_frames_threshold,
-    threshold_mask,
-    topm_mask,
-)
+from frame_select_env.evaluation import ObservingPolicy, evaluate_importance, evaluate_policies
 from frame_select_env.observations import REWARD_KEY, ObservationSource
 from frame_select_env.reward import selection_reward
+from frame_select_env.selection import select_frames_threshold, threshold_mask, topm_mask
 from frame_select_env.store import FeatureStore, write_store
 from frame_select_env.vector_env import FrameSelectionVectorEnv
 

@@ -15,7 +15,7 @@ def _layout_paths() -> set[str]:
     paths: set[str] = set()
     stack: list[str] = []
     for line in block.splitlines():
-        if not line.strip():
+        if not line.strip() or line.strip().startswith("#"):  # blank, or a layer's heading
             continue
         depth = (len(line) - len(line.lstrip(" "))) // 2
         names = re.split(r"\s{3,}", line.strip(), maxsplit=1)[0].split()

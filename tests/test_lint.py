@@ -31,3 +31,55 @@ def test_mypy_clean() -> None:
     out = subprocess.run([_tool("mypy")], cwd=REPO, capture_output=True, text=True,
                          timeout=900)
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+
+
+def _layer_modules() -> set[str]:
+    """Every module named in the layers contract of pyproject.toml."""
+    import tomllib  # Python >= 3.11 (the caller skips on 3.10)
+
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in cfg["contracts"] if c["type"] == "layers")["layers"]
+    return {m.strip() for layer in layers for m in layer.replace("|", ":").split(":")}
+
+
+def test_import_layers_kept() -> None:
+    # import-linter is in the dev extra, like ruff and mypy: the contracts always run.
+    exe = Path(sys.executable).parent / "lint-imports"
+    assert exe.exists(), f"{exe} is missing: pip install -e '.[dev]' (import-linter)"
+    out = subprocess.run([str(exe)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    report = out.stdout[-4000:] + out.stderr[-2000:]
+    assert out.returncode == 0, report
+    assert "0 broken" in report and "core < pipeline" in report and "evaluation" in report
+
+
+def test_every_package_module_is_in_a_layer() -> None:
+    # A module left out of the layers contract would escape it: a new top-level module or
+    # subpackage of frame_select_env must be placed in the core or the pipeline.
+    pytest.importorskip("tomllib")
+    named = _layer_modules()
+    pkg = REPO / "frame_select_env"
+    here = {f"frame_select_env.{p.stem}" for p in pkg.glob("*.py") if p.stem != "__init__"}
+    here |= {f"frame_select_env.{p.parent.name}" for p in pkg.glob("*/__init__.py")}
+    assert here - named == set(), f"not in any layer of [tool.importlinter]: {here - named}"
+    assert {"agents", "baselines_zoo", "frame_select_scripts"} <= named
+
+
+def test_store_mode_imports_neither_torch_nor_cv2() -> None:
+    # A fresh interpreter: the env in store mode (single and vector, reset, step, ansi render)
+    # must not pull in the pipeline's heavy dependencies.
+    code = (
+        "import sys, gymnasium as gym, frame_select_env\n"
+        "env = gym.make('FrameSelection-v0', render_mode='ansi')\n"
+        "env.reset(seed=0); env.step(env.action_space.sample()); env.render(); env.close()\n"
+        "envs = gym.make_vec('FrameSelection-v0', num_envs=4)\n"
+        "envs.reset(seed=0); envs.step(envs.action_space.sample()); envs.close()\n"
+        "heavy = sorted(m for m in ('torch', 'cv2') if m in sys.modules)\n"
+        "pipeline = sorted(m for m in sys.modules if m.startswith(("
+        "'frame_select_env.online', 'frame_select_env.cost', 'frame_select_env.extract', "
+        "'frame_select_env.models', 'frame_select_env.video', 'frame_select_env.evaluation')))\n"
+        "print('HEAVY', heavy, 'PIPELINE', pipeline)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "HEAVY [] PIPELINE []" in out.stdout, out.stdout

@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env.builtin import PACKAGED_STORE, builtin_summary, builtin_videos
+from frame_select_env.builtin import PACKAGED_STORE, builtin_summary
+from frame_select_env.datasets.sparse_actions import builtin_videos
 from frame_select_env.store import FeatureStore, StoreError, validate_store
 from frame_select_env.video.decode import VideoReadError
 

@@ -1,4 +1,4 @@
-"""The policy protocol adapters in agents/policy.py and the example user policy."""
+"""The policy protocol adapters in frame_select_env/policy.py and the example user policy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
-from agents.policy import (
+from frame_select_env.policy import (
     ActionAdapter,
     FunctionPolicy,
     SelectionPolicy,

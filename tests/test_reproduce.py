@@ -16,8 +16,9 @@ import pytest
 import torch
 
 from frame_select_env.datasets import VideoRecord
-from frame_select_env.evaluation import accuracy, softmax
+from frame_select_env.evaluation import accuracy
 from frame_select_env.models import load_stream_model
+from frame_select_env.selection import softmax
 from frame_select_env.store import FeatureStore
 from frame_select_env.tsn import TSNConfig, TSNDataset, read_log
 from frame_select_env.tsn.trainer import _preprocessor

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frame_select_env.evaluation import (
-    accuracy,
+from frame_select_env.evaluation import accuracy, mean_class_accuracy
+from frame_select_env.selection import (
     aggregate_predictions,
     fuse_streams,
-    mean_class_accuracy,
     select_frames,
     softmax,
     topm_mask,

@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env.builtin import PACKAGED_STORE, builtin_videos
+from frame_select_env.builtin import PACKAGED_STORE
+from frame_select_env.datasets.sparse_actions import builtin_videos
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = "builtin:test:2"

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.policy import policy_scores, scores_to_action
 from baselines_zoo.policies import (
     AllPolicy,
     ConfidencePolicy,
@@ -20,6 +19,7 @@ from baselines_zoo.policies import (
     segment_centres,
 )
 from baselines_zoo.registry import AgentSpecError, parse_agent_spec, parse_agent_specs
+from frame_select_env.policy import policy_scores, scores_to_action
 from frame_select_env.synthetic import make_synthetic_store
 
 T = 25

@@ -2,11 +2,12 @@
 
 Each method is a module of this package with a ``<Name>Config`` dataclass, ``train(store, cfg, *,
 observe="rgb", predict="fused", seed=0, progress=False) -> policy``, a policy class following
-:class:`agents.policy.SelectionPolicy` and ``save(policy, path)`` / ``load(path)``. They observe
-the cheap stream (``observe``, RGB by default) and pay for the expensive one (``predict``, fused)
-on the frames they choose. Top-m methods give ``scores``; adaptive ones (LiteEval, FrameExit)
-also give ``masks(obs, info=None, m=None)``, the frames they pay for, which the evaluation uses
-instead of top-m (:func:`frame_select_env.evaluation.runner.evaluate_policies`).
+:class:`frame_select_env.policy.SelectionPolicy` and ``save(policy, path)`` /
+``load(path)``. They observe the cheap stream (``observe``, RGB by default) and pay for the
+expensive one (``predict``, fused) on the frames they choose. Top-m methods give ``scores``;
+adaptive ones (LiteEval, FrameExit) also give ``masks(obs, info=None, m=None)``, the frames they
+pay for, which the evaluation uses instead of top-m
+(:func:`frame_select_env.evaluation.runner.evaluate_policies`).
 
 :data:`METHODS` maps each name to its :class:`MethodSpec`, which ``scripts/train_selector.py``,
 ``scripts/compare_field.py`` and the agent specs of :mod:`baselines_zoo.registry` (``NAME:PATH``

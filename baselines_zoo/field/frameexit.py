@@ -267,7 +267,7 @@ class FrameExitPolicy:
 
 def _predict_probs(obs: Mapping[str, Mapping[str, np.ndarray]], predict: str) -> np.ndarray:
     """Per-frame (B, T, V, C) probabilities of the predict stream (``fused``: their mean)."""
-    from frame_select_env.evaluation.selection import fuse_streams
+    from frame_select_env.selection import fuse_streams
 
     if predict == "fused":
         return fuse_streams({s: obs[s]["predictions"] for s in obs})
@@ -290,7 +290,7 @@ def train(store: str | Path | None, cfg: FrameExitConfig | None = None, *, obser
     from frame_select_env.builtin import resolve_store
     from frame_select_env.constants import STREAMS
     from frame_select_env.evaluation.runner import load_split
-    from frame_select_env.evaluation.selection import aggregate_predictions
+    from frame_select_env.selection import aggregate_predictions
 
     cfg = cfg or FrameExitConfig()
     path = resolve_store(store, "store")

@@ -52,8 +52,8 @@ from frame_select_env.atomic import atomic_torch_save
 from frame_select_env.config import from_dict
 from frame_select_env.evaluation.metrics import accuracy
 from frame_select_env.evaluation.runner import SplitData, load_split
-from frame_select_env.evaluation.selection import aggregate_predictions
 from frame_select_env.models.weights import load_torch_file
+from frame_select_env.selection import aggregate_predictions
 from frame_select_env.store import FeatureStore
 
 METHOD = "liteeval"

@@ -19,7 +19,7 @@ top-class confidence on the drawn frames minus that on a random TSN-style subset
 frame in each of m equal segments, its ``bp_mode='tsn'``). ``reward="true_class"`` uses the
 true class's probability instead. The classifier's prediction of a subset is the mean of the
 kept frames' probabilities of the ``predict`` stream (fused by default), through the shared
-:func:`~frame_select_env.evaluation.selection.aggregate_predictions`. The loss adds the entropy
+:func:`~frame_select_env.selection.aggregate_predictions`. The loss adds the entropy
 bonus of its code (``explore_rate``). At test the policy's scores are pi; top-m keeps the m most
 probable frames.
 
@@ -46,9 +46,9 @@ from frame_select_env.atomic import atomic_torch_save
 from frame_select_env.builtin import store_or_builtin
 from frame_select_env.config import from_dict
 from frame_select_env.evaluation.runner import SplitData, evaluate_importance, load_split
-from frame_select_env.evaluation.selection import aggregate_predictions, fuse_streams
 from frame_select_env.models.weights import load_torch_file
 from frame_select_env.observations import ObservationSource
+from frame_select_env.selection import aggregate_predictions, fuse_streams
 from frame_select_env.store import FeatureStore
 from frame_select_env.tsn.data import train_offsets
 

@@ -39,17 +39,14 @@ from frame_select_env.cost.macs import (
 )
 from frame_select_env.cost.model import (
     ARCHITECTURE_FILE,
-    BUILTIN_COST_JSON,
     COST_FORMAT,
     MAC_UNIT,
     SECONDS_UNIT,
     CostModel,
     VideoCost,
     build_cost,
-    compose_cost,
     cost_summary,
     extraction_metadata,
-    store_cost,
 )
 from frame_select_env.cost.timing import (
     FLOW_METHODS,
@@ -59,6 +56,7 @@ from frame_select_env.cost.timing import (
     measure_flow_seconds,
     measure_seconds,
 )
+from frame_select_env.store_cost import BUILTIN_COST_JSON, compose_cost, store_cost
 
 __all__ = [
     "ARCHITECTURE_FILE",

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from frame_select_env.cli import option, parse
 from frame_select_env.cost.builtin import builtin_cost
-from frame_select_env.cost.model import BUILTIN_COST_JSON, cost_summary
+from frame_select_env.cost.model import cost_summary
+from frame_select_env.store_cost import BUILTIN_COST_JSON
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The cost dict of a store, and the per-video cost of what each stream computed from it.
 
 The *cost dict* (:func:`build_cost`) is what extraction stores in the store's metadata under
-``"cost"`` (:func:`extraction_metadata`); :func:`store_cost` reads it back (or, for the built-in
-store, whose metadata predates it, the shipped ``data/sparse_actions_cost.json``).
+``"cost"`` (:func:`extraction_metadata`); :func:`frame_select_env.store_cost.store_cost` reads it
+back (or, for the built-in store, whose metadata predates it, the shipped
+``data/sparse_actions_cost.json``).
 :class:`CostModel` turns "which (frame, crop) pairs of which stream were computed" into
 per-video MACs and seconds.
 """
@@ -18,15 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from frame_select_env.builtin import DATA_DIR
 from frame_select_env.cost.macs import classifier_architecture, stream_macs_per_crop
 from frame_select_env.cost.timing import measure_seconds
+from frame_select_env.streams import stream_spec
 from frame_select_env.video.decode import sample_indices
 
 COST_FORMAT = "frame_select_cost/1"
 MAC_UNIT = "MACs (multiply-accumulates of matmuls and convolutions; 1 MAC = 2 FLOPs)"
 SECONDS_UNIT = "wall-clock seconds on one CPU core of the recorded machine"
-BUILTIN_COST_JSON = DATA_DIR / "sparse_actions_cost.json"
 ARCHITECTURE_FILE = "architecture.json"
 
 
@@ -42,8 +42,8 @@ def build_cost(
 ) -> dict[str, Any]:
     """The cost dict of a store: MACs counted from the architectures, plus measured seconds.
 
-    :param streams: stream -> ``{"arch": ..., "backbone_kwargs": {...}}`` (flow's in_channels is
-        2L from ``extraction["flow_length"]``).
+    :param streams: stream -> ``{"arch": ..., "backbone_kwargs": {...}}`` (each stream's
+        in_channels is its spec's, e.g. flow's 2L from ``extraction["flow_length"]``).
     :param num_classes: C.
     :param extraction: the extraction config (``crop``, ``num_views``, ``num_frames``,
         ``flow_length``, ``flow_method``, ``size``), e.g. ``asdict(ExtractConfig)``.
@@ -63,7 +63,7 @@ def build_cost(
     for name, spec in streams.items():
         if "arch" not in spec:
             raise ValueError(f"build_cost: stream {name!r} has no 'arch' (got {dict(spec)})")
-        in_ch = 3 if name == "rgb" else 2 * length
+        in_ch = stream_spec(name).in_channels(length)
         kwargs = dict(spec.get("backbone_kwargs") or {})
         out_streams[name] = {
             "arch": spec["arch"], "backbone_kwargs": kwargs, "in_channels": in_ch,
@@ -140,85 +140,6 @@ def extraction_metadata(
     return out
 
 
-def compose_cost(metadata: Mapping[str, Any], video_ids: Sequence[str]) -> dict[str, Any]:
-    """A store's full cost dict from its metadata entries (see :func:`extraction_metadata`).
-
-    :param metadata: the store's metadata (with ``"cost"``).
-    :param video_ids: the store's video ids in row order.
-    :return: the cost dict, with seconds and per-row frame counts where the metadata has them.
-    """
-    cost = dict(metadata["cost"])
-    secs = metadata.get("cost_seconds")
-    if secs and "seconds" not in cost:
-        cost["seconds"] = {k: v for k, v in secs.items() if k != "cnn_seconds_per_crop"}
-        cost["streams"] = {name: {**spec, "seconds_per_crop": float(
-            secs["cnn_seconds_per_crop"][name])} if name in secs.get("cnn_seconds_per_crop", {})
-            else dict(spec) for name, spec in cost["streams"].items()}
-    frames = metadata.get("video_frames")
-    if frames and "num_video_frames" not in cost and all(v in frames for v in video_ids):
-        cost["num_video_frames"] = [int(frames[v]) for v in video_ids]
-    return cost
-
-
-def store_cost(store: Any) -> dict[str, Any] | None:
-    """The cost dict of a store: its metadata's ``"cost"``, else the built-in store's JSON.
-
-    A built-in store whose metadata cost has no seconds (the rebuilt one: MACs only) gets the
-    shipped JSON's measured seconds, so ``seconds`` columns are never NaN for it.
-
-    :param store: path or :class:`frame_select_env.store.FeatureStore`.
-    :return: the dict, or ``None`` when the store records no cost and is not the built-in one.
-    """
-    from frame_select_env.store import FeatureStore
-
-    fs = store if isinstance(store, FeatureStore) else FeatureStore(store)
-    shipped = _builtin_cost_json(fs)
-    if "cost" in fs.metadata:
-        cost = compose_cost(fs.metadata, [str(v) for v in fs.video_ids])
-        if "seconds" not in cost and shipped is not None:
-            # The rebuilt built-in store records MACs only (deterministic metadata keeps the
-            # rebuild byte-identical); its measured seconds are the shipped JSON's.
-            cost = _with_seconds(cost, shipped)
-        return cost
-    return shipped
-
-
-def _builtin_cost_json(fs: Any) -> dict[str, Any] | None:
-    """The shipped ``sparse_actions_cost.json`` when it describes ``fs`` (else ``None``).
-
-    It describes a store of the built-in dataset made by the same classifier, with one frame
-    count per row.
-    """
-    if fs.metadata.get("dataset") != "sparse_actions" or not BUILTIN_COST_JSON.is_file():
-        return None
-    cost = json.loads(BUILTIN_COST_JSON.read_text())
-    if cost.get("store_classifier") != fs.metadata.get("classifier") or len(
-            cost.get("num_video_frames", [])) != len(fs):
-        return None
-    return cost
-
-
-def _with_seconds(cost: Mapping[str, Any], measured: Mapping[str, Any]) -> dict[str, Any]:
-    """``cost`` with the seconds of ``measured``, a cost dict of the same streams and crops.
-
-    Seconds are taken only when ``measured`` counts the same MACs for every stream and the same
-    extraction (crop, views, frames, flow), so they price the very computation ``cost`` counts.
-    """
-    keys = ("crop", "num_views", "num_frames", "flow_length", "flow_method")
-    streams, other = cost["streams"], measured.get("streams", {})
-    same = all(cost.get(k) == measured.get(k) for k in keys) and set(streams) == set(other) \
-        and all(streams[s]["macs_per_crop"] == other[s].get("macs_per_crop") for s in streams)
-    if not same or "seconds" not in measured \
-            or not all("seconds_per_crop" in other[s] for s in streams):
-        return dict(cost)
-    out = {**cost, "seconds": measured["seconds"]}
-    out["streams"] = {s: {**spec, "seconds_per_crop": other[s]["seconds_per_crop"]}
-                      for s, spec in streams.items()}
-    if "num_video_frames" not in out and "num_video_frames" in measured:
-        out["num_video_frames"] = list(measured["num_video_frames"])
-    return out
-
-
 # ----------------------------------------------------------------------------- per-video cost
 
 
@@ -287,25 +208,23 @@ class CostModel:
                              f"(have {sorted(self.cost['streams'])})")
         return int(self.cost["streams"][stream]["macs_per_crop"])
 
-    def _indices(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-video frame counts, RGB frame positions (B, T) and flow window starts (B, T)."""
-        t_all = self.num_stored
+    def _counts(self, batch: int) -> np.ndarray:
+        """Per-video frame counts (B,)."""
         if self.counts is None:
             # Unknown length: assume windows that do not overlap (long videos, e.g. UCF101),
             # which is the most a selection can save on flow.
-            n = np.full(batch, t_all * (self.length + 2), np.int64)
-        else:
-            n = self.counts
-            if len(n) != batch:
-                raise ValueError(f"CostModel: {batch} videos given, the model was built for "
-                                 f"{len(n)} rows")
-        rgb = np.empty((batch, t_all), np.int64)
-        flow = np.empty((batch, t_all), np.int64)
+            return np.full(batch, self.num_stored * (self.length + 2), np.int64)
+        if len(self.counts) != batch:
+            raise ValueError(f"CostModel: {batch} videos given, the model was built for "
+                             f"{len(self.counts)} rows")
+        return self.counts
+
+    def _starts(self, n: np.ndarray, window: int) -> np.ndarray:
+        """First frames (B, T) of the windows of ``window`` frames, at the masks' frames."""
+        out = np.empty((len(n), self.num_stored), np.int64)
         for value in np.unique(n):  # sample_indices per distinct length, not per video
-            sel = n == value
-            rgb[sel] = sample_indices(int(value), t_all, 1)
-            flow[sel] = sample_indices(int(value), t_all, self.length + 1)
-        return n, rgb[:, self.frames], flow[:, self.frames]
+            out[n == value] = sample_indices(int(value), self.num_stored, window)
+        return out[:, self.frames]
 
     def video_cost(self, computed: Mapping[str, np.ndarray | None], batch: int | None = None
                    ) -> VideoCost:
@@ -328,8 +247,7 @@ class CostModel:
         full = np.ones((batch, t, self.num_views), bool)
         macs = np.zeros(batch, np.float64)
         cnn_seconds = np.zeros(batch, np.float64)
-        need_rgb = np.zeros((batch, t), bool)
-        need_flow = np.zeros((batch, t), bool)
+        needed: dict[str, np.ndarray] = {}  # stream -> (B, T) frames with any crop computed
         for stream, mask in computed.items():
             mask = full if mask is None else np.asarray(mask, bool)
             if mask.ndim == 2:
@@ -341,37 +259,39 @@ class CostModel:
             macs += crops * float(self.macs_per_crop(stream))
             if self.has_seconds:
                 cnn_seconds += crops * float(self.cost["streams"][stream]["seconds_per_crop"])
-            any_view = mask.any(-1)
-            if stream == "rgb":
-                need_rgb |= any_view
-            else:
-                need_flow |= any_view
+            needed[stream] = needed.get(stream, np.zeros((batch, t), bool)) | mask.any(-1)
         seconds = np.full(batch, np.nan)
         if self.has_seconds:
-            decoded, passed, pairs = self._decode_and_pairs(need_rgb, need_flow)
+            decoded, passed, pairs = self._decode_and_pairs(needed, batch)
             seconds = (cnn_seconds + pairs * self.pair_seconds + decoded * self.retrieve_seconds
                        + passed * self.grab_seconds)
         return VideoCost(macs=macs, seconds=seconds)
 
-    def _decode_and_pairs(self, need_rgb: np.ndarray, need_flow: np.ndarray
+    def _decode_and_pairs(self, needed: Mapping[str, np.ndarray], batch: int
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per video: distinct frames retrieved, frames grabbed, distinct flow pairs.
 
-        The sequential decoding pass grabs every frame up to the last one needed.
+        Each stream decodes its windows (:class:`~frame_select_env.streams.StreamSpec`: RGB one
+        frame, flow L + 1) at the frames it computed, and a flow-pair stream computes flow on
+        their consecutive pairs; frames and pairs shared by streams or overlapping windows count
+        once. The sequential decoding pass grabs every frame up to the last one needed.
+
+        :param needed: stream -> (B, T) bool of the frames with any crop computed
+        :param batch: B
         """
-        batch = need_rgb.shape[0]
-        n, rgb, starts = self._indices(batch)
+        n = self._counts(batch)
         width = int(n.max()) + 1
         wanted = np.zeros((batch, width), bool)
         pairs = np.zeros((batch, width), bool)
-        b_idx, t_idx = np.nonzero(need_rgb)
-        wanted[b_idx, rgb[b_idx, t_idx]] = True
-        b_idx, t_idx = np.nonzero(need_flow)
-        first = starts[b_idx, t_idx]
-        for j in range(self.length + 1):  # a stack of L fields needs L + 1 frames
-            wanted[b_idx, first + j] = True
-            if j < self.length:
-                pairs[b_idx, first + j] = True
+        for stream, need in needed.items():
+            spec = stream_spec(stream)
+            window = spec.window(self.length)
+            b_idx, t_idx = np.nonzero(need)
+            first = self._starts(n, window)[b_idx, t_idx]
+            for j in range(window):
+                wanted[b_idx, first + j] = True
+                if spec.flow_pairs and j < window - 1:  # a window of w frames has w - 1 pairs
+                    pairs[b_idx, first + j] = True
         decoded = wanted.sum(-1)
         # The pass grabs every frame up to the last one needed.
         last = np.where(wanted.any(-1), width - 1 - np.argmax(wanted[:, ::-1], axis=-1), -1)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from frame_select_env.streams import stream_spec
 from frame_select_env.video import flow as _flow
 
 #: the flow methods timed, in alphabetical order (the order of the cost dict)
@@ -141,8 +142,8 @@ def measure_cnn_seconds_per_crop(
     on a video's worth of views (``num_frames`` x ``num_views``) the way extraction runs it.
 
     :param arch: backbone name.
-    :param stream: ``rgb`` or ``flow``.
-    :param in_channels: 3 or 2L.
+    :param stream: a registered stream (``rgb``, ``flow``, ...).
+    :param in_channels: the stream's input channels (3, 2L, ...).
     :param num_classes: C.
     :param crop: crop side.
     :param size: (W, H) of the frames the views are cut from.
@@ -161,12 +162,15 @@ def measure_cnn_seconds_per_crop(
     clf = TwoStreamClassifier({stream: model}, [f"c{i}" for i in range(num_classes)], "cpu")
     rng = np.random.default_rng(0)
     w, h = size
-    if stream == "rgb":
-        x = rng.integers(0, 256, (num_frames, h, w, 3), dtype=np.uint8)
-        layout, is_flow = "hwc", False
+    spec = stream_spec(stream)
+    # inputs of the stream's layout and dtype (timing does not depend on their values)
+    shape = (num_frames, h, w, in_channels) if spec.layout == "hwc" else (
+        num_frames, in_channels, h, w)
+    if spec.dtype == "uint8":
+        x = rng.integers(0, 256, shape, dtype=np.uint8)
     else:
-        x = rng.uniform(-1, 1, (num_frames, in_channels, h, w)).astype(np.float32)
-        layout, is_flow = "chw", True
+        x = rng.uniform(-1, 1, shape).astype(np.float32)
+    layout, is_flow = spec.layout, spec.flip_negates_x
 
     def run() -> None:
         views = np.stack([view_at(x, v, crop, layout, is_flow) for v in range(num_views)], axis=1)
@@ -204,7 +208,7 @@ def measure_seconds(
     flow = {label: measure_flow_seconds(frames) for label, frames in flow_frames.items()}
     cnn = {}
     for name, spec in streams.items():
-        in_ch = 3 if name == "rgb" else 2 * length
+        in_ch = stream_spec(name).in_channels(length)
         cnn[name] = measure_cnn_seconds_per_crop(
             spec["arch"], name, in_ch, num_classes, int(extraction["crop"]), size,
             spec.get("backbone_kwargs"), int(extraction["num_frames"]),

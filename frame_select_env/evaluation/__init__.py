@@ -2,8 +2,6 @@
 
 Along the data path:
 
-* :mod:`~frame_select_env.evaluation.selection`: top-m and threshold selection (frame- or
-  region-based), the video-level aggregation with alpha (Eq. 10), two-stream fusion, softmax;
 * :mod:`~frame_select_env.evaluation.metrics`: accuracy, mean class accuracy, precision;
 * :mod:`~frame_select_env.evaluation.runner`: Algorithm 2 for selection policies on every view
   of a split (:func:`load_split`, :func:`policy_importance`, :func:`evaluate_importance`,
@@ -14,8 +12,10 @@ Along the data path:
 * :mod:`~frame_select_env.evaluation.tables`: the Markdown and console tables;
 * :mod:`~frame_select_env.evaluation.plots`: accuracy against m and against cost.
 
-Names are imported lazily, so ``from frame_select_env.evaluation import softmax`` (the env's
-observations use it) loads neither the runner nor matplotlib.
+It reads top-m and threshold selection, the video-level aggregation with alpha (Eq. 10),
+two-stream fusion and softmax from the core's :mod:`frame_select_env.selection` (the env uses
+them too). Names are imported lazily, so ``from frame_select_env.evaluation import accuracy``
+loads neither the runner nor matplotlib.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import importlib
 from typing import Any
 
 _SUBMODULES = {
-    "selection": ("softmax", "topm_mask", "threshold_mask", "select_frames",
-                  "select_frames_threshold", "aggregate_predictions", "fuse_streams"),
     "metrics": ("accuracy", "mean_class_accuracy", "precision"),
     "runner": ("ALL_AGENT", "SplitData", "ObservingPolicy", "load_split", "policy_importance",
                "policy_masks",

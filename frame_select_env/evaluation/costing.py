@@ -10,12 +10,9 @@ cost dict (:mod:`frame_select_env.cost`); a learned agent adds its own MACs and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from frame_select_env.evaluation.runner import SplitData
 
 #: The cost columns of a row (plus ``seconds_<flow method>`` when asked for).
 COST_METRICS: tuple[str, ...] = ("frames", "gmacs", "seconds")
@@ -41,12 +38,14 @@ class RowCosting:
 
     :param cost: ``"auto"`` (the store's cost dict), a cost dict, or ``None`` (NaN columns).
     :param store: the :class:`~frame_select_env.store.FeatureStore` the split was read from.
-    :param data: the loaded split (its rows, frames, views and batch size).
+    :param data: the loaded split, a :class:`~frame_select_env.evaluation.runner.SplitData` (its
+        rows, frames, views and batch size); typed ``Any`` because the runner imports this
+        module, and the import-linter contracts keep the evaluation free of cycles.
     :param seconds_flow_methods: flow methods priced in extra ``seconds_<method>`` columns.
     :raises ValueError: for a ``cost`` string other than ``"auto"``.
     """
 
-    def __init__(self, cost: Any, store: Any, data: SplitData,
+    def __init__(self, cost: Any, store: Any, data: Any,
                  seconds_flow_methods: Sequence[str]) -> None:
         from frame_select_env.cost import CostModel, store_cost
 

@@ -7,9 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from frame_select_env.models.small_cnn import SmallCNN
-
-ARCHS = ("small", "resnet18", "resnet50", "bninception")
+from frame_select_env.archs import ARCHS
 
 
 def build_backbone(arch: str, in_channels: int, **kwargs: Any) -> nn.Module:
@@ -18,24 +16,17 @@ def build_backbone(arch: str, in_channels: int, **kwargs: Any) -> nn.Module:
     The returned module remembers how it was built (``.arch``, ``.in_channels``,
     ``.build_kwargs``) so that a stream checkpoint can rebuild it.
 
-    :param arch: one of ``"small"``, ``"resnet18"``, ``"resnet50"``, ``"bninception"``
+    :param arch: a name of :data:`frame_select_env.archs.ARCHS` (``small``, ``resnet18``,
+        ``resnet50``, ``bninception`` and any registered with ``register_backbone``)
     :param in_channels: input channels (3 for RGB, 2L for a flow stack)
     :param kwargs: architecture options (``SmallCNN``: ``feature_dim``, ``width``; ``ResNet``:
         ``num_classes``, ``zero_init_residual``; ``BNInception``: ``num_classes``)
     :return: the backbone
     """
-    if arch == "small":
-        model: nn.Module = SmallCNN(in_channels, **kwargs)
-    elif arch in ("resnet18", "resnet50"):
-        from frame_select_env.models.resnet import ResNet
-
-        model = ResNet(int(arch[len("resnet") :]), in_channels, **kwargs)
-    elif arch == "bninception":
-        from frame_select_env.models.bninception import BNInception
-
-        model = BNInception(in_channels, **kwargs)
-    else:
-        raise ValueError(f"build_backbone: unknown arch {arch!r}; expected one of {ARCHS}")
+    spec = ARCHS.get(arch)
+    if spec is None:
+        raise ValueError(f"build_backbone: unknown arch {arch!r}; expected one of {tuple(ARCHS)}")
+    model: nn.Module = spec.build(in_channels, **kwargs)
     # nn.Module.__setattr__ is typed for tensors and modules only; plain attributes are fine
     model.arch = arch  # type: ignore[assignment]
     model.build_kwargs = dict(kwargs)  # type: ignore[assignment]

@@ -16,27 +16,14 @@ from frame_select_env.constants import STREAMS
 from frame_select_env.models.backbones import build_backbone
 from frame_select_env.models.weights import load_torch_file
 from frame_select_env.runtime import resolve_device
+from frame_select_env.streams import (  # noqa: F401  (IMAGENET_*: re-exported, public names)
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    STREAM_SPECS,
+    stream_spec,
+)
 
 CHECKPOINT_FORMAT = "frame_select_env.stream/1"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-_NORM_CACHE: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
-
-
-def _rgb_stats(norm: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    key = (norm, str(device))
-    if key not in _NORM_CACHE:
-        if norm == "caffe_bgr":
-            mean, std = (104.0, 117.0, 128.0), (1.0, 1.0, 1.0)
-        else:
-            mean, std = IMAGENET_MEAN, IMAGENET_STD
-        _NORM_CACHE[key] = (
-            torch.tensor(mean, device=device).view(1, 3, 1, 1),
-            torch.tensor(std, device=device).view(1, 3, 1, 1),
-        )
-    return _NORM_CACHE[key]
 
 
 def preprocess_views(
@@ -48,44 +35,24 @@ def preprocess_views(
 ) -> torch.Tensor:
     """The project's single input normalisation, used by the frozen classifier and the TSN trainer.
 
-    RGB: uint8 ``(..., H, W, 3)`` -> float ``(N, 3, H, W)``: ``(x/255 - mean) / std`` with
-    ImageNet statistics (``input_norm="imagenet"`` or ``"tsn_torchvision"``), or BGR 0-255 minus
-    the Caffe mean (``"caffe_bgr"``, tsn-pytorch BN-Inception). Flow: float32 ``(..., 2L, H, W)``
+    Each stream's own ``preprocess`` (:mod:`frame_select_env.streams`) does the work. RGB:
+    uint8 ``(..., H, W, 3)`` -> float ``(N, 3, H, W)``: ``(x/255 - mean) / std`` with ImageNet
+    statistics (``input_norm="imagenet"`` or ``"tsn_torchvision"``), or BGR 0-255 minus the
+    Caffe mean (``"caffe_bgr"``, tsn-pytorch BN-Inception). Flow: float32 ``(..., 2L, H, W)``
     in ``[-1, 1]`` -> ``(N, 2L, H, W)``, rescaled to what ``input_norm``'s public weights expect.
 
-    :param stream: ``"rgb"`` or ``"flow"``
+    :param stream: a registered stream (``"rgb"``, ``"flow"``, ...)
     :param views: the raw views
     :param in_channels: the stream network's input channels (3 or 2L)
     :param input_norm: the stream model's ``input_norm``
     :param device: where the result goes
     :return: float32 tensor ``(N, C_in, H, W)``
     """
-    device = torch.device(device)
-    x = torch.as_tensor(views)
-    if stream == "rgb":
-        if x.dtype != torch.uint8:
-            raise ValueError(f"preprocess(rgb): expected uint8 views, got {x.dtype}")
-        if x.ndim < 3 or x.shape[-1] != 3:
-            raise ValueError(f"preprocess(rgb): expected (..., H, W, 3), got {tuple(x.shape)}")
-        x = x.reshape(-1, *x.shape[-3:]).to(device, non_blocking=True)
-        x = x.permute(0, 3, 1, 2).float()
-        mean, std = _rgb_stats(input_norm, device)
-        if input_norm == "caffe_bgr":
-            return x.flip(1) - mean
-        return (x.div_(255.0) - mean) / std
-    c = in_channels
-    if x.ndim < 3 or x.shape[-3] != c:
-        raise ValueError(
-            f"preprocess(flow): expected (..., {c}, H, W) for L={c // 2}, got {tuple(x.shape)}"
-        )
-    if not torch.is_floating_point(x):
-        raise ValueError(f"preprocess(flow): expected float views in [-1, 1], got {x.dtype}")
-    x = x.reshape(-1, *x.shape[-3:]).to(device, torch.float32, non_blocking=True)
-    if input_norm == "caffe_bgr":  # v - 128 with v = 127.5 x + 127.5
-        return x * 127.5 - 0.5
-    if input_norm == "tsn_torchvision":  # (v / 255 - 0.5) / mean(ImageNet std)
-        return x * (0.5 / float(np.mean(IMAGENET_STD)))
-    return x
+    spec = stream_spec(stream)
+    return spec.preprocess(torch.as_tensor(views), in_channels, input_norm,
+                           torch.device(device))
+
+
 # How raw views become network input, per weight provenance (applied in ONE place:
 # TwoStreamClassifier.preprocess). RGB arrives as uint8 RGB in [0, 255]; flow as float in [-1, 1]
 # with x = (v - 127.5) / 127.5 for the 8-bit JPEG value v.
@@ -473,17 +440,18 @@ class TwoStreamClassifier:
         self.amp_dtype = None if amp_dtype is None else getattr(torch, amp_dtype)
         self.streams: dict[str, StreamModel] = {}
         for name, model in streams.items():
-            if name not in STREAMS:
-                raise ValueError(f"TwoStreamClassifier: stream must be 'rgb' or 'flow': {name!r}")
+            spec = STREAM_SPECS.get(name)
+            if spec is None:
+                raise ValueError(f"TwoStreamClassifier: stream must be one of the registered "
+                                 f"{tuple(STREAM_SPECS)}: {name!r}")
             if model.num_classes != len(self.class_names):
                 raise ValueError(
                     f"TwoStreamClassifier: stream {name!r} has {model.num_classes} classes, "
                     f"but {len(self.class_names)} class names were given"
                 )
-            if name == "rgb" and model.in_channels != 3:
-                raise ValueError(f"rgb stream must take 3 channels, got {model.in_channels}")
-            if name == "flow" and model.in_channels % 2:
-                raise ValueError(f"flow stream must take 2L channels, got {model.in_channels}")
+            if not spec.accepts_channels(model.in_channels):
+                raise ValueError(f"{name} stream must take {spec.channels_doc} channels, got "
+                                 f"{model.in_channels}")
             model.eval().requires_grad_(False).to(self.device)
             self.streams[name] = model
 
@@ -551,6 +519,7 @@ class TwoStreamClassifier:
         device: str | torch.device = "cpu",
         class_names: Sequence[str] | None = None,
         backbone_kwargs: Mapping[str, Any] | None = None,
+        streams: Sequence[str] = STREAMS,
     ) -> TwoStreamClassifier:
         """A randomly initialised classifier (tests only).
 
@@ -561,18 +530,18 @@ class TwoStreamClassifier:
         :param device: device
         :param class_names: default ``class_000, ...``
         :param backbone_kwargs: extra backbone options
+        :param streams: registered streams to build (inputs of ``in_channels(flow_length)``)
         """
         gen_state = torch.random.get_rng_state()
         try:
             torch.manual_seed(seed)
-            streams = {
-                "rgb": build_stream_model(arch, 3, num_classes, 0.5, backbone_kwargs),
-                "flow": build_stream_model(
-                    arch, 2 * flow_length, num_classes, 0.5, backbone_kwargs
-                ),
+            models = {
+                name: build_stream_model(arch, stream_spec(name).in_channels(flow_length),
+                                         num_classes, 0.5, backbone_kwargs)
+                for name in streams
             }
             # a non-trivial BN state so that eval-mode outputs differ from identity BN
-            for model in streams.values():
+            for model in models.values():
                 for m in model.modules():
                     # (built with track_running_stats, so the running buffers exist)
                     if (isinstance(m, nn.BatchNorm2d) and m.running_mean is not None
@@ -584,7 +553,7 @@ class TwoStreamClassifier:
             torch.random.set_rng_state(gen_state)
         if class_names is None:
             class_names = [f"class_{i:03d}" for i in range(num_classes)]
-        return cls(streams, class_names, device=device)
+        return cls(models, class_names, device=device)
 
     # -- properties -------------------------------------------------------------------
 
@@ -643,7 +612,7 @@ class TwoStreamClassifier:
         model = self._model(stream)
         expect = 5
         if np.ndim(views) != expect:
-            shape = "(T, V, H, W, 3)" if stream == "rgb" else "(T, V, 2L, H, W)"
+            shape = stream_spec(stream).input_doc
             raise ValueError(
                 f"extract({stream}): expected views {shape}, got shape {tuple(np.shape(views))}"
             )

@@ -17,12 +17,12 @@ gather.
 
 Modules: :mod:`.classifier` (the frozen classifier and its id), :mod:`.videos` (the ``videos``
 argument as records), :mod:`.store` (:class:`OnlineStore`, its cache, :func:`open_online_store`,
-:func:`materialize`), :mod:`.source` (:class:`OnlineSource`, :func:`make_source`). See
-:mod:`.store` for the caching.
+:func:`materialize`), :mod:`.source` (:class:`OnlineSource`, :func:`online_source`: the
+``online`` state source of :mod:`frame_select_env.sources`). See :mod:`.store` for the caching.
 """
 
 from frame_select_env.online.classifier import resolve_classifier
-from frame_select_env.online.source import OnlineSource, make_source
+from frame_select_env.online.source import OnlineSource, online_source
 from frame_select_env.online.store import (
     DEFAULT_FLUSH_EVERY,
     DEFAULT_LRU_BYTES,
@@ -40,8 +40,8 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "OnlineSource",
     "OnlineStore",
-    "make_source",
     "materialize",
+    "online_source",
     "open_online_store",
     "resolve_classifier",
     "resolve_videos",

@@ -11,6 +11,7 @@ from typing import Any
 from frame_select_env.atomic import sha256_file
 from frame_select_env.config import load_yaml
 from frame_select_env.constants import STREAMS
+from frame_select_env.streams import STREAM_SPECS, ordered_streams
 
 
 def _stream_id(hashes: Mapping[str, str]) -> str:
@@ -56,7 +57,9 @@ def resolve_classifier(
         data = load_yaml(path, "classifier")
         if not {"rgb", "flow"} <= set(data):
             raise ValueError(f"classifier={str(path)!r} must map 'rgb' and 'flow' to files")
-        spec = {k: path.parent / str(data[k]) for k in STREAMS}
+        # rgb and flow, plus any other registered stream the file names
+        spec = {k: path.parent / str(data[k]) for k in ordered_streams(data)
+                if k in STREAMS or k in STREAM_SPECS}
     if isinstance(spec, Mapping):
         paths = {str(k): Path(v) for k, v in spec.items()}
         for k, p in paths.items():

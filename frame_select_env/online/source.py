@@ -1,15 +1,12 @@
-"""The env's observation source in online mode, and the choice between store and online mode."""
+"""The env's observation source in online mode: the ``online`` state source."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 
-from frame_select_env.observations import ObservationSource
+from frame_select_env.observations import DEFAULT_MAX_MEMORY_BYTES, ObservationSource
 from frame_select_env.online.store import open_online_store
+from frame_select_env.sources import EnvOptions, source_kwargs
 
 
 class OnlineSource(ObservationSource):
@@ -52,55 +49,27 @@ class OnlineSource(ObservationSource):
         return super().summary() + f" online cache={self.store.cache}"
 
 
-def make_source(
-    store: Any,
-    split: str | None,
-    stream: str,
-    num_frames: int | None,
-    state: str,
-    view: str | int,
-    max_memory_bytes: int | None = None,
-    *,
-    videos: Any = None,
-    classifier: Any = None,
-    device: str = "auto",
-    flow: str | None = None,
-    views: int | None = None,
-    cache: str | os.PathLike | None = None,
-    skip_bad: bool = False,
-    online_options: Mapping[str, Any] | None = None,
-    **source_kw: Any,
-) -> ObservationSource:
-    """The env's observation source: store mode, or online mode when ``videos`` is given.
+def online_source(options: EnvOptions) -> OnlineSource:
+    """Online mode: the ``online`` state source (:data:`frame_select_env.sources.SOURCES`).
 
     ``videos="builtin:<split>"`` fixes the split to ``<split>``; videos that carry no split get
-    ``split`` (``test`` for ``None``). Parameters: see the env and :func:`open_online_store`;
-    ``source_kw`` go to the :class:`ObservationSource` either way.
+    ``split`` (``test`` for ``None``). The options are the env's
+    (:class:`~frame_select_env.sources.EnvOptions`); see :func:`open_online_store` for the
+    online ones.
 
-    :return: an :class:`ObservationSource`, or an :class:`OnlineSource` in online mode.
-    :raises ValueError: online-only arguments without ``videos``, or both ``store`` and
-        ``videos``.
+    :param options: the env's options, with ``videos`` given.
+    :return: an :class:`OnlineSource`.
+    :raises ValueError: both ``store`` and ``videos``.
     """
-    from frame_select_env.observations import DEFAULT_MAX_MEMORY_BYTES
-
-    kw: dict[str, Any] = {} if max_memory_bytes is None else {"max_memory_bytes": max_memory_bytes}
-    kw.update(source_kw)
-    if videos is None:
-        given = {"classifier": classifier, "cache": cache, "flow": flow, "views": views,
-                 "online_options": online_options, "skip_bad": skip_bad or None}
-        if used := [k for k, v in given.items() if v is not None]:
-            raise ValueError(f"{', '.join(used)} only apply to online mode: pass videos=LIST, "
-                             f"a folder, or 'builtin:test'")
-        from frame_select_env.builtin import store_or_builtin
-
-        return ObservationSource(store_or_builtin(store), split, stream, num_frames, state, view,
-                                 **kw)
-    if store is not None:
+    if options.store is not None:
         raise ValueError("give store= (a feature store) or videos= (online mode), not both")
     online, fixed = open_online_store(
-        videos, "builtin" if classifier is None else classifier, device=device, flow=flow,
-        views=views, cache=cache, skip_bad=skip_bad, default_split=split or "test",
-        options=online_options,
+        options.videos, "builtin" if options.classifier is None else options.classifier,
+        device=options.device, flow=options.flow, views=options.views, cache=options.cache,
+        skip_bad=options.skip_bad, default_split=options.split or "test",
+        options=options.online_options,
     )
+    kw = source_kwargs(options)
+    kw["split"] = fixed or options.split
     kw.setdefault("max_memory_bytes", DEFAULT_MAX_MEMORY_BYTES)
-    return OnlineSource(online, fixed or split, stream, num_frames, state, view, **kw)
+    return OnlineSource(online, **kw)

@@ -53,6 +53,7 @@ from frame_select_env.extract import (
 from frame_select_env.online.classifier import resolve_classifier
 from frame_select_env.online.videos import _probe, resolve_videos
 from frame_select_env.store import FeatureStore, StoreError
+from frame_select_env.streams import ordered_streams
 from frame_select_env.video.decode import VideoReadError
 
 DEFAULT_LRU_BYTES = 1 << 30
@@ -161,6 +162,8 @@ class OnlineStore(FeatureStore):
         if set(STREAMS) - set(classifier.streams):
             raise ValueError(f"online states need both streams {STREAMS}; the classifier has "
                              f"{sorted(classifier.streams)}")
+        # every stream of the classifier is computed and cached (registry order, as extraction)
+        self.streams = ordered_streams(classifier.streams)
         if classifier.flow_length != cfg.flow_length:
             raise ValueError(f"classifier flow stream takes L={classifier.flow_length}, the "
                              f"settings have L={cfg.flow_length}")
@@ -208,7 +211,6 @@ class OnlineStore(FeatureStore):
             raise ValueError(f"online store {str(self.path)!r}: no usable videos")
         self.records = records
         self.num_frames = cfg.num_frames
-        self.streams = list(STREAMS)
         self.class_names = list(classifier.class_names)
         self.video_ids = np.array([r.video_id for r in records])
         # every record has a label (resolve_videos raises for one it cannot find)
@@ -395,10 +397,12 @@ class OnlineStore(FeatureStore):
         from concurrent.futures import BrokenExecutor
 
         try:
-            return {self._pool().submit(prepare_item, i, p, self.cfg): i for i, p in jobs.items()}
+            return {self._pool().submit(prepare_item, i, p, self.cfg, self.streams): i
+                    for i, p in jobs.items()}
         except BrokenExecutor:  # a worker died while idle: nothing of these was in flight
             self._stop_pool()
-            return {self._pool().submit(prepare_item, i, p, self.cfg): i for i, p in jobs.items()}
+            return {self._pool().submit(prepare_item, i, p, self.cfg, self.streams): i
+                    for i, p in jobs.items()}
 
     def _prepared(self, jobs: list[tuple[int, str]]) -> Iterator[list[dict[str, Any]]]:
         """Prepared videos in groups, as the workers finish them (decoding overlaps compute).
@@ -407,7 +411,7 @@ class OnlineStore(FeatureStore):
         submitted once more; a second break raises an error naming them.
         """
         if self.workers <= 0 or len(jobs) == 0:
-            yield [prepare_item(i, p, self.cfg) for i, p in jobs]
+            yield [prepare_item(i, p, self.cfg, self.streams) for i, p in jobs]
             return
         from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 
@@ -514,7 +518,7 @@ class OnlineStore(FeatureStore):
         if store_row is None or self._cached_store is None:
             return None
         st = self._cached_store
-        arrays = {f"{s}_{k}": getattr(st, k)(s, store_row) for s in STREAMS
+        arrays = {f"{s}_{k}": getattr(st, k)(s, store_row) for s in self.streams
                   for k in ("features", "logits")}
         if self.has_relevance:
             rel = st.relevance(store_row)

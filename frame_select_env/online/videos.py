@@ -104,7 +104,7 @@ def resolve_videos(
     """
     root: Path | None  # None: found below, the common folder of the listed videos
     if isinstance(videos, str) and (videos == "builtin" or videos.startswith("builtin:")):
-        from frame_select_env.builtin import builtin_videos
+        from frame_select_env.datasets.sparse_actions import builtin_videos
 
         split, _, limit = videos.partition(":")[2].partition(":")
         if limit and not limit.isdigit():

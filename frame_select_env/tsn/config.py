@@ -9,11 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from frame_select_env.archs import ARCHS
 from frame_select_env.config import from_dict, load_yaml
-from frame_select_env.constants import STREAMS
-
-#: backbones known to :func:`frame_select_env.models.build_backbone`
-ARCHS = ("small", "resnet18", "resnet50", "bninception")
+from frame_select_env.streams import STREAM_SPECS, stream_spec
 
 
 class ConfigError(ValueError):
@@ -98,8 +96,8 @@ class TSNConfig:
     # ------------------------------------------------------------------ derived values
     @property
     def in_channels(self) -> int:
-        """Input channels of the network: 3 for RGB, 2L for a flow stack."""
-        return 3 if self.stream == "rgb" else 2 * self.flow_length
+        """Input channels of the network: 3 for RGB, 2L for a flow stack (the stream's spec)."""
+        return stream_spec(self.stream).in_channels(self.flow_length)
 
     @property
     def new_length(self) -> int:
@@ -136,10 +134,12 @@ class TSNConfig:
             if hi is not None and v > hi:
                 raise bad(name, f"must be <= {hi}")
 
-        if self.stream not in STREAMS:
-            raise bad("stream", f"must be one of {STREAMS}")
+        # the TSN data loader reads RGB frames and flow stacks; other streams extract only
+        trainable = tuple(s for s, spec in STREAM_SPECS.items() if spec.tsn_trainable)
+        if self.stream not in trainable:
+            raise bad("stream", f"must be one of {trainable}")
         if self.arch not in ARCHS:
-            raise bad("arch", f"must be one of {ARCHS}")
+            raise bad("arch", f"must be one of {tuple(ARCHS)}")
         if not isinstance(self.arch_kwargs, dict):
             raise bad("arch_kwargs", "must be a mapping")
         for name, lo in (

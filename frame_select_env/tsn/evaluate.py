@@ -20,13 +20,8 @@ import numpy as np
 from frame_select_env.atomic import atomic_write_text
 from frame_select_env.cli import option, parse
 from frame_select_env.constants import SPLITS
-from frame_select_env.evaluation import (
-    accuracy,
-    aggregate_predictions,
-    fuse_streams,
-    mean_class_accuracy,
-    softmax,
-)
+from frame_select_env.evaluation import accuracy, mean_class_accuracy
+from frame_select_env.selection import aggregate_predictions, fuse_streams, softmax
 from frame_select_env.store import FeatureStore
 
 

@@ -39,6 +39,7 @@ from frame_select_env.datasets.sparse_actions.harness import (
     probe_scores,
 )
 from frame_select_env.datasets.sparse_actions.writer import (
+    builtin_videos,
     generate_videos,
     sampled_relevance,
     save_annotations,
@@ -53,6 +54,7 @@ __all__ = [
     "SparseActionsConfig",
     "VideoRecord",
     "class_motion",
+    "builtin_videos",
     "class_sprite",
     "fit_relevance_probe",
     "generate_video",

@@ -21,7 +21,7 @@ MEASURE_M: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)
 
 def _states(store: Any, stream: str, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame, per-view states ``[features, probabilities]`` (B, T, V, D + C) and probs."""
-    from frame_select_env.evaluation import softmax
+    from frame_select_env.selection import softmax
 
     feats = store.features(stream, idx).astype(np.float64)
     probs = softmax(store.logits(stream, idx)).astype(np.float64)
@@ -88,8 +88,8 @@ def measure_store(
     :param random_m: frame budget of the random baseline
     :return: nested dict of accuracies (percent) and diagnostics
     """
-    from frame_select_env.evaluation import (
-        accuracy,
+    from frame_select_env.evaluation import accuracy
+    from frame_select_env.selection import (
         aggregate_predictions,
         fuse_streams,
         select_frames,

@@ -17,10 +17,13 @@ import cv2
 import numpy as np
 
 from frame_select_env.atomic import atomic_path, atomic_write_text
+from frame_select_env.builtin import builtin_summary, cache_dir
+from frame_select_env.constants import SPLITS
 from frame_select_env.datasets.sparse_actions.generator import (
     SparseActionsConfig,
     VideoRecord,
     generate_video,
+    plan_dataset,
 )
 
 
@@ -162,3 +165,40 @@ def save_annotations(path: str | os.PathLike, items: list[dict]) -> None:
     :param items: one dict per video
     """
     atomic_write_text(path, json.dumps(items, indent=1))
+
+
+def builtin_videos(split: str | None = "test", root: str | os.PathLike | None = None,
+                   workers: int = 2, progress: bool = False,
+                   limit: int | None = None) -> tuple[Path, list[Any]]:
+    """Regenerate the SparseActions videos of a split (only those not on disk yet).
+
+    The generator is a pure function of (seed, video index), so the videos are the ones the
+    shipped store was extracted from (bit-for-bit with the OpenCV version of the build; see
+    ``sparse_actions.json``'s ``machine``).
+
+    :param split: ``train``, ``val``, ``test`` or ``None`` (every split)
+    :param root: where the videos go (default ``cache_dir()/sparse_actions_videos/seed<k>``)
+    :param workers: generator processes
+    :param progress: progress bar
+    :param limit: only this many videos, evenly spread over the split (all classes), for quick
+        checks
+    :return: the video root and the planned records (``sparse_actions.VideoRecord``) of the
+        split; videos are ``root/<video_id>.avi`` with a ground-truth ``.json`` each
+    """
+    summary = builtin_summary()
+    seed = int(summary["seed"])
+    if split is not None and split not in summary["counts_per_class"]:
+        raise ValueError(f"builtin videos: unknown split {split!r}; choose from "
+                         f"{sorted(summary['counts_per_class'])} or None")
+    cfg = SparseActionsConfig.from_dict(summary["generator"])
+    # The build plans train, val, test in this order (the json sorts its keys): a video's
+    # index, and with it its content, depends on that order.
+    counts = summary["counts_per_class"]
+    plan = plan_dataset({s: counts[s] for s in SPLITS if s in counts})
+    records = [r for r in plan if split is None or r.split == split]
+    if limit is not None and 0 < limit < len(records):
+        # every k-th video: the split is ordered by class, so this covers all classes
+        records = [records[int(i)] for i in np.linspace(0, len(records) - 1, limit).round()]
+    root = Path(root) if root is not None else cache_dir() / "sparse_actions_videos" / f"seed{seed}"
+    generate_videos(records, root, seed, cfg, workers, progress)
+    return root, records

@@ -3,7 +3,7 @@
 A selection policy maps a batch of observations (the env's ``Dict`` observation with a leading
 batch axis) to per-frame importance scores of shape (B, T); higher means "keep". Top-m selection,
 frame/region-based schemes and the α variant are applied afterwards by the shared functions in
-:mod:`frame_select_env.evaluation.selection`, so every policy is judged by exactly the same
+:mod:`frame_select_env.selection`, so every policy is judged by exactly the same
 rule.
 
 Adapters in this module turn other things into policies and policies into env actions:
@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from frame_select_env.evaluation import topm_mask
+from frame_select_env.selection import topm_mask
 
 Observation = Mapping[str, np.ndarray]
 
