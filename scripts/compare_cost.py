@@ -36,6 +36,7 @@ from typing import Any
 from agents.as_agent import ASPolicy
 from agents.reinforce import ReinforceConfig, ReinforceTrainer
 from baselines_zoo.policies import ConfidencePolicy, RandomPolicy, UniformPolicy
+from baselines_zoo.registry import AgentSpecError, parse_agent_specs
 from frame_select_env.atomic import atomic_write_text
 from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import option, parse
@@ -77,6 +78,9 @@ class Args:
     ucf_clip: str | None = option(None, "with --measure: a real video for reference flow "
                                         "timings at 160x120 and 340x256")
     threads: int = option(1, "torch CPU threads")
+    agents: list[str] = option([], "more agents, as compare_agents.py --agents takes them (e.g. "
+                                   "scsampler mgsampler ocsampler:runs/oc), costed the same way",
+                               nargs="*")
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -185,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(out / "cost.json", json.dumps(cost, indent=1, sort_keys=True) + "\n")
     print(cost_summary(cost))
 
+    try:  # a bad spec fails here, before any training
+        entries = parse_agent_specs(args.agents)
+    except AgentSpecError as err:
+        raise SystemExit(f"error: {err}") from None
     base = load_config(args.config, args.epochs)
     data = load_split(fs, "test", ["rgb", "flow"], num_frames=base.get("num_frames"))
     ms = [m for m in args.ms if m <= data.num_frames]
@@ -216,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += evaluate_policies(baselines, fs, include_all=True, **common)
         rows += evaluate_policies(learned, fs, include_all=False, thresholds=args.thresholds,
                                   **common)
+        if entries:
+            try:
+                more = {e.name: e.policies(STREAMS, seed=seed) for e in entries}
+            except AgentSpecError as err:
+                raise SystemExit(f"error: {err}") from None
+            rows += evaluate_policies(more, fs, include_all=False, **common)
         print(f"seed {seed}: trained 3 agents in {time.perf_counter() - t0:.0f} s")
     order = {a: i for i, a in enumerate(AGENT_ORDER)}
     rows.sort(key=lambda r: (order.get(r["agent"], 99), r["stream"], r["m"], r["seed"]))

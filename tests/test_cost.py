@@ -347,7 +347,7 @@ def test_compare_cost_script_costs(tmp_path) -> None:
     sys.modules[spec.name] = module  # its Args dataclass looks its module up there
     spec.loader.exec_module(module)
     assert module.main(["--out", str(tmp_path), "--seeds", "1", "--epochs", "1", "--ms", "4",
-                        "--thresholds", "0.5"]) == 0
+                        "--thresholds", "0.5", "--agents", "scsampler"]) == 0
     rows = list(__import__("csv").DictReader(open(tmp_path / "results.csv")))
     look = {(r["agent"], r["stream"], r["m"]): r for r in rows}
     cost = json.loads((tmp_path / "cost.json").read_text())
@@ -364,6 +364,11 @@ def test_compare_cost_script_costs(tmp_path) -> None:
         25 * (rgb + flow) + 2 * agent + 10 * 25 * (24 - 16) * 64, rel=1e-5)  # flow D = 24
     assert {"table.md", "accuracy_vs_cost.png"} <= {p.name for p in tmp_path.iterdir()}
     assert ("as_rgb_only", "fused", "0") in look  # the threshold budget row
+    # an --agents spec is costed like the rest: SCSampler observes rgb on all T frames and pays
+    # both streams on its 4 kept frames (a score rule: no MACs of its own)
+    sc = look[("scsampler", "fused", "4")]
+    assert float(sc["frames"]) == 4
+    assert float(sc["gmacs"]) * 1e9 == pytest.approx(25 * rgb + 4 * flow, rel=1e-5)
     # every cost column of every row is a finite number: the built-in store's seconds come
     # from the shipped sparse_actions_cost.json even though its metadata cost is MACs only
     columns = [c for c in rows[0] if c in ("frames", "gmacs") or c.startswith("seconds")]

@@ -23,7 +23,7 @@ stop earlier), so a row at m reports at most m frames.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines_zoo.field.checkpoint import load_checkpoint, load_weights, save_checkpoint
+
 #: The official code's order for T = 10 frames (coarse to fine: middle, ends, quarters, ...).
 OFFICIAL_ORDER_10 = (5, 0, 9, 2, 7, 4, 6, 3, 8, 1)
-CHECKPOINT_FORMAT = "frame_select_env/frameexit/1"
+METHOD = "frameexit"
 GATE_TARGETS = ("head", "predict")
 
 
@@ -345,15 +347,10 @@ def save(policy: FrameExitPolicy, path: str | Path) -> Path:
     :param path: the ``.pt`` file.
     :return: the path written.
     """
-    from frame_select_env.atomic import atomic_torch_save
-
     net = policy.module
-    return atomic_torch_save({
-        "format": CHECKPOINT_FORMAT, "config": asdict(policy.config),
-        "dims": {"input_dim": net.input_dim, "num_classes": net.num_classes,
-                 "num_frames": net.num_frames},
-        "observe": policy.observe, "predict": policy.predict,
-        "state_dict": net.state_dict()}, path)
+    return save_checkpoint(METHOD, policy, {"input_dim": net.input_dim,
+                                            "num_classes": net.num_classes,
+                                            "num_frames": net.num_frames}, path)
 
 
 def load(path: str | Path) -> FrameExitPolicy:
@@ -363,15 +360,8 @@ def load(path: str | Path) -> FrameExitPolicy:
     :return: the policy (eval mode, CPU).
     :raises ValueError: the file is not a FrameExit checkpoint (the message names it).
     """
-    from frame_select_env.models.weights import load_torch_file
-
-    ckpt = load_torch_file(path, "FrameExit checkpoint")
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a FrameExit checkpoint (format "
-                         f"{ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt)!r}, "
-                         f"expected {CHECKPOINT_FORMAT!r})")
-    net = FrameExitNet(**{k: int(v) for k, v in ckpt["dims"].items()})
-    net.load_state_dict(ckpt["state_dict"])
+    ckpt = load_checkpoint(path, METHOD, "FrameExit")
+    net = load_weights(FrameExitNet(**ckpt["dims"]), ckpt, path, "FrameExit")
     return FrameExitPolicy(net, FrameExitConfig(**ckpt["config"]), ckpt["observe"],
                            ckpt["predict"])
 

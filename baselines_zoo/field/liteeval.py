@@ -42,17 +42,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines_zoo.field.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from baselines_zoo.field.ocsampler import (
     _loaded_streams,
     _obs_tensors,
     predict_probs,
     training_source,
 )
-from frame_select_env.atomic import atomic_torch_save
 from frame_select_env.config import from_dict
 from frame_select_env.evaluation.metrics import accuracy
 from frame_select_env.evaluation.runner import SplitData, load_split
-from frame_select_env.models.weights import load_torch_file
 from frame_select_env.selection import aggregate_predictions
 from frame_select_env.store import FeatureStore
 
@@ -526,12 +525,10 @@ def save(policy: LiteEvalPolicy, path: str | os.PathLike) -> Path:
     :param path: the ``.pt`` file.
     """
     net = policy.module
-    return atomic_torch_save({
-        "method": METHOD, "config": asdict(policy.config), "observe": policy.observe,
-        "predict": policy.predict, "coarse_dim": net.coarse_dim, "fine_dim": net.fine_dim,
-        "num_classes": net.num_classes, "state_dict": net.state_dict(),
-        "thresholds": [float(t) for t in policy.thresholds],
-        "train_log": [dict(r) for r in policy.train_log]}, path)
+    return save_checkpoint(METHOD, policy, {"coarse_dim": net.coarse_dim, "fine_dim": net.fine_dim,
+                                            "num_classes": net.num_classes}, path,
+                           thresholds=[float(t) for t in policy.thresholds],
+                           train_log=[dict(r) for r in policy.train_log])
 
 
 def load(path: str | os.PathLike) -> LiteEvalPolicy:
@@ -540,16 +537,11 @@ def load(path: str | os.PathLike) -> LiteEvalPolicy:
     :param path: the ``.pt`` file.
     :raises ValueError: the file is not a LiteEval checkpoint, or its weights do not fit.
     """
-    ckpt = load_torch_file(path, "LiteEval checkpoint")
-    if not isinstance(ckpt, dict) or ckpt.get("method") != METHOD:
-        got = ckpt.get("method") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path}: not a LiteEval checkpoint (method {got!r})")
+    ckpt = load_checkpoint(path, METHOD, "LiteEval")
     cfg = from_dict(LiteEvalConfig, ckpt["config"], where=f"{path} config")
-    net = LiteEvalNet(ckpt["coarse_dim"], ckpt["fine_dim"], ckpt["num_classes"], cfg)
-    try:
-        net.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: weights do not fit the LiteEval network: {exc}") from exc
+    dims = ckpt["dims"]
+    net = load_weights(LiteEvalNet(dims["coarse_dim"], dims["fine_dim"], dims["num_classes"], cfg),
+                       ckpt, path, "LiteEval")
     policy = LiteEvalPolicy(net, cfg, ckpt["observe"], ckpt["predict"],
                             thresholds=list(ckpt.get("thresholds", [])))
     policy.train_log = list(ckpt.get("train_log", []))

@@ -42,11 +42,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from frame_select_env.atomic import atomic_torch_save
+from baselines_zoo.field.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from frame_select_env.builtin import store_or_builtin
 from frame_select_env.config import from_dict
 from frame_select_env.evaluation.runner import SplitData, evaluate_importance, load_split
-from frame_select_env.models.weights import load_torch_file
 from frame_select_env.observations import ObservationSource
 from frame_select_env.selection import aggregate_predictions, fuse_streams
 from frame_select_env.store import FeatureStore
@@ -546,11 +545,9 @@ def save(policy: OCSamplerPolicy, path: str | os.PathLike) -> Path:
     :param policy: the :class:`OCSamplerPolicy`.
     :param path: the ``.pt`` file.
     """
-    return atomic_torch_save({
-        "method": METHOD, "config": asdict(policy.config), "observe": policy.observe,
-        "predict": policy.predict, "feature_dim": policy.module.feature_dim,
-        "num_classes": policy.module.num_classes, "state_dict": policy.module.state_dict(),
-        "train_log": [dict(r) for r in policy.train_log]}, path)
+    return save_checkpoint(METHOD, policy, {"feature_dim": policy.module.feature_dim,
+                                            "num_classes": policy.module.num_classes}, path,
+                           train_log=[dict(r) for r in policy.train_log])
 
 
 def load(path: str | os.PathLike) -> OCSamplerPolicy:
@@ -559,16 +556,10 @@ def load(path: str | os.PathLike) -> OCSamplerPolicy:
     :param path: the ``.pt`` file.
     :raises ValueError: the file is not an OCSampler checkpoint, or its weights do not fit.
     """
-    ckpt = load_torch_file(path, "OCSampler checkpoint")
-    if not isinstance(ckpt, dict) or ckpt.get("method") != METHOD:
-        got = ckpt.get("method") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path}: not an OCSampler checkpoint (method {got!r})")
+    ckpt = load_checkpoint(path, METHOD, "OCSampler")
     cfg = from_dict(OCSamplerConfig, ckpt["config"], where=f"{path} config")
-    net = OCSamplerNet(ckpt["feature_dim"], ckpt["num_classes"], cfg)
-    try:
-        net.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: weights do not fit the OCSampler network: {exc}") from exc
+    net = load_weights(OCSamplerNet(ckpt["dims"]["feature_dim"], ckpt["dims"]["num_classes"], cfg),
+                       ckpt, path, "OCSampler")
     policy = OCSamplerPolicy(net, cfg, ckpt["observe"], ckpt["predict"])
     policy.train_log = list(ckpt.get("train_log", []))
     return policy
