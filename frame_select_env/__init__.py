@@ -31,8 +31,18 @@ if ENV_ID not in registry:
         vector_entry_point="frame_select_env.vector_env:FrameSelectionVectorEnv",
     )
 
+SEQ_ENV_ID = "FrameSelectionSeq-v0"
+if SEQ_ENV_ID not in registry:
+    # Episodes end by stop or budget (at most T + 1 steps): no max_episode_steps needed.
+    register(
+        id=SEQ_ENV_ID,
+        entry_point="frame_select_env.seq_env:FrameSelectionSeqEnv",
+        vector_entry_point="frame_select_env.seq_vector_env:FrameSelectionSeqVectorEnv",
+    )
+
 __all__ = [
     "ENV_ID",
+    "SEQ_ENV_ID",
     "FeatureStore",
     "StoreWriter",
     "builtin_store_path",

@@ -89,21 +89,10 @@ def selection_reward(
     denom = np.maximum(num_selected, 1.0)
     p1_all = kept_sum / denom[:, None]  # Eq. 3
 
-    rows = np.arange(xp_probs.shape[0])
-    p0 = p0_all[rows, lab]
-    p1 = p1_all[rows, lab]
-    diff = p1 - p0
-    # A mean of T float32 values is exact to about T ulps: smaller differences are rounding.
-    tol = num_frames * FLOAT32_EPS * np.maximum(p0, p1)
-    r0 = np.where(np.abs(diff) <= tol, np.float32(0.0), np.sign(diff))
-    pred_before = p0_all.argmax(-1)
-    pred_after = np.where(num_selected > 0, p1_all.argmax(-1), -1)
+    reward, p0, p1, pred_before, pred_after = prediction_change_reward(
+        p0_all, p1_all, lab, omega, num_frames, num_selected > 0)
     correct_before = pred_before == lab
     correct_after = pred_after == lab
-    turned_right = correct_after & ~correct_before
-    turned_wrong = correct_before & ~correct_after
-    reward = np.where(turned_right, omega, np.where(turned_wrong, -omega, r0))  # Eq. 4
-    reward = reward.astype(np.float32)
     details = RewardDetails(
         p0=p0,
         p1=p1,
@@ -114,3 +103,41 @@ def selection_reward(
         pred_after=pred_after,
     )
     return reward, details
+
+
+def prediction_change_reward(
+    before: np.ndarray, after: np.ndarray, labels: np.ndarray, omega: float, num_frames: int,
+    has_after: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Eq. 4's rule between two video-level predictions: the flip bonus, else the sign.
+
+    :func:`selection_reward` applies it to the all-frames and the kept-frames mean; the
+    sequential env (:mod:`frame_select_env.seq_core`) to the predictions before and after a step.
+
+    :param before: (B, C) probabilities before (``p0`` of Eq. 2).
+    :param after: (B, C) probabilities after (``p1`` of Eq. 3).
+    :param labels: (B,) int64 true classes.
+    :param omega: the flip bonus/penalty.
+    :param num_frames: T, the number of frames averaged (it sets the rounding tolerance).
+    :param has_after: (B,) bool, ``False`` where ``after`` is no prediction (counted wrong);
+        ``None``: all are predictions.
+    :return: ``(reward float32, p0, p1, pred_before, pred_after)``, each (B,); ``pred_after``
+        is -1 where there is no prediction.
+    """
+    rows = np.arange(before.shape[0])
+    p0 = before[rows, labels]
+    p1 = after[rows, labels]
+    diff = p1 - p0
+    # A mean of T float32 values is exact to about T ulps: smaller differences are rounding.
+    tol = num_frames * FLOAT32_EPS * np.maximum(p0, p1)
+    r0 = np.where(np.abs(diff) <= tol, np.float32(0.0), np.sign(diff))
+    pred_before = before.argmax(-1)
+    pred_after = after.argmax(-1)
+    if has_after is not None:
+        pred_after = np.where(has_after, pred_after, -1)
+    correct_before = pred_before == labels
+    correct_after = pred_after == labels
+    turned_right = correct_after & ~correct_before
+    turned_wrong = correct_before & ~correct_after
+    reward = np.where(turned_right, omega, np.where(turned_wrong, -omega, r0))  # Eq. 4
+    return reward.astype(np.float32), p0, p1, pred_before, pred_after

@@ -144,27 +144,30 @@ class EnvOptions:
                 and getattr(self, f.name) is not False]
 
 
-def options_signature(*leading: inspect.Parameter) -> inspect.Signature:
+def options_signature(*leading: inspect.Parameter,
+                      options_cls: type = EnvOptions) -> inspect.Signature:
     """An env's ``__init__`` signature: ``leading`` parameters, then every option as a keyword.
 
     :param leading: the env's own parameters (``self``, ``num_envs``, ...), in order.
+    :param options_cls: the options dataclass (a subclass for an env with more options).
     """
     params = list(leading)
     names = {p.name for p in params}
-    for f in dataclasses.fields(EnvOptions):
+    for f in dataclasses.fields(options_cls):
         if f.name not in names:
             params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
                                             default=f.default, annotation=f.type))
     return inspect.Signature(params)
 
 
-def options_doc(indent: str = "    ") -> str:
+def options_doc(indent: str = "    ", options_cls: type = EnvOptions) -> str:
     """The ``## Arguments`` bullet list of every option, from the fields' ``doc``.
 
     :param indent: prefix of every line (the docstring's indentation).
+    :param options_cls: the options dataclass (a subclass for an env with more options).
     """
     lines = []
-    for f in dataclasses.fields(EnvOptions):
+    for f in dataclasses.fields(options_cls):
         lines.append(f"{indent}* ``{f.name}`` (default ``{f.default!r}``): {f.metadata['doc']}")
     return "\n".join(lines)
 
