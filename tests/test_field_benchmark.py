@@ -37,10 +37,8 @@ def test_compare_field_table_values(small_store: Path, tmp_path: Path) -> None:
             want = _fused_all_frames_accuracy(small_store, slice(0, 1) if int(r["views"]) == 1
                                               else slice(None))
             assert r["accuracy"] == pytest.approx(want, abs=1e-3) and r["frames"] == 25
-        elif r["agent"] in ("liteeval", "frameexit"):  # adaptive: at most m frames (the cap)
-            assert 1 <= r["frames"] <= 25
-            if r["agent"] == "frameexit":
-                assert r["frames"] <= r["m"]
+        elif r["agent"] in ("liteeval", "frameexit"):  # adaptive: m frames on average on val,
+            assert 1 <= r["frames"] <= 25              # no cap (tests/test_field_frameexit.py)
         else:  # top-m methods keep exactly m frames
             assert r["frames"] == r["m"], r
     table = (out / "table.md").read_text()

@@ -16,8 +16,11 @@ step's gate against the target "the step-t head is already correct" (heads detac
 ``gate_target="predict"`` "the frozen ``predict`` stream on the frames seen so far is already
 correct". The paper's gate training is not released; this target is ours.
 
-The budget knob is ``m``: :meth:`FrameExitPolicy.for_m` caps the frames seen at m (the gates may
-stop earlier), so a row at m reports at most m frames.
+The budget knob is the gate threshold, as in the paper: :meth:`FrameExitPolicy.for_m` picks the
+threshold calibrated on the validation split (:func:`calibrate_thresholds`) so that the policy
+sees m frames per video *on average*; a video may see more or fewer, so there is no cap. Without
+a calibration table (a store with no val split) ``for_m(m)`` falls back to capping the frames
+seen at m at ``gate_threshold`` (the gates may stop earlier).
 """
 
 from __future__ import annotations
@@ -185,8 +188,11 @@ class FrameExitPolicy:
     :param config: its :class:`FrameExitConfig`.
     :param observe: the cheap stream it reads (only on the frames it sees).
     :param predict: the stream the evaluation predicts with on those frames.
-    :param max_frames: cap on the frames seen (the budget knob, :meth:`for_m`).
+    :param max_frames: cap on the frames seen (``for_m`` without a calibration table).
     :param name: display name.
+    :param thresholds: ``thresholds[m - 1]``: the gate threshold that sees m frames per video on
+        average on the validation split (:func:`calibrate_thresholds`, :meth:`for_m`).
+    :param threshold: this policy's gate threshold (``None``: ``config.gate_threshold``).
     """
 
     uses_label = False
@@ -194,15 +200,27 @@ class FrameExitPolicy:
 
     def __init__(self, module: FrameExitNet, config: FrameExitConfig, observe: str = "rgb",
                  predict: str = "fused", max_frames: int | None = None,
-                 name: str = "frameexit") -> None:
+                 name: str = "frameexit", thresholds: list[float] | None = None,
+                 threshold: float | None = None) -> None:
         self.module = module.eval()
         self.config, self.observe, self.predict = config, observe, predict
         self.max_frames, self.name = max_frames, name
+        self.thresholds = [float(x) for x in thresholds or []]
+        self.threshold = float(config.gate_threshold if threshold is None else threshold)
 
     def for_m(self, m: int) -> FrameExitPolicy:
-        """A copy that sees at most ``m`` frames (its gates may stop it earlier)."""
+        """A copy that sees about ``m`` frames per video on average (the calibrated threshold).
+
+        :param m: the budget; without a calibration table the frames seen are capped at ``m``
+            instead (its gates may stop it earlier).
+        """
+        m = max(1, int(m))
+        if self.thresholds:  # the paper's knob: no cap, the threshold sets the mean
+            return FrameExitPolicy(self.module, self.config, self.observe, self.predict,
+                                   name=self.name, thresholds=self.thresholds,
+                                   threshold=self.thresholds[min(m, len(self.thresholds)) - 1])
         return FrameExitPolicy(self.module, self.config, self.observe, self.predict,
-                               max_frames=int(m), name=self.name)
+                               max_frames=m, name=self.name, threshold=self.threshold)
 
     def _forward(self, obs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         x = _inputs(obs, self.name)
@@ -216,18 +234,19 @@ class FrameExitPolicy:
 
     def masks(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any] | None = None,
               m: int | None = None) -> np.ndarray:
-        """The frames seen before the first open gate (at most ``m`` / ``max_frames``).
+        """The frames seen up to the first open gate (at most ``max_frames``).
 
         :param obs: ``features`` (B, T, D) and ``predictions`` (B, T, C) of the observed stream.
         :param info: unused (no label is read).
-        :param m: cap on the frames seen (default: the policy's ``max_frames``).
+        :param m: the budget, as :meth:`for_m` (``None``: this policy's threshold and cap).
         :return: (B, T) bool.
         """
+        if m is not None:
+            return self.for_m(int(np.max(m))).masks(obs, info)
         _, gates = self._forward(obs)
-        cap = m if m is not None else self.max_frames
         order = self.module.order
         assert isinstance(order, torch.Tensor)
-        return exit_masks(gates, order.numpy(), self.config.gate_threshold, cap)
+        return exit_masks(gates, order.numpy(), self.threshold, self.max_frames)
 
     def scores(self, obs: Mapping[str, np.ndarray], info: Mapping[str, Any] | None = None
                ) -> np.ndarray:
@@ -252,7 +271,7 @@ class FrameExitPolicy:
         :return: (B, C) probabilities.
         """
         logits, gates = self._forward(obs)
-        seen = exit_masks(gates, np.arange(gates.shape[1]), self.config.gate_threshold,
+        seen = exit_masks(gates, np.arange(gates.shape[1]), self.threshold,
                           m if m is not None else self.max_frames).sum(1)
         chosen = logits[np.arange(len(seen)), seen - 1]
         return torch.softmax(torch.from_numpy(chosen), -1).numpy()
@@ -265,6 +284,37 @@ class FrameExitPolicy:
         """
         d, c = self.module.input_dim, self.module.num_classes
         return float(num_frames * (d * c + d))
+
+
+def calibrate_thresholds(policy: FrameExitPolicy, obs: Mapping[str, np.ndarray],
+                         iters: int = 20) -> list[float]:
+    """For m = 1 .. T, the gate threshold that sees m frames per video on average (bisection).
+
+    The frames seen grow with the threshold (a higher one opens fewer gates), so each m is a
+    bisection over [0, 1]; of its two ends the one whose mean is nearer m is kept. The gates are
+    computed once, so this is cheap.
+
+    :param policy: the trained policy.
+    :param obs: the validation split's observed stream, one decision per video (B, T, ·).
+    :param iters: bisection steps.
+    :return: ``thresholds[m - 1]``.
+    """
+    _, gates = policy._forward(obs)
+    order = policy.module.order
+    assert isinstance(order, torch.Tensor)
+    order_np = order.numpy()
+
+    def frames(th: float) -> float:
+        return float(exit_masks(gates, order_np, th).sum(1).mean())
+
+    out = []
+    for m in range(1, gates.shape[1] + 1):
+        lo, hi = 0.0, 1.0  # frames(lo) < m <= frames(hi), where reachable
+        for _ in range(iters):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if frames(mid) >= m else (mid, hi)
+        out.append(lo if abs(frames(lo) - m) < abs(frames(hi) - m) else hi)
+    return out
 
 
 def _predict_probs(obs: Mapping[str, Mapping[str, np.ndarray]], predict: str) -> np.ndarray:
@@ -293,6 +343,7 @@ def train(store: str | Path | None, cfg: FrameExitConfig | None = None, *, obser
     from frame_select_env.constants import STREAMS
     from frame_select_env.evaluation.runner import load_split
     from frame_select_env.selection import aggregate_predictions
+    from frame_select_env.store import FeatureStore
 
     cfg = cfg or FrameExitConfig()
     path = resolve_store(store, "store")
@@ -337,7 +388,12 @@ def train(store: str | Path | None, cfg: FrameExitConfig | None = None, *, obser
         if progress and (epoch % 50 == 0 or epoch == cfg.epochs - 1):
             print(f"frameexit epoch {epoch}: head {head_loss.item():.3f} gate "
                   f"{gate_loss.item():.3f}")
-    return FrameExitPolicy(net.eval(), cfg, observe, predict)
+    policy = FrameExitPolicy(net.eval(), cfg, observe, predict)
+    val = load_split(path, "val", [observe]) if len(FeatureStore(path).indices("val")) else None
+    if val is not None:  # the budget knob: thresholds for m = 1 .. T (frame scheme: views' mean)
+        policy.thresholds = calibrate_thresholds(
+            policy, {k: x.mean(2) for k, x in val.obs[observe].items()})
+    return policy
 
 
 def save(policy: FrameExitPolicy, path: str | Path) -> Path:
@@ -350,7 +406,8 @@ def save(policy: FrameExitPolicy, path: str | Path) -> Path:
     net = policy.module
     return save_checkpoint(METHOD, policy, {"input_dim": net.input_dim,
                                             "num_classes": net.num_classes,
-                                            "num_frames": net.num_frames}, path)
+                                            "num_frames": net.num_frames}, path,
+                           thresholds=[float(x) for x in policy.thresholds])
 
 
 def load(path: str | Path) -> FrameExitPolicy:
@@ -363,8 +420,9 @@ def load(path: str | Path) -> FrameExitPolicy:
     ckpt = load_checkpoint(path, METHOD, "FrameExit")
     net = load_weights(FrameExitNet(**ckpt["dims"]), ckpt, path, "FrameExit")
     return FrameExitPolicy(net, FrameExitConfig(**ckpt["config"]), ckpt["observe"],
-                           ckpt["predict"])
+                           ckpt["predict"], thresholds=list(ckpt.get("thresholds", [])))
 
 
-__all__ = ["FrameExitConfig", "FrameExitNet", "FrameExitPolicy", "exit_masks", "exit_order",
+__all__ = ["FrameExitConfig", "FrameExitNet", "FrameExitPolicy", "calibrate_thresholds",
+           "exit_masks", "exit_order",
            "load", "save", "train"]
