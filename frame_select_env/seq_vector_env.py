@@ -15,7 +15,7 @@ from frame_select_env.render import RENDER_MODES, render_ansi, render_rgb
 from frame_select_env.seq_core import SeqCore, SeqOptions
 from frame_select_env.seq_env import paid_view
 from frame_select_env.sources import options_signature
-from frame_select_env.vector_env import parse_autoreset_mode
+from frame_select_env.vector_env import check_num_envs, parse_autoreset_mode
 
 
 class FrameSelectionSeqVectorEnv(VectorEnv):
@@ -46,9 +46,7 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
     ) -> None:
         mode = parse_autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": mode}
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) \
-                or num_envs < 1:
-            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        check_num_envs(num_envs)
         opts = cast(SeqOptions, SeqOptions.from_kwargs(type(self).__name__,
                                                    {"store": store, **options}))
         self.options = opts

@@ -17,6 +17,13 @@ from frame_select_env.reward import selection_reward
 from frame_select_env.sources import EnvOptions, options_signature
 
 
+def check_num_envs(num_envs: Any) -> int:
+    """The vector envs' ``num_envs`` as an int, refused unless it is an int >= 1 (not a bool)."""
+    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+    return int(num_envs)
+
+
 def parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
     """An :class:`AutoresetMode` from itself or a name (``"SameStep"``, ``"same_step"``, ...)."""
     key = str(getattr(mode, "value", mode)).lower().replace("_", "").replace("-", "")
@@ -115,9 +122,7 @@ class FrameSelectionVectorEnv(VectorEnv):
     ) -> None:
         mode = parse_autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": mode}
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) \
-                or num_envs < 1:
-            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        check_num_envs(num_envs)
         # The options are the single env's (EnvOptions, declared once).
         opts = EnvOptions.from_kwargs(type(self).__name__, {"store": store, **options})
         self.options = opts
