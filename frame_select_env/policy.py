@@ -68,6 +68,37 @@ class SelectionPolicy(Protocol):
         ...
 
 
+@runtime_checkable
+class SequentialPolicy(Protocol):
+    """Chooses the next action of ``FrameSelectionSeq-v0`` episodes: a frame to pay for, or stop.
+
+    :attr name: short name used in tables and plots.
+
+    Optional extras understood by the sequential evaluation
+    (:func:`frame_select_env.evaluation.sequential.evaluate_sequential`):
+
+    * ``env_kwargs``: the ``FrameSelectionSeq-v0`` options the policy was made for (e.g.
+      ``{"max_frames": 8}``); the evaluation builds its env with them;
+    * ``macs_per_decision(num_frames) -> float``: the policy's own MACs for one ``act`` call
+      on one episode (a learned agent's network); the evaluation adds it once per decision
+      taken, the final stop included;
+    * ``reset(seed)``: restart the policy's own random generator.
+    """
+
+    name: str
+
+    def act(self, obs: Observation, action_masks: np.ndarray) -> np.ndarray:
+        """The next action of each episode.
+
+        :param obs: the batched observation (B, ...) of :meth:`frame_select_env.seq_core.SeqCore.
+            observe`: ``cheap_*``, ``expensive_*`` (zero where unpaid), ``paid``, ``prediction``,
+            ``budget``.
+        :param action_masks: (B, T + 1) bool, the unpaid frames and stop.
+        :return: (B,) ints in ``[0, T]`` (T = stop).
+        """
+        ...
+
+
 def _accepts_kwarg(fn: Callable[..., Any], name: str) -> bool:
     try:
         params = inspect.signature(fn).parameters

@@ -18,7 +18,7 @@ from gymnasium import spaces
 from frame_select_env.observations import ObservationSource
 from frame_select_env.reward import prediction_change_reward
 from frame_select_env.selection import fuse_streams
-from frame_select_env.sources import EnvOptions, _opt, make_source
+from frame_select_env.sources import EnvOptions, _opt, make_source, source_kwargs
 
 COST_UNITS = ("macs", "seconds")
 
@@ -121,8 +121,12 @@ class SeqCore:
             pay = others[0]
         if set(self.cheap._resolve_streams(store, pay, "pay")) & set(self.cheap.streams):
             raise ValueError(f"pay {pay!r} overlaps the cheap stream {cheap_name!r}")
-        self.expensive: ObservationSource = make_source(
-            dataclasses.replace(base, stream=pay))
+        # The expensive stream reads the cheap source's own store: in online mode that store
+        # computes every stream of a video at once, so each video is decoded and classified once.
+        kw = source_kwargs(dataclasses.replace(base, stream=pay))
+        kw.update(split=self.cheap.split, num_frames=self.cheap.num_frames,
+                  max_memory_bytes=self.cheap.max_memory_bytes)
+        self.expensive: ObservationSource = type(self.cheap)(store, **kw)
         self.cheap_name, self.pay_name = cheap_name, pay
         if options.view != "mean" and self.cheap.num_views != self.expensive.num_views:
             raise ValueError(f"streams {cheap_name!r} and {pay!r} have {self.cheap.num_views} "

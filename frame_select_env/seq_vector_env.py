@@ -15,7 +15,7 @@ from frame_select_env.render import RENDER_MODES, render_ansi, render_rgb
 from frame_select_env.seq_core import SeqCore, SeqOptions
 from frame_select_env.seq_env import paid_view
 from frame_select_env.sources import options_signature
-from frame_select_env.vector_env import check_num_envs, parse_autoreset_mode
+from frame_select_env.vector_env import check_num_envs, check_reset_rows, parse_autoreset_mode
 
 
 class FrameSelectionSeqVectorEnv(VectorEnv):
@@ -62,7 +62,28 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
         self._ended = np.zeros(self.num_envs, bool)  # NEXT_STEP / DISABLED: awaiting reset
         self._rewards: np.ndarray | None = None
 
-    def _draw(self, rows: np.ndarray) -> Any:
+    def _given(self, idx: Any, views: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Checked ``indices``/``views`` reset options (both needed with ``view="random"``)."""
+        random_view = self.core.cheap.view == "random"
+        if idx is None:
+            raise ValueError("reset: options['views'] needs options['indices'] too")
+        if views is not None and not random_view:
+            raise ValueError(f"reset: options['views'] needs view='random', not "
+                             f"{self.core.cheap.view!r}")
+        if views is None and random_view:
+            raise ValueError("reset: with view='random', options['indices'] needs "
+                             "options['views'] too")
+        idx = check_reset_rows(idx, "indices", self.num_envs, self.core.num_videos)
+        if views is not None:
+            views = check_reset_rows(views, "views", self.num_envs, self.core.cheap.num_views)
+        return idx, views
+
+    def _draw(self, rows: np.ndarray,
+              given: tuple[np.ndarray, np.ndarray | None] | None = None) -> Any:
+        """New episodes for ``rows``: drawn by each sub-env's generator, or the given videos."""
+        if given is not None:
+            idx, views = given
+            return self.core.start(idx[rows], None if views is None else views[rows])
         assert self._rngs is not None
         drawn = [self.core.draw(self._rngs[i]) for i in rows]
         idx = np.array([d[0] for d in drawn], np.int64)
@@ -75,8 +96,12 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
         """Start new episodes in every sub-env, or in those of ``options["reset_mask"]``.
 
         :param seed: an int (sub-env i gets ``seed + i``) or one seed per sub-env.
-        :param options: ``{"reset_mask": (N,) bool}`` to reset only some sub-envs.
-        :raises ValueError: a seed list of the wrong length, or an unknown option.
+        :param options: ``{"reset_mask": (N,) bool}`` to reset only some sub-envs;
+            ``{"indices": (N,) split positions, "views": (N,)}`` to pick the videos (and, with
+            ``view="random"``, the views) instead of drawing them, as in ``FrameSelection-v0``'s
+            vector env (with a mask, only the masked rows' entries are used).
+        :raises ValueError: a seed list of the wrong length, an unknown option, or indices or
+            views of the wrong shape or range.
         """
         if seed is not None:
             seeds = seed if isinstance(seed, list) else [int(seed) + i
@@ -89,11 +114,16 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
             self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
+        idx, views = options.pop("indices", None), options.pop("views", None)
         if options:
-            raise ValueError(f"reset: unknown options {sorted(options)}; use 'reset_mask'")
+            raise ValueError(f"reset: unknown options {sorted(options)}; use 'reset_mask', "
+                             f"'indices', 'views'")
+        given = None
+        if idx is not None or views is not None:
+            given = self._given(idx, views)
         if mask is None or self._state is None:
             rows = np.arange(self.num_envs)
-            self._state = self._draw(rows)
+            self._state = self._draw(rows, given)
         else:
             mask = np.asarray(mask, bool)
             if mask.shape != (self.num_envs,):
@@ -101,7 +131,7 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
                                  f"({self.num_envs},), got {mask.shape}")
             rows = np.flatnonzero(mask)
             if len(rows):
-                self.core.replace_rows(self._state, rows, self._draw(rows))
+                self.core.replace_rows(self._state, rows, self._draw(rows, given))
         self._ended[rows] = False
         self._rewards = None
         return self.core.observe(self._state), self.core.info(self._state)

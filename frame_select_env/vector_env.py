@@ -17,6 +17,24 @@ from frame_select_env.reward import selection_reward
 from frame_select_env.sources import EnvOptions, options_signature
 
 
+def check_reset_rows(values: Any, name: str, num_envs: int, bound: int) -> np.ndarray:
+    """``reset(options={name: values})`` as (num_envs,) int64 in ``[0, bound)``, else ValueError.
+
+    Shared by both vector envs' ``indices`` and ``views`` options.
+    """
+    arr = np.asarray(values)
+    # np.asarray(..., int64) would truncate 1.5 to 1 and take True as 1: refuse them
+    if arr.dtype.kind not in "iu" and arr.size:
+        raise ValueError(f"reset: options[{name!r}] must be integers, got dtype "
+                         f"{arr.dtype} ({np.ravel(arr)[:3].tolist()}...)")
+    arr = arr.astype(np.int64)
+    if arr.shape != (num_envs,):
+        raise ValueError(f"reset: options[{name!r}] must have shape ({num_envs},), got {arr.shape}")
+    if arr.min() < 0 or arr.max() >= bound:
+        raise ValueError(f"reset: options[{name!r}] out of range [0, {bound})")
+    return arr
+
+
 def check_num_envs(num_envs: Any) -> int:
     """The vector envs' ``num_envs`` as an int, refused unless it is an int >= 1 (not a bool)."""
     if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
@@ -176,31 +194,16 @@ class FrameSelectionVectorEnv(VectorEnv):
             raise ValueError(f"reset: unknown options {sorted(options)}; use 'indices', 'views'")
         if idx is None:
             idx = self._draw()
-        idx = self._check_rows(idx, "indices", self.source.num_videos)
+        idx = check_reset_rows(idx, "indices", self.num_envs, self.source.num_videos)
         if views is not None:
             if self.source.view != "random":
                 raise ValueError(f"reset: options['views'] needs view='random', not "
                                  f"{self.source.view!r}")
-            views = self._check_rows(views, "views", self.source.num_views)
+            views = check_reset_rows(views, "views", self.num_envs, self.source.num_views)
         obs = self._load(idx, views)
         self._needs_reset = False
         self._shown = None
         return obs, self._episode_info()
-
-    def _check_rows(self, values: Any, name: str, bound: int) -> np.ndarray:
-        arr = np.asarray(values)
-        # np.asarray(..., int64) would truncate 1.5 to 1 and take True as 1: refuse them
-        if arr.dtype.kind not in "iu" and arr.size:
-            raise ValueError(f"reset: options[{name!r}] must be integers, got dtype "
-                             f"{arr.dtype} ({np.ravel(arr)[:3].tolist()}...)")
-        arr = arr.astype(np.int64)
-        if arr.shape != (self.num_envs,):
-            raise ValueError(
-                f"reset: options[{name!r}] must have shape ({self.num_envs},), got {arr.shape}"
-            )
-        if arr.min() < 0 or arr.max() >= bound:
-            raise ValueError(f"reset: options[{name!r}] out of range [0, {bound})")
-        return arr
 
     def _episode_info(self) -> dict[str, Any]:
         src = self.source

@@ -201,6 +201,36 @@ def test_env_online_equals_store_mode(videos: Path, extracted: Path) -> None:
     stored.close()
 
 
+def test_seq_env_online_equals_store_mode(videos: Path, extracted: Path) -> None:
+    """FrameSelectionSeq-v0 in online mode: the store mode's episodes, each video computed once."""
+    kw = dict(split="test", view="center", max_frames=3, cost_weight=1.0)
+    online = gym.make("FrameSelectionSeq-v0", **_online(videos, **kw))
+    stored = gym.make("FrameSelectionSeq-v0", store=extracted, **kw)
+    assert online.observation_space == stored.observation_space
+    t = stored.unwrapped.num_frames
+    rewards = []
+    for i in range(N_VIDEOS):
+        obs_on, info_on = online.reset(options={"index": i})
+        obs_st, info_st = stored.reset(options={"index": i})
+        _assert_obs_equal(obs_on, obs_st)
+        for action in (2 * i + 1, t - 1, 2 * i + 1, t):
+            o_on, r_on, term_on, trunc_on, i_on = online.step(action)
+            o_st, r_st, term_st, trunc_st, i_st = stored.step(action)
+            _assert_obs_equal(o_on, o_st)
+            assert (r_on, term_on, trunc_on) == (r_st, term_st, trunc_st)
+            for k in ("video_id", "paid_frames", "prediction", "correct", "macs"):
+                assert i_on[k] == i_st[k], (i, k)
+            rewards.append(r_on)
+            if term_on or trunc_on:
+                break
+    assert len(set(rewards)) > 1
+    # both streams come from one online store: every video decoded and classified once
+    assert online.unwrapped.core.expensive.store is online.unwrapped.core.cheap.store
+    assert online.unwrapped.core.cheap.store.num_computed == N_VIDEOS
+    online.close()
+    stored.close()
+
+
 def test_vector_env_batches_with_workers(videos: Path, extracted: Path, tmp_path: Path) -> None:
     from frame_select_env.online import OPTION_KEYS
 

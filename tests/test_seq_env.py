@@ -182,6 +182,51 @@ def test_vector_autoreset_modes(mode: str) -> None:
         venv.step(np.array([1, 2]))
 
 
+def test_vector_reset_indices_and_rollout_match_single_env_episodes() -> None:
+    from frame_select_env.seq_rollout import rollout
+
+    venv = gym.make_vec("FrameSelectionSeq-v0", num_envs=3, max_frames=4, cost_weight=1.0,
+                        view="center", autoreset_mode="disabled")
+    _, info = venv.reset(options={"indices": np.array([5, 0, 5])})
+    assert info["index"].tolist() == [5, 0, 5]
+    _, info = venv.reset(options={"reset_mask": np.array([False, True, False]),
+                                  "indices": np.array([9, 2, 9])})
+    assert info["index"].tolist() == [5, 2, 5]  # only the masked row took its given index
+    for bad, match in (({"indices": np.array([0, 1])}, r"shape \(3,\)"),
+                       ({"indices": np.array([0, 1, 10_000])}, "out of range"),
+                       ({"indices": np.array([0.0, 1.0, 2.0])}, "must be integers"),
+                       ({"indices": np.array([0, 1, 2]), "views": np.array([0, 0, 0])},
+                        "needs view='random'"),
+                       ({"index": 3}, "unknown options")):
+        with pytest.raises(ValueError, match=match):
+            venv.reset(options=bad)
+
+    # a scripted policy: pays frames 3, 3 (a repeat), 17, then stops (or is truncated)
+    script = [3, 3, 17, T, T]
+
+    class Scripted:
+        name = "scripted"
+        calls: list[int] = []
+
+        def act(self, obs, masks):
+            self.calls.append(len(obs["paid"]))
+            return np.full(len(obs["paid"]), script[len(self.calls) - 1])
+
+    policy = Scripted()
+    core = venv.unwrapped.core
+    out = rollout(core, policy, np.array([7, 11]))
+    env = gym.make("FrameSelectionSeq-v0", max_frames=4, cost_weight=1.0, view="center")
+    for row, index in enumerate((7, 11)):
+        env.reset(options={"index": index})
+        rewards = [env.step(a)[1] for a in script[:4]]
+        assert out.rewards[:4, row].tolist() == pytest.approx(rewards)
+    assert out.actions[:, 0].tolist() == [3, 3, 17, T]
+    assert out.decisions.tolist() == [4, 4] and out.info["num_paid"].tolist() == [2, 2]
+    assert out.returns == pytest.approx(out.rewards.sum(0))
+    with pytest.raises(ValueError, match="out of range"):
+        rollout(core, policy, np.array([core.num_videos]))
+
+
 def test_env_checkers_pickle_spec_render() -> None:
     from gymnasium.utils.env_checker import check_env as gym_check
     from stable_baselines3.common.env_checker import check_env as sb3_check
