@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,11 +34,10 @@ import torch
 import torch.nn.functional as F
 
 from agents.as_agent import ASAgent, ASAgentConfig
-from frame_select_env.atomic import atomic_torch_save, atomic_write_csv
+from agents.training import EpochTrainer
 from frame_select_env.config import from_dict
-from frame_select_env.models.weights import load_torch_file
 from frame_select_env.reward import DEFAULT_OMEGA
-from frame_select_env.runtime import resolve_device, set_rng_state, torch_rng_state
+from frame_select_env.runtime import resolve_device
 from frame_select_env.store import FeatureStore
 from frame_select_env.vector_env import FrameSelectionVectorEnv
 
@@ -219,8 +218,9 @@ def describe_store(fp: Mapping[str, Any]) -> str:
             f"C={fp.get('num_classes')}, D={fp.get('feature_dims')})")
 
 
-def check_resume(state: Mapping[str, Any], config: ReinforceConfig, stream: str,
-                 store: Mapping[str, Any] | None, where: str = "checkpoint") -> None:
+def check_resume(state: Mapping[str, Any], config: Any, stream: str,
+                 store: Mapping[str, Any] | None, where: str = "checkpoint",
+                 checkpoint_format: str = "as_reinforce/1") -> None:
     """Refuse to continue a training checkpoint as a run it is not.
 
     A resumed run must be the same run: the same store (by contents, see
@@ -229,16 +229,20 @@ def check_resume(state: Mapping[str, Any], config: ReinforceConfig, stream: str,
     as an agent of fewer epochs than it has.
 
     :param state: a :meth:`ReinforceTrainer.state_dict`.
-    :param config: the options of the run that would continue it.
+    :param config: the options of the run that would continue it (a dataclass with
+        ``to_dict()`` and ``epochs``: :class:`ReinforceConfig` or the sequential trainer's).
     :param stream: the stream it would train.
     :param store: the :func:`store_fingerprint` of the store it would train on (``None``: not
         checked).
     :param where: where the checkpoint came from (a file), for the errors.
-    :raises ValueError: not a REINFORCE checkpoint, or another store, stream, config or a later
-        epoch; the message names both sides.
+    :param checkpoint_format: the ``format`` a checkpoint of this trainer has
+        (``seq_reinforce/1`` for :mod:`agents.seq_reinforce`).
+    :raises ValueError: not a checkpoint of this trainer, or another store, stream, config or a
+        later epoch; the message names both sides.
     """
-    if not isinstance(state, Mapping) or state.get("format") != "as_reinforce/1":
-        raise ValueError(f"{where}: not a REINFORCE training checkpoint")
+    if not isinstance(state, Mapping) or state.get("format") != checkpoint_format:
+        raise ValueError(f"{where}: not a REINFORCE training checkpoint (format "
+                         f"{checkpoint_format!r})")
     again = "resume with the same options or use a new output directory"
     saved_store = state.get("store")
     if saved_store and store and not same_store(saved_store, store):
@@ -259,11 +263,6 @@ def check_resume(state: Mapping[str, Any], config: ReinforceConfig, stream: str,
         raise ValueError(f"{where}: has already trained {epoch} epochs, more than epochs="
                          f"{config.epochs}; resume with epochs >= {epoch} (the run records the "
                          f"epochs its agents have) or use a new output directory")
-
-
-def write_log_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write the per-epoch training log as CSV (atomically)."""
-    atomic_write_csv(path, rows, LOG_COLUMNS, ".6g", extra_keys="ignore")
 
 
 def reinforce_losses(
@@ -299,8 +298,10 @@ def reinforce_losses(
     return loss_pg, loss_sampling
 
 
-class ReinforceTrainer:
+class ReinforceTrainer(EpochTrainer):
     """Trains one :class:`ASAgent` on one stream of a feature store.
+
+    Epochs, progress bar, logs and checkpoints: :class:`agents.training.EpochTrainer`.
 
     :param store: path of a feature store (or a :class:`frame_select_env.store.FeatureStore`).
     :param stream: ``rgb``, ``flow`` (a stream of the store) or ``fused``.
@@ -311,6 +312,10 @@ class ReinforceTrainer:
     :param progress: show a tqdm bar over epochs.
     :param split: the training split.
     """
+
+    log_columns = LOG_COLUMNS
+    bar_name = "REINFORCE"
+    checkpoint_what = "REINFORCE training checkpoint"
 
     def __init__(
         self,
@@ -367,18 +372,6 @@ class ReinforceTrainer:
         self.epoch = 0
         self.log: list[dict[str, Any]] = []
         self._tb: SummaryWriter | None = None
-
-    # ----------------------------------------------------------------------------- paths
-
-    @property
-    def checkpoint_path(self) -> Path | None:
-        """``checkpoint_<tag>.pt`` in the output directory (``None`` without one)."""
-        return None if self.out_dir is None else self.out_dir / f"checkpoint_{self.tag}.pt"
-
-    @property
-    def log_path(self) -> Path | None:
-        """``train_log_<tag>.csv`` in the output directory (``None`` without one)."""
-        return None if self.out_dir is None else self.out_dir / f"train_log_{self.tag}.csv"
 
     # ----------------------------------------------------------------------------- training
 
@@ -479,78 +472,19 @@ class ReinforceTrainer:
         self.log.append(row)
         return row
 
-    def train(self, until_epoch: int | None = None) -> list[dict[str, Any]]:
-        """Train from the current epoch up to ``until_epoch`` (default ``config.epochs``).
-
-        Saves a checkpoint and the CSV log after every epoch when ``out_dir`` is set.
-
-        :return: the log rows of every epoch so far.
-        """
-        until = self.config.epochs if until_epoch is None else min(until_epoch, self.config.epochs)
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=self.config.epochs, initial=self.epoch, desc=f"REINFORCE {self.tag}",
-                       unit="epoch", leave=False)
-        try:
-            while self.epoch < until:
-                row = self.train_epoch()
-                self._write_epoch(row)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(reward=f"{row['reward']:.2f}", acc=f"{row['accuracy']:.1f}",
-                                    p=f"{row['mean_p']:.2f}")
-        finally:
-            if bar is not None:
-                bar.close()
-            if self._tb is not None:
-                self._tb.close()
-                self._tb = None
-        return self.log
-
-    def _write_epoch(self, row: Mapping[str, Any]) -> None:
-        log_path = self.log_path
-        if self.out_dir is None or log_path is None:  # log_path is None exactly when out_dir is
-            return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.save_checkpoint()
-        write_log_csv(log_path, self.log)
-        if self.config.tensorboard:
-            if self._tb is None:
-                try:
-                    from torch.utils.tensorboard import SummaryWriter
-                except ImportError:  # tensorboard is optional
-                    self.config.tensorboard = False
-                    return
-                self._tb = SummaryWriter(str(self.out_dir / "tensorboard" / self.tag))
-            for key in LOG_COLUMNS[1:]:
-                self._tb.add_scalar(f"train/{key}", row[key], row["epoch"])
+    def bar_postfix(self, row: Mapping[str, Any]) -> dict[str, str]:
+        """The progress bar's figures: reward, accuracy and mean ``p^a`` of the epoch."""
+        return {"reward": f"{row['reward']:.2f}", "acc": f"{row['accuracy']:.1f}",
+                "p": f"{row['mean_p']:.2f}"}
 
     # ----------------------------------------------------------------------------- checkpoints
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly (tensors and primitives only)."""
-        return {
-            "format": "as_reinforce/1",
-            "epoch": self.epoch,
-            "config": self.config.to_dict(),
-            "stream": self.stream,
-            "store": self.store_fingerprint,
-            "model": {k: v.detach().cpu() for k, v in self.agent.state_dict().items()},
-            "agent_config": asdict(self.agent.config),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "baselines": torch.from_numpy(self.baselines.copy()),
-            "baseline_seen": torch.from_numpy(self.baseline_seen.copy()),
-            "rng": {
-                "order": self.rng.bit_generator.state,
-                "env": self.env.np_random.bit_generator.state,
-                "sampler": self.sampler.get_state(),
-                **torch_rng_state(),  # "torch", "cuda"
-            },
-            "log": [dict(r) for r in self.log],
-        }
+        state = {"format": "as_reinforce/1", "stream": self.stream,
+                 "store": self.store_fingerprint, **self.training_state()}
+        state["rng"]["env"] = self.env.np_random.bit_generator.state  # the views the env draws
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any], where: str = "checkpoint") -> None:
         """Resume from a :meth:`state_dict`: weights, optimizer, baselines, RNG states and log.
@@ -560,34 +494,8 @@ class ReinforceTrainer:
         :raises ValueError: not a REINFORCE checkpoint, or of another run (:func:`check_resume`).
         """
         check_resume(state, self.config, self.stream, self.store_fingerprint, where)
-        self.agent.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.baselines = state["baselines"].numpy().copy()
-        self.baseline_seen = state["baseline_seen"].numpy().copy()
-        rng = state["rng"]
-        self.rng.bit_generator.state = rng["order"]
-        self.env.np_random.bit_generator.state = rng["env"]
-        self.sampler.set_state(rng["sampler"])
-        set_rng_state(rng)  # torch's CPU and CUDA generators
-        self.epoch = int(state["epoch"])
-        self.log = [dict(r) for r in state["log"]]
-
-    def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the training state atomically (default: ``out_dir/checkpoint_<tag>.pt``)."""
-        path = Path(path) if path is not None else self.checkpoint_path
-        if path is None:
-            raise ValueError("save_checkpoint: no path and no out_dir")
-        return atomic_torch_save(self.state_dict(), path)
-
-    def load_checkpoint(self, path: str | os.PathLike | None = None) -> bool:
-        """Continue from a checkpoint; returns False when there is none."""
-        path = Path(path) if path is not None else self.checkpoint_path
-        if path is None or not path.is_file():
-            return False
-        state = load_torch_file(path, "REINFORCE training checkpoint")
-        self.load_state_dict(state, where=f"checkpoint {str(path)!r}")
-        return True
+        self.restore_training_state(state)
+        self.env.np_random.bit_generator.state = state["rng"]["env"]
 
 
 def train_agent(

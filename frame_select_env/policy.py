@@ -99,6 +99,20 @@ class SequentialPolicy(Protocol):
         ...
 
 
+def without_stop(action_masks: np.ndarray) -> np.ndarray:
+    """``FrameSelectionSeq-v0`` action masks with stop hidden wherever a frame can be paid.
+
+    A sequential policy acting on them pays its whole budget (``max_frames``): the sequential
+    form of the paper's test-time top-m.
+
+    :param action_masks: (B, T + 1) bool, the env's (column T is stop).
+    :return: a copy; stop stays allowed only where every frame is paid.
+    """
+    masks = np.array(action_masks, dtype=bool, copy=True)
+    masks[:, -1] = ~masks[:, :-1].any(-1)
+    return masks
+
+
 def _accepts_kwarg(fn: Callable[..., Any], name: str) -> bool:
     try:
         params = inspect.signature(fn).parameters

@@ -77,6 +77,8 @@ class SeqState:
     :param paid: (B, T) bool, frames paid for.
     :param order: (B, T) paid frame indices in the order paid, -1 after the last.
     :param steps: (B,) pay actions taken (repeats included).
+    :param max_frames: (B,) each episode's budget of pay actions (the env's ``max_frames``
+        unless a reset gave the episode its own).
     :param macs: (B,) MACs spent (the cheap pass included).
     :param seconds: (B,) seconds spent, likewise (NaN without measured seconds).
     :param prediction: (B, C) the current prediction.
@@ -90,6 +92,7 @@ class SeqState:
     paid: np.ndarray
     order: np.ndarray
     steps: np.ndarray
+    max_frames: np.ndarray
     macs: np.ndarray
     seconds: np.ndarray
     prediction: np.ndarray
@@ -216,14 +219,34 @@ class SeqCore:
             else None
         return idx, view
 
-    def start(self, idx: np.ndarray, views: np.ndarray | None) -> SeqState:
+    def check_max_frames(self, max_frames: Any, batch: int, what: str = "max_frames"
+                         ) -> np.ndarray:
+        """Per-episode budgets as (B,) int64 >= 1 (one int is every episode's); else ValueError.
+
+        :param max_frames: an int or B ints.
+        :param batch: B.
+        :param what: the argument's name, for the error.
+        """
+        arr = np.asarray(max_frames)
+        if arr.dtype.kind not in "iu" or arr.size not in (1, batch) or (arr.size and arr.min() < 1):
+            raise ValueError(f"{what} must be an int >= 1 or {batch} of them (most pay actions "
+                             f"per episode), got {max_frames!r}")
+        return np.broadcast_to(arr.reshape(-1).astype(np.int64), (batch,)).copy()
+
+    def start(self, idx: np.ndarray, views: np.ndarray | None,
+              max_frames: Any = None) -> SeqState:
         """B new episodes: the cheap stream paid on all T frames, nothing else yet.
 
         :param idx: (B,) split positions.
         :param views: (B,) views (``view="random"``) or ``None``.
+        :param max_frames: each episode's budget of pay actions (an int or (B,) ints);
+            ``None`` = the env's ``max_frames``. One agent can so be trained and evaluated at
+            several budgets, with ``budget`` in its observation.
         """
         idx = np.asarray(idx, np.int64)
         b, t = len(idx), self.num_frames
+        budgets = (np.full(b, self.max_frames, np.int64) if max_frames is None
+                   else self.check_max_frames(max_frames, b))
         cheap = self.cheap.gather(idx, views)
         expensive = self.expensive.gather(idx, views)
         state = SeqState(
@@ -232,7 +255,8 @@ class SeqCore:
             cheap={k: cheap[k] for k in ("features", "predictions")},
             expensive={k: expensive[k] for k in ("features", "predictions")},
             paid=np.zeros((b, t), bool), order=np.full((b, t), -1, np.int64),
-            steps=np.zeros(b, np.int64), macs=np.full(b, self.start_macs, np.float64),
+            steps=np.zeros(b, np.int64), max_frames=budgets,
+            macs=np.full(b, self.start_macs, np.float64),
             seconds=np.full(b, t * self.cheap_seconds, np.float64),
             prediction=np.zeros((b, self.num_classes), np.float32))
         state.prediction = self.predict(state)
@@ -263,7 +287,7 @@ class SeqCore:
 
     def budget_left(self, state: SeqState) -> np.ndarray:
         """(B,) fraction of the budget left: the tighter of pay actions and GMACs."""
-        left = 1.0 - state.steps / self.max_frames
+        left = 1.0 - state.steps / state.max_frames
         if self.budget_macs is not None:
             span = self.budget_macs - self.start_macs
             left = np.minimum(left, (self.budget_macs - state.macs) / span)
@@ -337,7 +361,7 @@ class SeqCore:
         cost = np.where(pay, self.step_cost, 0.0)
         reward = np.where(pay, change - self.cost_weight * cost, 0.0).astype(np.float32)
         state.prediction = after
-        over_budget = state.steps >= self.max_frames
+        over_budget = state.steps >= state.max_frames
         if self.budget_macs is not None:
             # truncate when the next frame no longer fits, so the budget is never overspent
             over_budget |= state.macs + self.pay_macs > self.budget_macs
@@ -362,6 +386,7 @@ class SeqCore:
             "paid_order": state.order.copy(),
             "num_paid": state.paid.sum(-1),
             "steps": state.steps.copy(),
+            "max_frames": state.max_frames.copy(),
             "macs": state.macs.copy(),
             "seconds": state.seconds.copy(),
             "prediction": pred,

@@ -63,7 +63,8 @@ class FrameSelectionSeqEnv(gym.Env):
 
     ## Episode End
 
-    Terminated on stop. Truncated after a pay step when ``max_frames`` pay actions are used,
+    Terminated on stop. Truncated after a pay step when ``max_frames`` pay actions are used
+    (the env's, or the episode's own from ``reset(options={"max_frames": b})``),
     when the next frame would exceed ``budget_gmacs``, or when every frame is paid.
 
     ## Info
@@ -101,7 +102,9 @@ class FrameSelectionSeqEnv(gym.Env):
         """Start an episode on a drawn video, or ``options={"index": i}`` (and ``"view"``).
 
         :param seed: seeds the env's generator.
-        :param options: ``{"index": i, "view": k}`` (either optional).
+        :param options: ``{"index": i, "view": k, "max_frames": b}`` (each optional):
+            ``max_frames`` gives this episode its own budget of pay actions (one agent, several
+            budgets; ``budget`` in the observation is its fraction left).
         :raises ValueError: an unknown option or one out of range.
         """
         super().reset(seed=seed)
@@ -117,9 +120,15 @@ class FrameSelectionSeqEnv(gym.Env):
                 raise ValueError(f"reset: options['view'] {v} needs view='random' and a view "
                                  f"in [0, {self.core.cheap.num_views})")
             view = v
+        budget = None
+        if "max_frames" in options:
+            budget = self.core.check_max_frames(options.pop("max_frames"), 1,
+                                                "reset: options['max_frames']")
         if options:
-            raise ValueError(f"reset: unknown options {sorted(options)}; use 'index', 'view'")
-        self._state = self.core.start(np.array([idx]), None if view is None else np.array([view]))
+            raise ValueError(f"reset: unknown options {sorted(options)}; use 'index', 'view', "
+                             f"'max_frames'")
+        self._state = self.core.start(np.array([idx]), None if view is None else np.array([view]),
+                                      budget)
         self._ended = False
         self._reward = None
         return self._obs(), self._info()
@@ -131,7 +140,8 @@ class FrameSelectionSeqEnv(gym.Env):
         info = {k: v[0] for k, v in self.core.info(self._state).items()}
         order = info.pop("paid_order")
         info["paid_frames"] = [int(i) for i in order if i >= 0]
-        for k in ("label", "index", "view", "num_paid", "steps", "prediction", "cheap_prediction"):
+        for k in ("label", "index", "view", "num_paid", "steps", "max_frames", "prediction",
+                  "cheap_prediction"):
             info[k] = int(info[k])
         for k in ("macs", "seconds"):
             info[k] = float(info[k])

@@ -55,7 +55,8 @@ def _act_fn(policy: Any) -> Callable[[dict[str, np.ndarray], np.ndarray], Any]:
     raise TypeError(f"a sequential policy needs act(obs, action_masks); got {policy!r}")
 
 
-def rollout(core: SeqCore, policy: Any, indices: Any, views: Any = None) -> SeqRollout:
+def rollout(core: SeqCore, policy: Any, indices: Any, views: Any = None,
+            max_frames: Any = None) -> SeqRollout:
     """One episode per entry of ``indices``, batched, each until it stops or is truncated.
 
     :param core: the env's core (``env.unwrapped.core`` or ``vector_env.core``).
@@ -65,6 +66,8 @@ def rollout(core: SeqCore, policy: Any, indices: Any, views: Any = None) -> SeqR
     :param views: (B,) views with ``view="random"``; ``None`` otherwise (a random-view core then
         shows the view each episode's index selects: use ``view="mean"`` or ``"center"`` to
         evaluate).
+    :param max_frames: each episode's budget of pay actions (an int or (B,) ints); ``None`` =
+        the env's ``max_frames``.
     :return: the finished episodes.
     :raises ValueError: an index out of range, or a policy action the env refuses (named).
     """
@@ -75,13 +78,13 @@ def rollout(core: SeqCore, policy: Any, indices: Any, views: Any = None) -> SeqR
     if views is None and core.cheap.view == "random":
         raise ValueError("rollout: a view='random' core needs views=; pass one per index")
     act = _act_fn(policy)
-    state = core.start(idx, None if views is None else np.asarray(views, np.int64))
+    state = core.start(idx, None if views is None else np.asarray(views, np.int64), max_frames)
     b, t = len(idx), core.num_frames
     running = np.ones(b, bool)
     actions, rewards, active = [], [], []
-    # Every pay step pays a frame or repeats one; max_frames (<= T) pay actions end an
-    # episode, so T + 1 steps bound any policy.
-    for _ in range(t + 1):
+    # An episode ends after its max_frames pay actions (repeats count) at the latest, so
+    # max_frames + 1 steps (the last a stop) bound any policy.
+    for _ in range(int(state.max_frames.max(initial=0)) + 1):
         if not running.any():
             break
         rows = np.flatnonzero(running)

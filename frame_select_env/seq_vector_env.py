@@ -99,7 +99,9 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
         :param options: ``{"reset_mask": (N,) bool}`` to reset only some sub-envs;
             ``{"indices": (N,) split positions, "views": (N,)}`` to pick the videos (and, with
             ``view="random"``, the views) instead of drawing them, as in ``FrameSelection-v0``'s
-            vector env (with a mask, only the masked rows' entries are used).
+            vector env (with a mask, only the masked rows' entries are used);
+            ``{"max_frames": int or (N,) ints}`` gives the reset episodes their own budgets
+            (autoresets go back to the env's ``max_frames``).
         :raises ValueError: a seed list of the wrong length, an unknown option, or indices or
             views of the wrong shape or range.
         """
@@ -115,9 +117,13 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         idx, views = options.pop("indices", None), options.pop("views", None)
+        budgets = options.pop("max_frames", None)
         if options:
             raise ValueError(f"reset: unknown options {sorted(options)}; use 'reset_mask', "
-                             f"'indices', 'views'")
+                             f"'indices', 'views', 'max_frames'")
+        if budgets is not None:
+            budgets = self.core.check_max_frames(budgets, self.num_envs,
+                                                 "reset: options['max_frames']")
         given = None
         if idx is not None or views is not None:
             given = self._given(idx, views)
@@ -132,6 +138,8 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
             rows = np.flatnonzero(mask)
             if len(rows):
                 self.core.replace_rows(self._state, rows, self._draw(rows, given))
+        if budgets is not None:
+            self._state.max_frames[rows] = budgets[rows]
         self._ended[rows] = False
         self._rewards = None
         return self.core.observe(self._state), self.core.info(self._state)

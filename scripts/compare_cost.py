@@ -13,7 +13,11 @@ fused prediction of its kept frames (select-before-compute). Then evaluates on t
 * ``confidence_rgb``: the m most confident RGB frames, flow on those only;
 * ``as``: the paper (an agent per stream; both streams on all T frames);
 * ``as_rgb_only``: observes RGB, predicts fused; flow on the kept frames only;
-* ``as_rgb_paper``: the paper's RGB agent choosing the frames of both streams (no retraining).
+* ``as_rgb_paper``: the paper's RGB agent choosing the frames of both streams (no retraining);
+* sequential agents on ``FrameSelectionSeq-v0`` (``--seq-agents``, default ``seq-stop`` and
+  ``seq-confidence``): rgb on all T frames, flow paid frame by frame, at most m flow frames;
+  ``seq-as:runs/seq_as`` adds the sequential AS agents of ``scripts/train_seq_agent.py``,
+  ``maskable_ppo:PATH`` / ``ppo:PATH`` a sequential SB3 run of ``train_sb3.py``.
 
 Cost per video (:mod:`frame_select_env.cost`): GMACs of the CNNs on every crop computed plus the
 agents', and seconds on this machine's CPU (one core): decoding, optical flow (the store's DIS,
@@ -23,12 +27,15 @@ and ``s_tvl1``: had flow been the paper's TV-L1), CNNs, the agents' measured tim
 
     python scripts/compare_cost.py --out runs/cost
     python scripts/compare_cost.py --out runs/cost --measure   # re-measure seconds here first
+    python scripts/compare_cost.py --out runs/cost --seq-agents seq-stop seq-confidence \
+        seq-as:runs/seq_as maskable_ppo:runs/mppo
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +43,7 @@ from typing import Any
 from agents.as_agent import ASPolicy
 from agents.reinforce import ReinforceConfig, ReinforceTrainer
 from baselines_zoo.policies import ConfidencePolicy, RandomPolicy, UniformPolicy
-from baselines_zoo.registry import AgentSpecError, parse_agent_specs
+from baselines_zoo.registry import AgentSpecError, parse_agent_specs, parse_seq_agent_specs
 from frame_select_env.atomic import atomic_write_text
 from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import option, parse
@@ -47,6 +54,7 @@ from frame_select_env.evaluation import (
     ObservingPolicy,
     cost_table,
     evaluate_policies,
+    evaluate_sequential,
     load_split,
     plot_accuracy_vs_cost,
     summarize,
@@ -81,6 +89,10 @@ class Args:
     agents: list[str] = option([], "more agents, as compare_agents.py --agents takes them (e.g. "
                                    "scsampler mgsampler ocsampler:runs/oc), costed the same way",
                                nargs="*")
+    seq_agents: list[str] = option(
+        ["seq-stop", "seq-confidence"], "sequential agents on FrameSelectionSeq-v0 (seq-stop, "
+        "seq-random, seq-uniform, seq-confidence, seq-oracle at every --ms budget; seq-as:PATH, "
+        "maskable_ppo:PATH, ppo:PATH at their own), costed the same way", nargs="*")
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -113,46 +125,57 @@ def train(store: Path, stream: str, base: dict[str, Any], seed: int, **extra: An
     return trainer.agent.cpu().eval()
 
 
-def verdict(rows: list[dict[str, Any]]) -> list[str]:
-    """The verdict lines on the issue's target.
+def verdict(rows: list[dict[str, Any]], candidates: Sequence[str] = ("as_rgb_only",)
+            ) -> list[str]:
+    """The verdict lines on the target, for each select-before-compute candidate.
 
-    The target: AS observing RGB within 1 point of paper AS's best fused accuracy while cutting
-    its per-video cost by >= 50% (flow included).
+    The target: within 1 point of paper AS's best fused accuracy while cutting its per-video
+    cost by >= 50% (flow included).
 
-    :param rows: the evaluation rows (with ``as`` and ``as_rgb_only``).
-    :return: one line per cost column.
+    :param rows: the evaluation rows (with ``as`` and the candidates).
+    :param candidates: the agents judged (``as_rgb_only``; the sequential agents).
+    :return: the reference line, then one line per candidate and cost column.
     """
     fused = [r for r in rows if r["stream"] == "fused" and r["scheme"] == "frame"]
     summary = summarize(fused, ("agent", "m", "threshold"))
     paper = [e for e in summary if e["agent"] == "as"]
-    ours = [e for e in summary if e["agent"] == "as_rgb_only"]
-    if not paper or not ours:
+    if not paper:
         return ["target: not evaluated (missing agents)"]
     best = max(paper, key=lambda e: e["accuracy"])
     lines = [f"paper AS best fused accuracy: {best['accuracy']:.1f}% at "
              f"{_budget(best)}, {best['gmacs']:.3f} GMACs, {best['seconds']:.3f} s, "
              f"{best['seconds_tvl1']:.2f} s with TV-L1 per video"]
-    for column, what in (("gmacs", "GMACs"), ("seconds", "seconds (DIS, as extracted)"),
-                         ("seconds_tvl1", "seconds (TV-L1)")):
-        ok = [e for e in ours if e["accuracy"] >= best["accuracy"] - 1.0
-              and e[column] <= 0.5 * best[column]]
-        close = [e for e in ours if e["accuracy"] >= best["accuracy"] - 1.0]
-        if ok:
-            e = min(ok, key=lambda e: e[column])
-            lines.append(f"{what}: MET by as_rgb_only at {_budget(e)}: {e['accuracy']:.1f}% "
-                         f"({e['accuracy'] - best['accuracy']:+.1f}), {e[column]:.3f} vs "
-                         f"{best[column]:.3f} ({100 * (1 - e[column] / best[column]):.0f}% less)")
-        elif close:
-            e = min(close, key=lambda e: e[column])
-            lines.append(f"{what}: NOT MET: the cheapest as_rgb_only point within 1 point "
-                         f"({_budget(e)}, {e['accuracy']:.1f}%) saves only "
-                         f"{100 * (1 - e[column] / best[column]):.0f}%")
-        else:
-            e = max(ours, key=lambda e: e["accuracy"])
-            lines.append(f"{what}: NOT MET: as_rgb_only's best accuracy {e['accuracy']:.1f}% "
-                         f"({_budget(e)}) is more than 1 point below; it costs "
-                         f"{100 * (1 - e[column] / best[column]):.0f}% less there")
+    for agent in candidates:
+        ours = [e for e in summary if e["agent"] == agent]
+        if not ours:
+            lines.append(f"{agent}: not evaluated (missing rows)")
+            continue
+        for column, what in (("gmacs", "GMACs"), ("seconds", "seconds (DIS, as extracted)"),
+                             ("seconds_tvl1", "seconds (TV-L1)")):
+            lines.append(_verdict_line(agent, what, column, ours, best))
     return lines
+
+
+def _verdict_line(agent: str, what: str, column: str, ours: list[dict[str, Any]],
+                  best: dict[str, Any]) -> str:
+    """One candidate's verdict on one cost column against paper AS's best point."""
+    ok = [e for e in ours if e["accuracy"] >= best["accuracy"] - 1.0
+          and e[column] <= 0.5 * best[column]]
+    close = [e for e in ours if e["accuracy"] >= best["accuracy"] - 1.0]
+    if ok:
+        e = min(ok, key=lambda e: e[column])
+        return (f"{agent}, {what}: MET at {_budget(e)}: {e['accuracy']:.1f}% "
+                f"({e['accuracy'] - best['accuracy']:+.1f}), {e[column]:.3f} vs "
+                f"{best[column]:.3f} ({100 * (1 - e[column] / best[column]):.0f}% less)")
+    if close:
+        e = min(close, key=lambda e: e[column])
+        return (f"{agent}, {what}: NOT MET: the cheapest point within 1 point "
+                f"({_budget(e)}, {e['accuracy']:.1f}%) saves only "
+                f"{100 * (1 - e[column] / best[column]):.0f}%")
+    e = max(ours, key=lambda e: e["accuracy"])
+    return (f"{agent}, {what}: NOT MET: its best accuracy {e['accuracy']:.1f}% "
+            f"({_budget(e)}) is more than 1 point below; it costs "
+            f"{100 * (1 - e[column] / best[column]):.0f}% less there")
 
 
 def _budget(e: dict[str, Any]) -> str:
@@ -191,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:  # a bad spec fails here, before any training
         entries = parse_agent_specs(args.agents)
+        seq_entries = parse_seq_agent_specs(args.seq_agents)
     except AgentSpecError as err:
         raise SystemExit(f"error: {err}") from None
     base = load_config(args.config, args.epochs)
@@ -230,18 +254,33 @@ def main(argv: list[str] | None = None) -> int:
             except AgentSpecError as err:
                 raise SystemExit(f"error: {err}") from None
             rows += evaluate_policies(more, fs, include_all=False, **common)
+        if seq_entries:
+            try:
+                sequential = {e.name: e.policies(budgets=ms, seed=seed) for e in seq_entries}
+            except AgentSpecError as err:
+                raise SystemExit(f"error: {err}") from None
+            rows += evaluate_sequential(sequential, fs, "test", seed=seed,
+                                        env_kwargs={"num_frames": base.get("num_frames")},
+                                        seconds_flow_methods=("tvl1",))
         print(f"seed {seed}: trained 3 agents in {time.perf_counter() - t0:.0f} s")
-    order = {a: i for i, a in enumerate(AGENT_ORDER)}
-    rows.sort(key=lambda r: (order.get(r["agent"], 99), r["stream"], r["m"], r["seed"]))
+    # the known agents first, then the others in the order they were given (not interleaved)
+    order = {a: i for i, a in enumerate(dict.fromkeys([*AGENT_ORDER,
+                                                       *(r["agent"] for r in rows)]))}
+    rows.sort(key=lambda r: (order[r["agent"]], r["stream"], r["m"], r["seed"]))
     write_csv(out / "results.csv", rows, kind="cost")
     table = cost_table(rows, "fused", "frame", extra=("seconds_tvl1",))
     table = table.replace("| seconds_tvl1 |", "| s / video, TV-L1 |")
-    lines = verdict(rows)
+    seq_names = [e.name for e in seq_entries]
+    learned_seq = [e.name for e in seq_entries if e.kind != "builtin"]
+    lines = verdict(rows, ("as_rgb_only", *learned_seq))
     note = (f"Built-in store, test split ({len(data.labels)} videos, {data.num_frames} frames x "
             f"10 crops), mean ± std over {args.seeds} seed(s). GMACs: CNN MACs on every crop "
             f"computed + the agents'. Seconds: decode + flow + CNN + agent on one core of "
             f"{cost.get('seconds', {}).get('machine', {}).get('cpu', '?')}; 's / video, TV-L1' "
-            f"prices the flow with TV-L1 instead of the store's DIS.")
+            f"prices the flow with TV-L1 instead of the store's DIS."
+            + (f" Sequential agents ({', '.join(seq_names)}; FrameSelectionSeq-v0): rgb on all "
+               f"T frames and crops, flow on the paid frames' crops; their budget m is the "
+               f"most flow frames paid, 'frames' the mean paid." if seq_names else ""))
     text = (f"# Compute-aware selection\n\n{note}\n\n{table}\n## Target\n\n"
             + "\n".join(f"* {line}" for line in lines) + "\n\n## Cost figures\n\n```\n"
             + cost_summary(cost) + "\n```\n")
@@ -250,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                           costs=(("gmacs", "GMACs per video"),
                                  ("seconds", "seconds per video (DIS flow)"),
                                  ("seconds_tvl1", "seconds per video (TV-L1 flow)")),
-                          stream="fused", scheme="frame",
+                          stream="fused", scheme="frame", sequential=seq_names,
                           title="Fused two-stream accuracy vs cost per video (built-in test split)")
     print(table)
     print("\n".join(lines))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-r"""Train a Stable-Baselines3 agent on FrameSelection-v0.
+r"""Train a Stable-Baselines3 agent on FrameSelection-v0 or FrameSelectionSeq-v0.
 
 Examples::
 
@@ -7,10 +7,12 @@ Examples::
         --out runs/ppo_bilstm
     python scripts/train_sb3.py --algo sac --policy mlp --n-timesteps 20000 --out runs/sac \
         --store my_store.h5 --stream flow
+    python scripts/train_sb3.py --env FrameSelectionSeq-v0 --algo maskable_ppo --out runs/mppo
 
 Writes OUT/model.zip, OUT/config.yaml and OUT/progress.csv (SB3's CSV logger). Hyperparameters
-come from baselines_zoo/hyperparams/<algo>.yml (key FrameSelection-v0); ``--set key=value``
-overrides single entries (values parsed as YAML). ``--resume`` continues from OUT/checkpoint.zip.
+come from baselines_zoo/hyperparams/<algo>.yml (key: the env id); ``--set key=value`` overrides
+single entries (values parsed as YAML). ``--resume`` continues from OUT/checkpoint.zip.
+``maskable_ppo`` (sb3-contrib) needs the action masks only FrameSelectionSeq-v0 has.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from baselines_zoo.sb3_policies import POLICY_NAMES
-from baselines_zoo.train import ALGOS, quick_eval, train_sb3
+from baselines_zoo.seq_sb3 import SEQ_ENV_ID
+from baselines_zoo.train import (
+    ALGOS,
+    ENV_ID,
+    ENV_IDS,
+    check_algo_env,
+    quick_eval,
+    quick_eval_seq,
+    train_sb3,
+)
 from frame_select_env.cli import option, parse
 from frame_select_env.overrides import parse_overrides
 
@@ -27,15 +38,19 @@ from frame_select_env.overrides import parse_overrides
 class Args:
     """The arguments of ``train_sb3.py``."""
 
-    algo: str = option(help="SB3 algorithm", choices=ALGOS)
+    algo: str = option(help="SB3 algorithm (maskable_ppo: sb3-contrib, FrameSelectionSeq-v0 "
+                            "only)", choices=ALGOS)
     out: str = option(help="run directory")
+    env: str = option(ENV_ID, "the env: one-step selection or the sequential, budgeted one",
+                      choices=ENV_IDS)
     policy: str | None = option(None, "network (default: the YAML's 'policy')",
                                 choices=POLICY_NAMES)
     n_timesteps: int | None = option(None, "env steps (= videos seen; default: the YAML's)")
     seed: int = option(0, "seed of the agent and the env")
     store: str | None = option(None, "feature store (default: the built-in one)")
     stream: str = option("rgb", "the stream the agent reads: rgb, flow (any stream of the store) "
-                                "or fused")
+                                "or fused; for FrameSelectionSeq-v0 the cheap stream, seen on "
+                                "all frames")
     hyperparams: str | None = option(None, "YAML file (default: the zoo's)")
     set: list[str] = option([], "override hyperparameters, e.g. --set n_envs=4 n_steps=32",
                             nargs="*", metavar="KEY=VALUE")
@@ -44,8 +59,13 @@ class Args:
     progress: bool = option(True, "a progress bar")
     device: str = option("cpu", "torch device of the agent")
     threads: int = option(1, "torch CPU threads")
-    eval_split: str = option("val", "print a quick frame-based accuracy on this split "
-                                    "('' to skip)")
+    eval_split: str = option("val", "print a quick accuracy on this split ('' to skip): "
+                                    "frame-based top-m, or for FrameSelectionSeq-v0 the "
+                                    "deterministic episodes with all crops averaged")
+
+    def __post_init__(self) -> None:
+        """Refuse an algorithm the env cannot train (e.g. maskable_ppo on FrameSelection-v0)."""
+        check_algo_env(self.algo, self.env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,10 +80,17 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out, store=args.store, stream=args.stream, hyperparams=args.hyperparams,
         overrides=overrides, progress_bar=args.progress,
         save_freq=args.save_freq, resume=args.resume, device=args.device,
-        num_threads=args.threads,
+        num_threads=args.threads, env_id=args.env,
     )
     print(f"saved {path}")
-    if args.eval_split:
+    if args.eval_split and args.env == SEQ_ENV_ID:
+        row = quick_eval_seq(path, args.eval_split)
+        if row:
+            print(f"{args.eval_split} accuracy, {row['agent']} (deterministic, fused, all crops "
+                  f"averaged): {row['accuracy']:.1f}% with {row['frames_paid']:.2f} "
+                  f"{row['pay']} frames paid per video; {row['cheap']} alone on all frames: "
+                  f"{row['cheap_accuracy']:.1f}%")
+    elif args.eval_split:
         rows = quick_eval(path, args.eval_split)
         for agent in dict.fromkeys(r["agent"] for r in rows):
             cells = ", ".join(f"m={r['m']}: {r['accuracy']:.1f}%" for r in rows

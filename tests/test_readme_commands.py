@@ -49,6 +49,8 @@ SMALL_SIZE: dict[str, list[str]] = {
     "scripts/compare_cost.py": ["--seeds", "1", "--epochs", "3"],
     "scripts/train_selector.py": ["--set", "epochs=2"],
     "scripts/compare_field.py": ["--seeds", "1", "--epochs", "2", "--ms", "4,8"],
+    "scripts/train_seq_agent.py": ["--epochs", "1", "--seeds", "1", "--budgets", "4", "--set",
+                                   "num_episodes=2", "hidden_size=16", "proj_dim=16"],
 }
 #: documented commands this test does not run, with the reason
 NOT_RUN = {
@@ -65,6 +67,8 @@ EXPECTED_OUTPUTS = {
     "python scripts/extract_features.py --list examples/ucf101_clips.txt": [],
     "python scripts/merge_stores.py runs/clips.h5.shard0": ["runs/clips_merged.h5"],
     "python scripts/train_selector.py --method frameexit": ["runs/frameexit/frameexit.pt"],
+    "python scripts/train_seq_agent.py --out runs/seq_as": [
+        "runs/seq_as/results.csv", "runs/seq_as/seed_0/seq_agent.pt", "runs/seq_as/table.md"],
     "python scripts/compare_field.py --out runs/field": [
         "runs/field/table.md", "runs/field/results.csv", "runs/field/accuracy_vs_gmacs.png"],
 }

@@ -287,3 +287,34 @@ def test_store_mode_seq_env_imports_neither_torch_nor_cv2() -> None:
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "HEAVY [] PIPELINE []" in out.stdout, out.stdout
+
+
+def test_per_episode_budgets_single_vector_and_rollout() -> None:
+    from frame_select_env.seq_rollout import rollout
+
+    env = gym.make("FrameSelectionSeq-v0", view="center", max_frames=8)
+    obs, info = env.reset(options={"index": 0, "max_frames": 2})
+    assert info["max_frames"] == 2 and obs["budget"][0] == 1.0
+    obs, _, _, truncated, _ = env.step(0)
+    assert obs["budget"][0] == 0.5 and not truncated
+    _, _, _, truncated, _ = env.step(1)
+    assert truncated  # the episode's own budget, not the env's 8
+    _, info = env.reset(options={"index": 0})
+    assert info["max_frames"] == 8
+    for bad in (0, 1.5, [2, 3]):
+        with pytest.raises(ValueError, match="options\\['max_frames'\\]"):
+            env.reset(options={"max_frames": bad})
+    venv = gym.make_vec("FrameSelectionSeq-v0", num_envs=2, view="center", max_frames=8,
+                        autoreset_mode="disabled")
+    _, info = venv.reset(seed=0, options={"max_frames": np.array([1, 3])})
+    assert info["max_frames"].tolist() == [1, 3]
+
+    def pay_first_unpaid(obs, masks):
+        return np.argmax(masks, axis=1)  # never stops: the budget ends every episode
+
+    out = rollout(env.unwrapped.core, pay_first_unpaid, np.array([0, 1, 2]),
+                  max_frames=np.array([1, 3, 2]))
+    assert out.decisions.tolist() == [1, 3, 2] and out.info["num_paid"].tolist() == [1, 3, 2]
+    assert out.actions.shape[0] == 3  # the longest budget bounds the rollout
+    env.close()
+    venv.close()

@@ -1,8 +1,9 @@
 """Files from elsewhere: no code runs from a model file, and unreadable checkpoints say why.
 
 * An SB3 ``model.zip`` whose ``data`` holds a pickle (``":serialized:"``) that would run a shell
-  command when unpickled is refused by the comparison (``ppo:PATH``) and by
-  ``train_sb3(resume=True)``, naming the file, and the command never runs.
+  command when unpickled is refused by the comparison (``ppo:PATH``), by
+  ``train_sb3(resume=True)`` and, for a ``FrameSelectionSeq-v0`` model, by ``load_seq_sb3``,
+  naming the file, and the command never runs.
 * Truncated, empty, garbage and code-holding torch files give one ``ValueError`` naming the file
   and the problem, from the REINFORCE resume, the ``as:`` agent spec and ``load_agent``.
 """
@@ -100,6 +101,29 @@ def test_hostile_sb3_zip_is_refused_and_runs_nothing(ppo_run: Path, store: Path,
         assert str(run / "checkpoint.zip") in str(err.value) and problem in str(err.value)
         assert not marker.exists(), "a pickle from the model file was run"
     assert json.loads(zipfile.ZipFile(run / "checkpoint.zip").read("data"))["num_timesteps"] == 16
+
+
+def test_hostile_seq_sb3_zip_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    from baselines_zoo.seq_sb3 import load_seq_sb3
+
+    marker = tmp_path / "PWNED"
+    run = tmp_path / "seq"
+    train_sb3("maskable_ppo", env_id="FrameSelectionSeq-v0", policy="bilstm", n_timesteps=16,
+              out=run, progress_bar=False,
+              overrides={**TINY_PPO, "extractor_kwargs": {"proj_dim": 4, "hidden_size": 4}})
+    good = load_seq_sb3(run)  # the untouched model loads
+
+    def bare_policy_class(data: dict) -> None:
+        data["policy_class"] = {":serialized:": _payload(marker)}
+
+    hostile = _rewrite_data(run / "model.zip", tmp_path / "hostile.zip", bare_policy_class)
+    shutil.move(hostile, run / "model.zip")
+    with pytest.raises(ValueError) as err:
+        load_seq_sb3(run / "model.zip")
+    assert str(run / "model.zip") in str(err.value)
+    assert "'policy_class' is a pickle not in the layout" in str(err.value)
+    assert not marker.exists(), "a pickle from the model file was run"
+    assert good.name == "maskable_ppo"
 
 
 def test_forged_sb3_entries_are_dropped_unread(ppo_run: Path, tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ Along the data path:
   of a split (:func:`load_split`, :func:`policy_importance`, :func:`evaluate_importance`,
   :func:`evaluate_policies`);
 * :mod:`~frame_select_env.evaluation.costing`: the rows' cost columns (select-before-compute);
+* :mod:`~frame_select_env.evaluation.sequential`: sequential agents (``FrameSelectionSeq-v0``)
+  rolled out into the same rows, costed the same way (:func:`evaluate_sequential`);
 * :mod:`~frame_select_env.evaluation.results`: the row schema, the results CSV files
   (:func:`write_csv`, :func:`read_csv`) and the mean over seeds (:func:`summarize`);
 * :mod:`~frame_select_env.evaluation.tables`: the Markdown and console tables;
@@ -29,6 +31,9 @@ _SUBMODULES = {
                "policy_masks",
                "select_and_aggregate", "evaluate_importance", "evaluate_policies"),
     "costing": ("COST_METRICS", "RowCosting", "observed_streams"),
+    "sequential": ("SEQ_VIEW", "SeqEpisodes", "cost_model_macs", "evaluate_sequential",
+                   "has_own_cost", "run_episodes", "sequential_costing", "sequential_row",
+                   "split_info"),
     "results": ("ROW_COLUMNS", "COMPARISON_COLUMNS", "CSV_FORMATS", "CsvFormat", "csv_columns",
                 "write_csv", "read_csv", "is_finite", "summarize", "metric_by_m"),
     "tables": ("METRIC_TEXT", "ORACLE_MARK", "CROSS_MARK", "display_name", "summary_cells",

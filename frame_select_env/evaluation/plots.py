@@ -78,7 +78,7 @@ def plot_accuracy_vs_cost(rows: Sequence[Mapping[str, Any]], path: str | os.Path
                           costs: Sequence[tuple[str, str]] = (
                               ("gmacs", "GMACs per video"), ("seconds", "seconds per video")),
                           stream: str | None = None, scheme: str | None = None,
-                          title: str = "") -> None:
+                          title: str = "", sequential: Sequence[str] = ()) -> None:
     """Plot accuracy against cost per video: one panel per cost column, one line per agent.
 
     Points are means over seeds (error bars: std of accuracy); adaptive-budget (threshold) rows
@@ -91,6 +91,8 @@ def plot_accuracy_vs_cost(rows: Sequence[Mapping[str, Any]], path: str | os.Path
     :param stream: the stream shown (default ``fused`` when present, else the first).
     :param scheme: the scheme shown (default the first in ``rows``).
     :param title: figure title.
+    :param sequential: agents of ``FrameSelectionSeq-v0`` (drawn with squares and dash-dotted
+        lines, so they stand apart from the one-step methods beside them).
     """
     import matplotlib
 
@@ -102,10 +104,13 @@ def plot_accuracy_vs_cost(rows: Sequence[Mapping[str, Any]], path: str | os.Path
     scheme = scheme or next(iter(dict.fromkeys(r["scheme"] for r in rows)))
     chosen = [r for r in rows if r["stream"] == stream and r["scheme"] == scheme]
     summary = summarize(chosen, ("agent", "m", "threshold"))
+    seq = set(sequential)
     agents = list(dict.fromkeys(r["agent"] for r in chosen))
     uses_label = {r["agent"]: bool(r.get("uses_label")) for r in rows}
     fig, axes = plt.subplots(1, len(costs), figsize=(5.2 * len(costs), 4.2), squeeze=False)
-    colors = plt.get_cmap("tab10")
+    # ten colours while they suffice; twenty for the long tables that add sequential agents
+    palette = 10 if len(agents) <= 10 else 20
+    colors = plt.get_cmap(f"tab{palette}")
     for j, (column, label) in enumerate(costs):
         ax = axes[0, j]
         for k, agent in enumerate(agents):
@@ -114,13 +119,14 @@ def plot_accuracy_vs_cost(rows: Sequence[Mapping[str, Any]], path: str | os.Path
             if agent == "all":  # the same every-frame prediction at every m: one point
                 topm = topm[:1]
             thr = [e for e in pts if e["threshold"] is not None]
-            color = colors(k % 10)
+            color = colors(k % palette)
             name = f"{agent} {ORACLE_MARK}" if uses_label.get(agent) else agent
             if topm:
+                style = "--" if uses_label.get(agent) else "-." if agent in seq else "-"
                 ax.errorbar([e[column] for e in topm], [e["accuracy"] for e in topm],
-                            yerr=[e["accuracy_std"] for e in topm], marker="o", ms=3,
-                            color=color, label=name, capsize=2,
-                            linestyle="--" if uses_label.get(agent) else "-")
+                            yerr=[e["accuracy_std"] for e in topm],
+                            marker="s" if agent in seq else "o", ms=3, color=color,
+                            label=name, capsize=2, linestyle=style)
                 spread = len({round(e[column], 9) for e in topm}) > 1
                 for e in topm:
                     if spread:  # m labels only where the points are apart
