@@ -43,10 +43,10 @@ LINKED = ("scripts", "examples", "configs", "frame_select_env", "agents", "basel
 #: appended to each script's documented command line to keep the suite small
 SMALL_SIZE: dict[str, list[str]] = {
     "scripts/train_reinforce.py": ["--epochs", "3", "--seeds", "1", "--eval-m", "4,8"],
-    "scripts/train_sb3.py": ["--n-timesteps", "256"],
+    "scripts/train_sb3.py": ["--n-timesteps", "256", "--eval-split", "", "--set", "n_envs=2"],
     "scripts/compare_agents.py": ["--seeds", "1"],
     "scripts/extract_features.py": ["--num-frames", "5"],
-    "scripts/compare_cost.py": ["--seeds", "1", "--epochs", "3"],
+    "scripts/compare_cost.py": ["--seeds", "1", "--epochs", "3", "--ms", "4", "8"],
     "scripts/train_selector.py": ["--set", "epochs=2"],
     "scripts/compare_field.py": ["--seeds", "1", "--epochs", "2", "--ms", "4,8"],
     "scripts/train_seq_agent.py": ["--epochs", "1", "--seeds", "1", "--budgets", "4", "--set",
