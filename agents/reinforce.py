@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from agents.as_agent import ASAgent, ASAgentConfig
 from agents.training import EpochTrainer
-from frame_select_env.config import from_dict
+from frame_select_env.config import from_dict, load_yaml
 from frame_select_env.reward import DEFAULT_OMEGA
 from frame_select_env.runtime import resolve_device
 from frame_select_env.store import FeatureStore
@@ -216,6 +216,31 @@ def describe_store(fp: Mapping[str, Any]) -> str:
     """A :func:`store_fingerprint` for a message: the path, the videos and the sizes."""
     return (f"{fp.get('path')!r} ({fp.get('videos')} videos, T={fp.get('num_frames')}, "
             f"C={fp.get('num_classes')}, D={fp.get('feature_dims')})")
+
+
+def check_run_store(config_path: Path, store: FeatureStore) -> None:
+    """Refuse ``--resume`` into a run directory whose ``config.yaml`` names another store.
+
+    Compared by :func:`store_fingerprint` (a moved copy is the same store); run directories
+    written before the fingerprint existed are compared by resolved path. Nothing is checked
+    when the file does not exist.
+
+    :param config_path: the run's ``config.yaml``.
+    :param store: the store the resumed run would train on.
+    :raises ValueError: another store; the message names both.
+    """
+    if not config_path.is_file():
+        return
+    fp = store_fingerprint(store)
+    old = load_yaml(config_path, "run config")
+    old_fp, old_store = old.get("store_fingerprint"), old.get("store")
+    other = (not same_store(old_fp, fp) if isinstance(old_fp, dict) else
+             old_store is not None and Path(old_store).resolve() != Path(store.path).resolve())
+    if other:
+        was = describe_store(old_fp) if isinstance(old_fp, dict) else repr(old_store)
+        raise ValueError(f"--resume: {str(config_path)!r} records the run's feature store "
+                         f"{was}, not --store {describe_store(fp)}; resume with that store or "
+                         f"use a new --out")
 
 
 def check_resume(state: Mapping[str, Any], config: Any, stream: str,

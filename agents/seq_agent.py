@@ -203,20 +203,6 @@ class SeqASAgent(BiLSTMEncoder):
         return torch.softmax(self.logits(obs, action_masks), dim=-1)
 
 
-class _Logits:
-    """``module(obs)`` view of the agent for :func:`frame_select_env.cost.macs.count_macs`."""
-
-    def __init__(self, agent: SeqASAgent) -> None:
-        self.agent = agent
-
-    def modules(self) -> Any:
-        """The agent's modules (where ``count_macs`` looks for ``nn.LSTM``)."""
-        return self.agent.modules()
-
-    def __call__(self, obs: Mapping[str, Any]) -> torch.Tensor:
-        return self.agent.logits(obs)
-
-
 @dataclass
 class SeqASPolicy:
     """:class:`frame_select_env.policy.SequentialPolicy` adapter: the agent's most likely action.
@@ -262,7 +248,8 @@ class SeqASPolicy:
                     obs[f"{stream}_features"] = torch.zeros(1, num_frames, dim)
                 if "predictions" in cfg.kinds:
                     obs[f"{stream}_predictions"] = torch.full((1, num_frames, c), 1.0 / c)
-            self._macs[num_frames] = float(count_macs(_Logits(self.agent), obs))
+            # forward = logits + softmax; the softmax has no multiply-accumulates to count
+            self._macs[num_frames] = float(count_macs(self.agent, obs))
         return self._macs[num_frames]
 
 

@@ -462,44 +462,33 @@ def quick_eval(model_path: str | os.PathLike, split: str = "val",
                              ms=ms, schemes=("frame",))
 
 
-def quick_eval_seq(model_path: str | os.PathLike, split: str = "val") -> dict[str, Any]:
-    """Accuracy and frames paid of a ``FrameSelectionSeq-v0`` model on ``split``, deterministic.
+def quick_eval_seq(model_path: str | os.PathLike, split: str = "val") -> list[dict[str, Any]]:
+    """A ``FrameSelectionSeq-v0`` model on ``split`` beside the cheap stream alone.
 
-    Every video of the split once, with all crops averaged (``view="mean"``) and the run's other
-    env options, through :func:`frame_select_env.seq_rollout.rollout`; beside it the cheap
-    stream alone on all frames (``info["cheap_correct"]``).
+    The sequential evaluation (:func:`frame_select_env.evaluation.evaluate_sequential`: every
+    video once, all crops averaged, deterministic actions, the run's env options) of the model
+    and of ``seq-stop`` (no expensive frame: the cheap stream on all frames).
 
     :param model_path: ``model.zip`` written by :func:`train_sb3` for ``FrameSelectionSeq-v0``.
     :param split: evaluation split.
-    :return: ``agent``, ``split``, ``videos``, ``accuracy`` and ``cheap_accuracy`` (%),
-        ``frames_paid`` and ``gmacs`` (means per video), ``return`` (mean), ``cheap`` and
-        ``pay`` (the streams); ``{}`` when the split has no videos.
+    :return: the model's row, then the cheap stream's (``accuracy``, ``frames`` paid,
+        ``gmacs`` per video, ...); ``[]`` when the split has no videos.
     """
+    from baselines_zoo.seq_policies import SeqStopPolicy
     from baselines_zoo.seq_sb3 import load_seq_sb3
-    from frame_select_env.seq_rollout import rollout
+    from frame_select_env.evaluation import evaluate_sequential
 
     policy = load_seq_sb3(model_path)
-    store = read_run_config(model_path).get("store")
-    fs = FeatureStore(store_or_builtin(store))
+    store = store_or_builtin(read_run_config(model_path).get("store"))
+    fs = FeatureStore(store)
     try:
         if len(fs.indices(split)) == 0:
-            return {}
+            return []
     finally:
         fs.close()
-    env = gym.make(SEQ_ENV_ID, **{**policy.env_kwargs, "store": store, "split": split,
-                                  "view": "mean"})
-    try:
-        core = env.unwrapped.core  # type: ignore[attr-defined]
-        out = rollout(core, policy, np.arange(core.num_videos))
-    finally:
-        env.close()
-    info = out.info
-    return {"agent": policy.name, "split": split, "videos": int(core.num_videos),
-            "accuracy": 100.0 * float(np.mean(info["correct"])),
-            "cheap_accuracy": 100.0 * float(np.mean(info["cheap_correct"])),
-            "frames_paid": float(np.mean(info["num_paid"])),
-            "gmacs": float(np.mean(info["macs"])) / 1e9, "return": float(out.returns.mean()),
-            "cheap": core.cheap_name, "pay": core.pay_name}
+    cheap = f"{policy.env_kwargs.get('stream', 'cheap stream')} alone"
+    return evaluate_sequential({policy.name: policy, cheap: SeqStopPolicy(name=cheap)}, store,
+                               split, env_kwargs=policy.env_kwargs)
 
 
 def load_sb3(path: str | os.PathLike, algo: str | None = None, device: str = "cpu") -> Any:

@@ -35,8 +35,7 @@ from agents.reinforce import (
     ReinforceConfig,
     ReinforceTrainer,
     check_resume,
-    describe_store,
-    same_store,
+    check_run_store,
     store_fingerprint,
 )
 from frame_select_env.atomic import atomic_write_text
@@ -132,19 +131,8 @@ def resume_states(out: Path, store: FeatureStore, jobs: list[tuple[str, str, Rei
     :return: tag -> training checkpoint, for the tags that have one.
     :raises ValueError: another store, options or a later epoch; the message names both.
     """
+    check_run_store(out / "config.yaml", store)
     fp = store_fingerprint(store)
-    old_config = out / "config.yaml"
-    if old_config.is_file():
-        old = load_yaml(old_config, "run config")
-        old_fp, old_store = old.get("store_fingerprint"), old.get("store")
-        # run directories written before the fingerprint existed: compare the resolved paths
-        other = (not same_store(old_fp, fp) if isinstance(old_fp, dict) else
-                 old_store is not None and Path(old_store).resolve() != Path(store.path).resolve())
-        if other:
-            was = describe_store(old_fp) if isinstance(old_fp, dict) else repr(old_store)
-            raise ValueError(f"--resume: {str(old_config)!r} records the run's feature store "
-                             f"{was}, not --store {describe_store(fp)}; resume with that store or "
-                             f"use a new --out")
     states = {}
     for tag, stream, cfg in jobs:
         path = out / f"checkpoint_{tag}.pt"

@@ -28,6 +28,7 @@ from baselines_zoo.train import (
     check_algo_env,
     quick_eval,
     quick_eval_seq,
+    read_run_config,
     train_sb3,
 )
 from frame_select_env.cli import option, parse
@@ -84,12 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"saved {path}")
     if args.eval_split and args.env == SEQ_ENV_ID:
-        row = quick_eval_seq(path, args.eval_split)
-        if row:
-            print(f"{args.eval_split} accuracy, {row['agent']} (deterministic, fused, all crops "
-                  f"averaged): {row['accuracy']:.1f}% with {row['frames_paid']:.2f} "
-                  f"{row['pay']} frames paid per video; {row['cheap']} alone on all frames: "
-                  f"{row['cheap_accuracy']:.1f}%")
+        rows = quick_eval_seq(path, args.eval_split)
+        if rows:
+            model, cheap = rows
+            pay = read_run_config(path).get("pay", "expensive")
+            print(f"{args.eval_split} accuracy, {model['agent']} (deterministic, fused, all crops "
+                  f"averaged): {model['accuracy']:.1f}% with {model['frames']:.2f} {pay} frames "
+                  f"paid, {model['gmacs']:.3f} GMACs per video; {cheap['agent']} on all "
+                  f"frames: {cheap['accuracy']:.1f}%")
     elif args.eval_split:
         rows = quick_eval(path, args.eval_split)
         for agent in dict.fromkeys(r["agent"] for r in rows):

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 import yaml
 
-from agents.reinforce import describe_store, same_store, store_fingerprint
+from agents.reinforce import check_run_store, store_fingerprint
 from agents.seq_agent import load_seq_policies
 from agents.seq_reinforce import SeqReinforceConfig, SeqReinforceTrainer
 from baselines_zoo.seq_policies import make_seq_policies
@@ -102,18 +102,6 @@ def load_config(args: Args) -> SeqReinforceConfig:
     return SeqReinforceConfig.from_dict(data, where=f"config {str(path)!r}")
 
 
-def check_run_dir(out: Path, fingerprint: dict[str, Any], resume: bool) -> None:
-    """Refuse ``--resume`` into a run directory of another store (before anything is written)."""
-    old_config = out / "config.yaml"
-    if not resume or not old_config.is_file():
-        return
-    old_fp = load_yaml(old_config, "run config").get("store_fingerprint")
-    if isinstance(old_fp, dict) and not same_store(old_fp, fingerprint):
-        raise SystemExit(f"--resume: {str(old_config)!r} records the run's feature store "
-                         f"{describe_store(old_fp)}, not {describe_store(fingerprint)}; resume "
-                         f"with that store or use a new --out")
-
-
 def train_one(store: Path, cfg: SeqReinforceConfig, folder: Path, tag: str, resume: bool,
               progress: bool) -> tuple[Path, list[dict[str, Any]]]:
     """Train (or resume, or find finished) one agent; its saved file and training log."""
@@ -153,7 +141,11 @@ def run(args: Args) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
     out = Path(args.out) if args.out else Path("runs") / f"seq_as_{stamp}"
     fingerprint = store_fingerprint(store)
-    check_run_dir(out, fingerprint, args.resume)
+    if args.resume:  # before anything in --out is rewritten
+        try:
+            check_run_store(out / "config.yaml", store)
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seed, args.seed + args.seeds))
     num_frames = int(config.num_frames or store.num_frames)  # a budget of None is every frame

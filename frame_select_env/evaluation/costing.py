@@ -37,16 +37,19 @@ class RowCosting:
     """Cost columns of the rows: the store's cost model plus the agents' own cost.
 
     :param cost: ``"auto"`` (the store's cost dict), a cost dict, or ``None`` (NaN columns).
-    :param store: the :class:`~frame_select_env.store.FeatureStore` the split was read from.
-    :param data: the loaded split, a :class:`~frame_select_env.evaluation.runner.SplitData` (its
-        rows, frames, views and batch size); typed ``Any`` because the runner imports this
-        module, and the import-linter contracts keep the evaluation free of cycles.
+    :param store: the :class:`~frame_select_env.store.FeatureStore` the videos are read from.
+    :param rows: (B,) the videos' store rows (the cost model reads per-video frame counts);
+        ``None`` where unknown.
+    :param batch: B, the videos evaluated.
+    :param frames: positions in the stored T of the T frames read (``None``: all).
+    :param num_frames: T.
+    :param num_views: the crops per frame.
     :param seconds_flow_methods: flow methods priced in extra ``seconds_<method>`` columns.
     :raises ValueError: for a ``cost`` string other than ``"auto"``.
     """
 
-    def __init__(self, cost: Any, store: Any, data: Any,
-                 seconds_flow_methods: Sequence[str]) -> None:
+    def __init__(self, cost: Any, store: Any, rows: Any, batch: int, frames: Any,
+                 num_frames: int, num_views: int, seconds_flow_methods: Sequence[str]) -> None:
         from frame_select_env.cost import CostModel, store_cost
 
         if isinstance(cost, str):
@@ -54,16 +57,29 @@ class RowCosting:
                 raise ValueError(f"evaluate_policies: cost must be 'auto', a cost dict or None, "
                                  f"got {cost!r}")
             cost = store_cost(store) if store is not None else None
-        self.num_frames = data.num_frames
-        self.num_views = int(next(iter(data.obs.values()))["predictions"].shape[2])
+        self.num_frames = int(num_frames)
+        self.num_views = int(num_views)
         self.models: dict[str | None, CostModel] = {}
         if cost is not None:
-            self.models[None] = CostModel(cost, data.rows, data.frames)
+            self.models[None] = CostModel(cost, rows, frames)
             for method in seconds_flow_methods:
-                self.models[method] = CostModel(cost, data.rows, data.frames, flow_method=method)
+                self.models[method] = CostModel(cost, rows, frames, flow_method=method)
         self.extra = list(seconds_flow_methods)
-        self.batch = len(data.labels)
+        self.batch = int(batch)
         self._agent_macs: dict[int, float] = {}
+
+    @classmethod
+    def for_split(cls, cost: Any, store: Any, data: Any,
+                  seconds_flow_methods: Sequence[str]) -> RowCosting:
+        """The costing of a loaded split.
+
+        :param data: a :class:`~frame_select_env.evaluation.runner.SplitData` (typed ``Any``
+            because the runner imports this module, and the import-linter contracts keep the
+            evaluation free of cycles).
+        """
+        views = int(next(iter(data.obs.values()))["predictions"].shape[2])
+        return cls(cost, store, data.rows, len(data.labels), data.frames, data.num_frames, views,
+                   seconds_flow_methods)
 
     def agent_macs(self, policy: Any) -> float:
         """MACs of a learned agent per video (one pass per view); 0 for score rules.

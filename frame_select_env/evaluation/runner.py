@@ -309,8 +309,8 @@ def evaluate_policies(
     missing = [s for s in streams if s not in data.obs]
     if missing:
         raise ValueError(f"evaluate_policies: the loaded split has no stream(s) {missing}")
-    costing = RowCosting(cost, store if data.store is None else data.store, data,
-                       seconds_flow_methods)
+    costing = RowCosting.for_split(cost, store if data.store is None else data.store, data,
+                                   seconds_flow_methods)
     info: dict[str, Any] = {"label": data.labels, "video_id": data.video_ids}
     if data.relevance is not None:
         info["relevance"] = data.relevance

@@ -40,7 +40,6 @@ import numpy as np
 from frame_select_env.evaluation.costing import RowCosting
 from frame_select_env.evaluation.metrics import accuracy, mean_class_accuracy, precision
 from frame_select_env.evaluation.results import ROW_COLUMNS
-from frame_select_env.evaluation.runner import SplitData
 from frame_select_env.policy import _accepts_kwarg
 from frame_select_env.seq_core import SeqCore
 from frame_select_env.seq_rollout import rollout
@@ -164,14 +163,8 @@ def sequential_costing(core: SeqCore, cost: Any = "auto",
     :return: the costing.
     """
     src = core.cheap
-    # RowCosting reads only the split's shape (B, T, V), its store rows and its frame subset;
-    # a zero-stride stand-in gives the shape without holding any prediction
-    shape = (src.num_videos, core.num_frames, src.num_views, core.num_classes)
-    data = SplitData(obs={core.cheap_name: {"predictions": np.broadcast_to(np.float32(0), shape)}},
-                     labels=np.asarray(src.labels), video_ids=np.asarray(src.video_ids),
-                     relevance=None, num_classes=core.num_classes, streams=[core.cheap_name],
-                     rows=src.rows, frames=src.frames, store=src.store)
-    return RowCosting(cost, src.store, data, seconds_flow_methods)
+    return RowCosting(cost, src.store, src.rows, src.num_videos, src.frames, core.num_frames,
+                      src.num_views, seconds_flow_methods)
 
 
 def _paid_masks(core: SeqCore, paid: np.ndarray) -> dict[str, np.ndarray]:
