@@ -1,7 +1,8 @@
 """Agents for ``FrameSelection-v0``: the paper's AS agent.
 
-What every evaluated policy is (:class:`~frame_select_env.policy.SelectionPolicy`) is part of the
-env's core, :mod:`frame_select_env.policy`.
+What every evaluated policy is (:class:`~frame_select_env.core.policy.SelectionPolicy`) is part of
+the
+env's core, :mod:`frame_select_env.core.policy`.
 
 * :mod:`agents.as_agent`: the attention-aware sampling BiLSTM (:class:`ASAgent`, :class:`ASPolicy`,
   :func:`save_agent`, :func:`load_agent`).

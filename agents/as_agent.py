@@ -29,11 +29,11 @@ import torch
 from torch import nn
 
 from agents.encoder import BiLSTMEncoder
-from frame_select_env.atomic import atomic_torch_save
-from frame_select_env.config import from_dict
-from frame_select_env.constants import STATES
-from frame_select_env.models.weights import load_torch_file
-from frame_select_env.policy import Observation
+from frame_select_env.core.config import from_dict
+from frame_select_env.core.constants import STATES
+from frame_select_env.core.policy import Observation
+from frame_select_env.pipeline.models.weights import load_torch_file
+from frame_select_env.store.atomic import atomic_torch_save
 
 CHECKPOINT_FORMAT = "as_agent/1"
 MULTI_CHECKPOINT_FORMAT = "as_agents/1"
@@ -162,7 +162,7 @@ class ASAgent(BiLSTMEncoder):
 
 
 class ASPolicy:
-    """:class:`frame_select_env.policy.SelectionPolicy` adapter: scores are the agent's ``p^a``.
+    """:class:`~frame_select_env.core.policy.SelectionPolicy` adapter: scores are ``p^a``.
 
     :param agent: a trained :class:`ASAgent` (put in eval mode here).
     :param name: table name.

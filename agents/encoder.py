@@ -4,7 +4,7 @@ Each part of the state (``features`` (T, D), ``predictions`` (T, C)) is projecte
 own ``Linear -> LayerNorm -> ReLU`` (so a 1024-d feature does not drown a small probability vector),
 the parts are concatenated, optionally passed through dropout, and a bidirectional LSTM reads the
 T frames. :class:`agents.as_agent.ASAgent` and
-:class:`baselines_zoo.sb3_policies.BiLSTMExtractor` both inherit it.
+:class:`baselines_zoo.sb3.policies.BiLSTMExtractor` both inherit it.
 """
 
 from __future__ import annotations

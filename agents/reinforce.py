@@ -35,11 +35,11 @@ import torch.nn.functional as F
 
 from agents.as_agent import ASAgent, ASAgentConfig
 from agents.training import EpochTrainer
-from frame_select_env.config import from_dict, load_yaml
-from frame_select_env.reward import DEFAULT_OMEGA
-from frame_select_env.runtime import resolve_device
+from frame_select_env.core.config import from_dict, load_yaml
+from frame_select_env.core.reward import DEFAULT_OMEGA
+from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
+from frame_select_env.pipeline.runtime import resolve_device
 from frame_select_env.store import FeatureStore
-from frame_select_env.vector_env import FrameSelectionVectorEnv
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
@@ -92,7 +92,7 @@ class ReinforceConfig:
     :param observe: the stream(s) the agent sees (``None`` = the trainer's ``stream``, the
         paper); e.g. ``observe="rgb", predict="fused"`` trains select-before-compute: the agent
         reads only the cheap RGB states and is rewarded on the fused prediction of its kept
-        frames (:class:`frame_select_env.observations.ObservationSource`).
+        frames (:class:`frame_select_env.envs.observations.ObservationSource`).
     :param predict: the stream(s) the reward's prediction uses (``None`` = ``stream``).
     :param seed: the one seed of the run.
     :param device: ``cpu``, ``cuda``, ``cuda:1``, ...

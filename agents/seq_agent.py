@@ -33,11 +33,11 @@ import torch
 from torch import nn
 
 from agents.encoder import BiLSTMEncoder
-from frame_select_env.atomic import atomic_torch_save
-from frame_select_env.config import from_dict
-from frame_select_env.constants import STATES
-from frame_select_env.models.weights import load_torch_file
-from frame_select_env.policy import Observation, without_stop
+from frame_select_env.core.config import from_dict
+from frame_select_env.core.constants import STATES
+from frame_select_env.core.policy import Observation, without_stop
+from frame_select_env.pipeline.models.weights import load_torch_file
+from frame_select_env.store.atomic import atomic_torch_save
 
 CHECKPOINT_FORMAT = "seq_as_agent/1"
 #: A masked action's logit: far below any real one, and finite, so softmax stays NaN-free.
@@ -205,7 +205,7 @@ class SeqASAgent(BiLSTMEncoder):
 
 @dataclass
 class SeqASPolicy:
-    """:class:`frame_select_env.policy.SequentialPolicy` adapter: the agent's most likely action.
+    """:class:`~frame_select_env.core.policy.SequentialPolicy` adapter: the most likely action.
 
     :param agent: a trained :class:`SeqASAgent` (put in eval mode).
     :param name: table name.
@@ -236,7 +236,7 @@ class SeqASPolicy:
     def macs_per_decision(self, num_frames: int) -> float:
         """MACs of one decision (one pass of the agent over the T frames of one episode)."""
         if num_frames not in self._macs:
-            from frame_select_env.cost.macs import count_macs
+            from frame_select_env.pipeline.cost.macs import count_macs
 
             cfg = self.agent.config
             c = cfg.num_classes

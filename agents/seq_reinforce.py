@@ -1,7 +1,8 @@
 """REINFORCE for the sequential AS agent on ``FrameSelectionSeq-v0`` (Algorithm 1, carried over).
 
 The paper's recipe, from one decision per video to one per step: for every training video, N
-episodes run on the env's own batched step (:func:`frame_select_env.seq_rollout.rollout`), each
+episodes run on the env's own batched step
+(:func:`frame_select_env.envs.sequential.rollout.rollout`), each
 action drawn from the agent's softmax over the unpaid frames and stop. The env scores every step
 (Eq. 4's rule between the predictions before and after it, minus the frame's cost), and the loss
 of an episode is
@@ -32,12 +33,12 @@ import torch
 from agents.reinforce import BASELINE_INITS, BASELINE_MODES, check_resume, store_fingerprint
 from agents.seq_agent import SeqAgentConfig, SeqASAgent, SeqASPolicy, save_seq_agent
 from agents.training import EpochTrainer
-from frame_select_env.config import from_dict
-from frame_select_env.policy import without_stop
-from frame_select_env.reward import DEFAULT_OMEGA
-from frame_select_env.runtime import resolve_device
-from frame_select_env.seq_env import FrameSelectionSeqEnv
-from frame_select_env.seq_rollout import rollout
+from frame_select_env.core.config import from_dict
+from frame_select_env.core.policy import without_stop
+from frame_select_env.core.reward import DEFAULT_OMEGA
+from frame_select_env.envs.sequential.env import FrameSelectionSeqEnv
+from frame_select_env.envs.sequential.rollout import rollout
+from frame_select_env.pipeline.runtime import resolve_device
 from frame_select_env.store import FeatureStore
 
 CHECKPOINT_FORMAT = "seq_reinforce/1"

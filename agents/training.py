@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from frame_select_env.atomic import atomic_torch_save, atomic_write_csv
-from frame_select_env.models.weights import load_torch_file
-from frame_select_env.runtime import set_rng_state, torch_rng_state
+from frame_select_env.pipeline.models.weights import load_torch_file
+from frame_select_env.pipeline.runtime import set_rng_state, torch_rng_state
+from frame_select_env.store.atomic import atomic_torch_save, atomic_write_csv
 
 
 class EpochTrainer:

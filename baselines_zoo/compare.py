@@ -16,7 +16,7 @@ and figures are the evaluation's (:mod:`frame_select_env.evaluation`). Outputs:
 * ``accuracy_vs_m.png``: accuracy against m, one line per agent with a mean ± std band;
 * ``accuracy_vs_cost.png``: fused (else per-stream) accuracy against GMACs and seconds per video
   (the cost columns ``frames, gmacs, seconds``; the store's cost dict,
-  :mod:`frame_select_env.cost`);
+  :mod:`frame_select_env.pipeline.cost`);
 * ``selections.png``: which frames each agent keeps on a few test videos.
 
 Policies whose choice depends on m are handled by the evaluation: a policy with ``for_m(m)``
@@ -34,8 +34,7 @@ from typing import Any
 import numpy as np
 
 from baselines_zoo.registry import AgentEntry, parse_agent_specs
-from frame_select_env.atomic import atomic_write_text
-from frame_select_env.constants import DEFAULT_MS, SCHEMES, STREAMS
+from frame_select_env.core.constants import DEFAULT_MS, SCHEMES, STREAMS
 from frame_select_env.evaluation.plots import (
     plot_accuracy_vs_cost,
     plot_accuracy_vs_m,
@@ -45,6 +44,7 @@ from frame_select_env.evaluation.results import COMPARISON_COLUMNS, write_csv
 from frame_select_env.evaluation.runner import evaluate_policies, load_split
 from frame_select_env.evaluation.tables import cost_table, display_name, markdown_table
 from frame_select_env.store import FeatureStore
+from frame_select_env.store.atomic import atomic_write_text
 
 
 def _input_shapes(store: FeatureStore, streams: Sequence[str]) -> dict[str, dict[str, tuple]]:
@@ -144,8 +144,8 @@ def plot_selections(entries: Sequence[AgentEntry], store: str | os.PathLike,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from frame_select_env.observations import ObservationSource
-    from frame_select_env.policy import policy_scores, scores_to_action
+    from frame_select_env.core.policy import policy_scores, scores_to_action
+    from frame_select_env.envs.observations import ObservationSource
 
     src = ObservationSource(store, split, stream, view="center")
     if src.num_frames is None:  # ObservationSource sets it to the number of kept frames
@@ -256,7 +256,7 @@ def compare_agents(
 
         torch.set_num_threads(int(num_threads))
     if store is None:
-        from frame_select_env.builtin import builtin_store_path
+        from frame_select_env.store.builtin import builtin_store_path
 
         store = builtin_store_path()
     specs = list(specs)

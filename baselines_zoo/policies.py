@@ -1,8 +1,8 @@
-"""Simple frame-selection baselines following :class:`frame_select_env.policy.SelectionPolicy`.
+"""Simple frame-selection baselines following :class:`frame_select_env.core.policy.SelectionPolicy`.
 
 Every policy maps a batch of observations ``{"features": (B, T, D), "predictions": (B, T, C)}``
 to importance scores (B, T); the shared top-m rule
-(:func:`frame_select_env.selection.topm_mask`) turns scores into a selection, so all
+(:func:`frame_select_env.core.selection.topm_mask`) turns scores into a selection, so all
 baselines are judged exactly like the learned agents.
 
 =====================  =========================================================  ==========
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from frame_select_env.observations import frame_subset
+from frame_select_env.envs.observations import frame_subset
 
 Observation = Mapping[str, np.ndarray]
 
@@ -75,7 +75,7 @@ def _info_array(info: Mapping[str, Any] | None, key: str, who: str, what: str) -
 def segment_centres(num_frames: int, m: int) -> np.ndarray:
     """Frame indices of ``m`` evenly spaced frames out of ``num_frames`` (TSN segment centres).
 
-    The env's own subset rule (:func:`frame_select_env.observations.frame_subset`) with ``m``
+    The env's own subset rule (:func:`frame_select_env.envs.observations.frame_subset`) with ``m``
     clipped.
 
     :param num_frames: T.

@@ -18,7 +18,7 @@ spec                               agent
 ``ocsampler:PATH`` ``liteeval:PATH``  the field's learned selectors: a checkpoint of
 ``frameexit:PATH``                 ``scripts/train_selector.py`` (or its ``--out`` directory)
 ``MODULE:ATTR``                    your policy: a class, instance or function in an importable
-``path/to/file.py:ATTR``           module or a Python file (``frame_select_env.policy``)
+``path/to/file.py:ATTR``           module or a Python file (``frame_select_env.core.policy``)
 ``NAME=SPEC``                      any of the above, shown as ``NAME`` in tables and plots
 =================================  ==============================================================
 
@@ -34,8 +34,9 @@ spec                                  agent
 ``seq-as:PATH``                       the sequential AS agent (``agents.seq_agent``) paying its
                                       whole budget (the paper's test-time top-m, carried over)
 ``seq-as-stop:PATH``                  the same agent stopping on its own (an adaptive budget)
-``maskable_ppo:PATH`` ``ppo:PATH``    a sequential SB3 run (``baselines_zoo.seq_sb3``)
-``MODULE:ATTR``                       your :class:`~frame_select_env.policy.SequentialPolicy`: a
+``maskable_ppo:PATH`` ``ppo:PATH``    a sequential SB3 run (``baselines_zoo.sb3.sequential``)
+``MODULE:ATTR``                       your :class:`~frame_select_env.core.policy.SequentialPolicy`:
+a
 ``path/to/file.py:ATTR``              class (one per budget when it takes ``budget``), an
                                       instance or a zero-argument factory
 ``NAME=SPEC``                         any of the above, shown as ``NAME``
@@ -181,7 +182,7 @@ class AgentEntry:
         return out
 
     def _user_policy(self) -> Any:
-        from frame_select_env.policy import load_policy_spec
+        from frame_select_env.core.policy import load_policy_spec
 
         if "policy" not in self._cache:
             self._cache["policy"] = load_policy_spec(
@@ -236,7 +237,7 @@ def _load_as(entry: AgentEntry, streams: Sequence[str], target: str) -> dict[str
         from agents.as_agent import MULTI_CHECKPOINT_FORMAT, ASPolicy, load_agent
     except ImportError as err:
         raise AgentSpecError(entry.spec, f"agents.as_agent is not available ({err})") from err
-    from frame_select_env.models.weights import load_torch_file
+    from frame_select_env.pipeline.models.weights import load_torch_file
 
     def policy_of(path: Path, stream: str | None = None) -> tuple[Any, dict[str, Any]]:
         agent, config = load_agent(path, stream=stream)
@@ -279,8 +280,8 @@ def _load_as(entry: AgentEntry, streams: Sequence[str], target: str) -> dict[str
 
 
 def _load_sb3(entry: AgentEntry, streams: Sequence[str], target_str: str) -> dict[str, Any]:
-    from baselines_zoo.train import load_sb3, read_run_config
-    from frame_select_env.policy import SB3ScoresPolicy
+    from baselines_zoo.sb3.train import load_sb3, read_run_config
+    from frame_select_env.core.policy import SB3ScoresPolicy
 
     target = Path(target_str)
     by_stream: dict[str, Any] = {}
@@ -402,7 +403,7 @@ def parse_agent_specs(specs: Sequence[str]) -> list[AgentEntry]:
 
 # ------------------------------------------------------------------------ sequential agents
 
-#: The prefixes of sequential SB3 runs (``baselines_zoo.seq_sb3``).
+#: The prefixes of sequential SB3 runs (``baselines_zoo.sb3.sequential``).
 SEQ_SB3_PREFIXES = ("maskable_ppo", "ppo")
 #: The prefixes of the sequential AS agent: paying its whole budget, or stopping on its own.
 SEQ_AS_PREFIXES = ("seq-as", "seq-as-stop")
@@ -415,7 +416,7 @@ SEQ_ACCEPTED = (
     "(agents.seq_agent.load_seq_policies; a file, or a train_seq_agent.py run directory)\n"
     "  seq-as-stop:PATH   the same agent stopping on its own\n"
     f"  {':PATH '.join(SEQ_SB3_PREFIXES)}:PATH   a sequential Stable-Baselines3 run "
-    "(baselines_zoo.seq_sb3.load_seq_sb3)\n"
+    "(baselines_zoo.sb3.scoring.load_seq_sb3)\n"
     "  MODULE:ATTR or path/to/file.py:ATTR           your own SequentialPolicy class (one per "
     "budget when it takes budget=), instance or factory\n"
     "  NAME=SPEC          any of the above, displayed as NAME\n"
@@ -493,7 +494,7 @@ class SeqAgentEntry:
 
                 policies = load_seq_policies(target, seed=seed, stop=self.algo == "seq-as-stop")
             else:
-                from baselines_zoo.seq_sb3 import load_seq_sb3
+                from baselines_zoo.sb3.scoring import load_seq_sb3
 
                 # the algorithm is read from the run's config
                 policies = [load_seq_sb3(target)]
@@ -530,7 +531,7 @@ class SeqAgentEntry:
 
     def _user_object(self) -> Any:
         """``ATTR`` of the user's module (imported once)."""
-        from frame_select_env.policy import _import_module
+        from frame_select_env.core.policy import _import_module
 
         if "object" not in self._cache:
             module, _, attr = self.target.rpartition(":")

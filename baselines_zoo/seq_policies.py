@@ -1,6 +1,6 @@
 """Sequential comparators for ``FrameSelectionSeq-v0``: cheap baselines and an upper bound.
 
-They follow :class:`frame_select_env.policy.SequentialPolicy`. Each one chooses, per
+They follow :class:`frame_select_env.core.policy.SequentialPolicy`. Each one chooses, per
 still-running episode, the next frame whose expensive stream (flow) to pay for, or stops
 (action T). The env pays the cheap stream (rgb) on all T frames at reset, whatever the policy
 does.
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from baselines_zoo.policies import UniformPolicy
-from frame_select_env.sampling import segment_centres
+from frame_select_env.core.sampling import segment_centres
 
 Observation = Mapping[str, np.ndarray]
 
@@ -221,7 +221,7 @@ class SeqRelevanceOracle(_BudgetPolicy):
 
     The observation does not carry the ground truth, so ``act`` takes ``info`` with
     ``relevance`` (B, T) of the same episodes; the sequential evaluation passes it to policies
-    whose ``act`` accepts ``info`` (as :func:`frame_select_env.policy.policy_scores` does for
+    whose ``act`` accepts ``info`` (as :func:`frame_select_env.core.policy.policy_scores` does for
     one-step oracles). Relevant frames are paid in the nested evenly spread order (as the
     one-step ``relevance-oracle`` breaks ties), so they cover the action; once no relevant frame
     is left unpaid it stops rather than pay for frames without the action.

@@ -36,12 +36,12 @@ from typing import Any
 import torch
 
 from frame_select_env.cli import option, parse
-from frame_select_env.constants import STREAMS
-from frame_select_env.datasets import VideoRecord
-from frame_select_env.tsn import TSNConfig, TSNDataset, build_model, param_groups
-from frame_select_env.tsn.data import EpochSampler
-from frame_select_env.tsn.synthetic import make_synthetic_rawframes
-from frame_select_env.tsn.trainer import _loader, _preprocessor, _train_epoch
+from frame_select_env.core.constants import STREAMS
+from frame_select_env.pipeline.datasets import VideoRecord
+from frame_select_env.pipeline.tsn import TSNConfig, TSNDataset, build_model, param_groups
+from frame_select_env.pipeline.tsn.data import EpochSampler
+from frame_select_env.pipeline.tsn.synthetic import make_synthetic_rawframes
+from frame_select_env.pipeline.tsn.trainer import _loader, _preprocessor, _train_epoch
 
 CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "ucf101_clips"
 
@@ -96,7 +96,7 @@ def real_frames(cache: Path) -> tuple[list[VideoRecord], list[str]]:
     :param cache: the folder of the raw-frame folders (a clip already there is not redone).
     :return: one record per clip and the class names.
     """
-    from frame_select_env.video.rawframes import extract_rawframes
+    from frame_select_env.pipeline.video.rawframes import extract_rawframes
 
     clips = sorted(CLIPS.glob("*.mp4"))
     classes = sorted({p.stem.split("_")[1] for p in clips})

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import option, parse
-from frame_select_env.constants import DEFAULT_MS, SCHEMES, STREAMS
+from frame_select_env.core.constants import DEFAULT_MS, SCHEMES, STREAMS
+from frame_select_env.store.builtin import resolve_store
 
 
 def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: str | None
@@ -39,7 +39,7 @@ def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: 
     from agents.as_agent import ASAgent, ASAgentConfig, ASPolicy
     from baselines_zoo.policies import make_policy
     from baselines_zoo.registry import parse_agent_spec
-    from frame_select_env.policy import SB3ScoresPolicy
+    from frame_select_env.core.policy import SB3ScoresPolicy
 
     agents: dict[str, dict[str, Any]] = {
         name: {s: make_policy(name) for s in streams}
@@ -60,12 +60,12 @@ def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: 
     else:
         from stable_baselines3 import PPO
 
-        from baselines_zoo.train import make_env
+        from baselines_zoo.sb3.train import make_env
 
         agents["ppo"] = {}
         for s in streams:
             env = make_env(store.path, s, "ppo", 1, 0, {})
-            from baselines_zoo.sb3_policies import policy_for
+            from baselines_zoo.sb3.policies import policy_for
 
             policy_cls, kwargs = policy_for("ppo", "bilstm", {"proj_dim": 64, "hidden_size": 64})
             model = PPO(policy_cls, env, policy_kwargs=kwargs, device="cpu", n_steps=64)
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     if args.synthetic:
-        from frame_select_env.synthetic import make_synthetic_store
+        from frame_select_env.store.synthetic import make_synthetic_store
 
         tmp = tempfile.mkdtemp()
         store_path = make_synthetic_store(Path(tmp) / "synthetic.h5", num_videos=2000,

@@ -33,9 +33,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import frame_select_env  # noqa: F401
-from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import option, parse
 from frame_select_env.store import LAYOUTS, StoreWriter
+from frame_select_env.store.builtin import resolve_store
 
 #: the UCF101-sized store: videos, frames, views, feature size, classes (the issue's size)
 UCF101_SIZE = (13_320, 25, 10, 1024, 101)

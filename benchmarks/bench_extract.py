@@ -28,12 +28,17 @@ from pathlib import Path
 
 import torch
 
-from frame_select_env.archs import arch_help, arch_names
 from frame_select_env.cli import option, parse
-from frame_select_env.datasets.lists import VideoRecord
-from frame_select_env.extract import ExtractConfig, classify_video, extract_features, prepare_video
-from frame_select_env.models.classifier import TwoStreamClassifier
-from frame_select_env.video.decode import count_frames, sample_indices, window_indices
+from frame_select_env.pipeline.archs import arch_help, arch_names
+from frame_select_env.pipeline.datasets.lists import VideoRecord
+from frame_select_env.pipeline.extract import (
+    ExtractConfig,
+    classify_video,
+    extract_features,
+    prepare_video,
+)
+from frame_select_env.pipeline.models.classifier import TwoStreamClassifier
+from frame_select_env.pipeline.video.decode import count_frames, sample_indices, window_indices
 
 CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "ucf101_clips"
 

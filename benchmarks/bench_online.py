@@ -34,9 +34,14 @@ import torch
 
 import frame_select_env  # noqa: F401  (registers the env)
 from frame_select_env.cli import option, parse
-from frame_select_env.datasets.sparse_actions import builtin_videos
-from frame_select_env.extract import ExtractConfig, _worker_init, extract_features, prepare_item
-from frame_select_env.online import resolve_classifier, resolve_videos
+from frame_select_env.pipeline.datasets.sparse_actions import builtin_videos
+from frame_select_env.pipeline.extract import (
+    ExtractConfig,
+    _worker_init,
+    extract_features,
+    prepare_item,
+)
+from frame_select_env.pipeline.online import resolve_classifier, resolve_videos
 
 
 @dataclass
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{threads}, device {clf.device}, {cfg}")
 
     # 0. decode + flow alone: in-process vs threads vs processes (pools started before timing)
-    from frame_select_env.workers import process_pool, thread_pool
+    from frame_select_env.pipeline.workers import process_pool, thread_pool
 
     jobs = [(i, str(root / r.path)) for i, r in enumerate(records)]
     t0 = time.perf_counter()

@@ -27,11 +27,11 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import frame_select_env  # noqa: F401
 from agents.seq_reinforce import SeqReinforceConfig, SeqReinforceTrainer
-from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import option, parse
-from frame_select_env.config import load_yaml
-from frame_select_env.seq_core import SeqCore
-from frame_select_env.seq_rollout import rollout
+from frame_select_env.core.config import load_yaml
+from frame_select_env.envs.sequential.core import SeqCore
+from frame_select_env.envs.sequential.rollout import rollout
+from frame_select_env.store.builtin import resolve_store
 
 CONFIG = "configs/seq_as_sparse_actions.yaml"
 

@@ -32,12 +32,12 @@ import torch
 
 from agents.as_agent import ASAgent, ASPolicy
 from agents.reinforce import ReinforceConfig, ReinforceTrainer
-from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import option, parse
-from frame_select_env.config import load_yaml
+from frame_select_env.cli.overrides import parse_overrides
+from frame_select_env.core.config import load_yaml
 from frame_select_env.evaluation import evaluate_policies
-from frame_select_env.overrides import parse_overrides
-from frame_select_env.synthetic import make_synthetic_store
+from frame_select_env.store.builtin import resolve_store
+from frame_select_env.store.synthetic import make_synthetic_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -209,7 +209,7 @@ def inference_cost(cfg: ReinforceConfig, feature_dim: int, num_classes: int, num
     agent_s = 2 * time_it(lambda: policy.scores(obs), 50)
     out: dict[str, float | str] = {"agent_ms_per_video": 1e3 * agent_s}
     try:
-        from frame_select_env.models.classifier import TwoStreamClassifier
+        from frame_select_env.pipeline.models.classifier import TwoStreamClassifier
     except ImportError as err:
         out["classifier"] = f"missing ({err})"
         return out

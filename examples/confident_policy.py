@@ -24,7 +24,7 @@ or act with it in the env::
 
     import gymnasium as gym
     import frame_select_env  # noqa: F401  (registers FrameSelection-v0)
-    from frame_select_env.policy import ActionAdapter
+    from frame_select_env.core.policy import ActionAdapter
     from examples.confident_policy import ConfidentPolicy
 
     env = gym.make("FrameSelection-v0", split="test")

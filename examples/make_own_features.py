@@ -1,6 +1,7 @@
 """Write features-only inputs in the three layouts ``import_features.py`` reads (README example).
 
-The features are :func:`frame_select_env.synthetic.make_synthetic_store`'s: class evidence in a
+The features are :func:`frame_select_env.store.synthetic.make_synthetic_store`'s: class evidence in
+a
 few frames of each video, distractors of other classes elsewhere. The logits are dropped, as in
 the feature releases people hold, so the import fits a classifier head. Written under OUT::
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from frame_select_env.store import FeatureStore
-from frame_select_env.synthetic import make_synthetic_store
+from frame_select_env.store.synthetic import make_synthetic_store
 
 STREAMS = ("rgb", "flow")
 

@@ -11,14 +11,14 @@ Importing the package registers ``FrameSelection-v0`` with Gymnasium::
 
 from gymnasium.envs.registration import register, registry
 
-from frame_select_env.builtin import builtin_store_path
-from frame_select_env.reward import selection_reward
+from frame_select_env.core.reward import selection_reward
 from frame_select_env.store import (
     FeatureStore,
     StoreWriter,
     validate_store,
     write_store,
 )
+from frame_select_env.store.builtin import builtin_store_path
 
 __version__ = "0.1.0"
 ENV_ID = "FrameSelection-v0"
@@ -27,8 +27,8 @@ if ENV_ID not in registry:
     # A one-step MDP: no max_episode_steps (every step terminates by itself).
     register(
         id=ENV_ID,
-        entry_point="frame_select_env.env:FrameSelectionEnv",
-        vector_entry_point="frame_select_env.vector_env:FrameSelectionVectorEnv",
+        entry_point="frame_select_env.envs.one_step.env:FrameSelectionEnv",
+        vector_entry_point="frame_select_env.envs.one_step.vector_env:FrameSelectionVectorEnv",
     )
 
 SEQ_ENV_ID = "FrameSelectionSeq-v0"
@@ -36,8 +36,8 @@ if SEQ_ENV_ID not in registry:
     # Episodes end by stop or budget (at most T + 1 steps): no max_episode_steps needed.
     register(
         id=SEQ_ENV_ID,
-        entry_point="frame_select_env.seq_env:FrameSelectionSeqEnv",
-        vector_entry_point="frame_select_env.seq_vector_env:FrameSelectionSeqVectorEnv",
+        entry_point="frame_select_env.envs.sequential.env:FrameSelectionSeqEnv",
+        vector_entry_point="frame_select_env.envs.sequential.vector_env:FrameSelectionSeqVectorEnv",
     )
 
 __all__ = [

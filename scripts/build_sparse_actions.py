@@ -11,7 +11,7 @@ Stages (each skips the work already done in ``--workdir``, so an interrupted bui
 4. ``train``     : RGB and flow SmallCNN streams with the TSN trainer
                    (``configs/tsn/sparse_actions_{rgb,flow}.yaml``);
 5. ``extract``   : the untrimmed videos -> per-frame features/logits (T=25, ten-crop) with
-                   ``frame_select_env.extract`` and the sampled frames' relevance;
+                   ``frame_select_env.pipeline.extract`` and the sampled frames' relevance;
 6. ``finalize``  : measurements (all-frames, oracle, random-m, relevance probe) on the store,
                    the compressed shipped store (``--out``) and its summary ``.json``.
 
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from frame_select_env.atomic import atomic_write_text, sha256_file
 from frame_select_env.cli import option, parse
-from frame_select_env.constants import SPLITS
+from frame_select_env.core.constants import SPLITS
+from frame_select_env.store.atomic import atomic_write_text, sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("generate", "rawframes", "trim", "train", "extract", "finalize")
@@ -106,7 +106,7 @@ def parse_counts(counts: list[int]) -> dict[str, int]:
 
 def stage_generate(args, plan, gen_cfg, videos: Path) -> None:
     """Stage 1: render every planned video to ``videos`` (resumable)."""
-    from frame_select_env.datasets.sparse_actions import generate_videos
+    from frame_select_env.pipeline.datasets.sparse_actions import generate_videos
 
     generate_videos(plan, videos, args.seed, gen_cfg, args.workers, args.progress)
 
@@ -124,7 +124,7 @@ def load_truth(videos: Path, plan) -> dict[str, dict]:
 
 def stage_rawframes(args, train_val, videos: Path, full: Path) -> None:
     """Stage 2: raw frames and DIS flow of the train/val videos, for TSN training."""
-    from frame_select_env.video.rawframes import build_rawframes
+    from frame_select_env.pipeline.video.rawframes import build_rawframes
 
     fails = build_rawframes(
         [f"{r.video_id}.avi" for r in train_val], videos, full, flow_method="dis",
@@ -157,7 +157,7 @@ def stage_trim(args, train_val, truth, full: Path, trimmed: Path, margin: float)
 
     from tqdm import tqdm
 
-    from frame_select_env.video.decode import FLOW_X_TMPL, FLOW_Y_TMPL, IMG_TMPL
+    from frame_select_env.pipeline.video.decode import FLOW_X_TMPL, FLOW_Y_TMPL, IMG_TMPL
 
     for r in tqdm(train_val, desc="trim", unit="clip", disable=not args.progress):
         dst = trimmed / r.video_id
@@ -187,7 +187,7 @@ def stream_configs(args) -> dict:
     A folder is named after a hash of its config, so a changed config trains afresh instead of
     resuming (or reusing) a checkpoint of another config.
     """
-    from frame_select_env.tsn import load_config
+    from frame_select_env.pipeline.tsn import load_config
 
     out = {}
     for stream, cfg_path in (("rgb", args.rgb_config), ("flow", args.flow_config)):
@@ -202,9 +202,9 @@ def stream_configs(args) -> dict:
 
 def stage_train(args, train_val, wd: Path, ckpt_dir: Path) -> dict[str, Path]:
     """Stage 4: train the two TSN streams on the trimmed clips; their checkpoints."""
-    from frame_select_env.datasets.lists import VideoRecord
-    from frame_select_env.datasets.sparse_actions import CLASS_NAMES
-    from frame_select_env.tsn import train_tsn
+    from frame_select_env.pipeline.datasets.lists import VideoRecord
+    from frame_select_env.pipeline.datasets.sparse_actions import CLASS_NAMES
+    from frame_select_env.pipeline.tsn import train_tsn
 
     tr = [VideoRecord(r.video_id, r.label, "train") for r in train_val if r.split == "train"]
     va = [VideoRecord(r.video_id, r.label, "val") for r in train_val if r.split == "val"]
@@ -219,10 +219,10 @@ def stage_train(args, train_val, wd: Path, ckpt_dir: Path) -> dict[str, Path]:
 
 def stage_extract(args, plan, truth, videos: Path, ckpts: dict[str, Path], raw_store: Path):
     """Stage 5: extract every video's states with the frozen two-stream classifier."""
-    from frame_select_env.datasets.lists import VideoRecord
-    from frame_select_env.datasets.sparse_actions import CLASS_NAMES, truth_relevance
-    from frame_select_env.extract import ExtractConfig, extract_features
-    from frame_select_env.models import TwoStreamClassifier
+    from frame_select_env.pipeline.datasets.lists import VideoRecord
+    from frame_select_env.pipeline.datasets.sparse_actions import CLASS_NAMES, truth_relevance
+    from frame_select_env.pipeline.extract import ExtractConfig, extract_features
+    from frame_select_env.pipeline.models import TwoStreamClassifier
 
     records = [VideoRecord(f"{r.video_id}.avi", r.label, r.split) for r in plan]
 
@@ -246,7 +246,7 @@ def stage_extract(args, plan, truth, videos: Path, ckpts: dict[str, Path], raw_s
 
 def tsn_summary(ckpts: dict[str, Path]) -> dict:
     """Validation accuracy (trimmed val clips, segment centres) of the trained streams."""
-    from frame_select_env.models import read_stream_checkpoint
+    from frame_select_env.pipeline.models import read_stream_checkpoint
 
     out = {}
     for s, p in ckpts.items():
@@ -260,7 +260,7 @@ def tsn_summary(ckpts: dict[str, Path]) -> dict:
 
 def stage_finalize(args, gen_cfg, ecfg, raw_store: Path, timings: dict) -> dict:
     """Stage 6: write the final store and measure it; the measurements."""
-    from frame_select_env.datasets.sparse_actions import measure_store
+    from frame_select_env.pipeline.datasets.sparse_actions import measure_store
     from frame_select_env.store import FeatureStore, write_store
 
     st = FeatureStore(raw_store)
@@ -301,7 +301,7 @@ def write_classifier(args, ckpts: dict[str, Path]) -> Path:
     ``classifier="builtin"`` (online env, ``extract_features.py``) loads it with the extraction
     settings recorded here, so new videos get states comparable to the store's.
     """
-    from frame_select_env.models import save_two_stream_checkpoint
+    from frame_select_env.pipeline.models import save_two_stream_checkpoint
 
     extraction = {"num_frames": args.num_frames, "flow_length": 5, "flow_method": "dis",
                   "num_views": args.views, "size": list(FRAME_SIZE), "crop": CROP,
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.use_deterministic_algorithms(True)
     cv2.setNumThreads(1)
 
-    from frame_select_env.datasets.sparse_actions import (
+    from frame_select_env.pipeline.datasets.sparse_actions import (
         CLASS_NAMES,
         SparseActionsConfig,
         plan_dataset,

@@ -11,7 +11,8 @@ Every agent is evaluated with frame_select_env.evaluation.evaluate_policies at m
 {4,8,12,16,20,25}, frame- and region-based, per stream and fused. Writes OUT/results.csv
 (tidy), OUT/table.md (mean ± std over seeds; best per column in bold; oracles, which read the
 label, set apart), OUT/accuracy_vs_m.png and OUT/selections.png; where the store records cost
-(frame_select_env.cost), results.csv also has frames, gmacs and seconds per video, table.md an
+(frame_select_env.pipeline.cost), results.csv also has frames, gmacs and seconds per video,
+table.md an
 accuracy-and-cost table and OUT/accuracy_vs_cost.png the accuracy against cost. Without
 --store the built-in store is used. The 'all' baseline (the classifier on every frame) is
 added unless --no-all.
@@ -33,7 +34,7 @@ from pathlib import Path
 from baselines_zoo.compare import compare_agents
 from baselines_zoo.registry import AgentSpecError
 from frame_select_env.cli import option, parse
-from frame_select_env.constants import DEFAULT_MS, SCHEMES, SPLITS
+from frame_select_env.core.constants import DEFAULT_MS, SCHEMES, SPLITS
 
 
 def parse_weights(text: str | None) -> dict[str, float] | None:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     """Compare the agents the command line names; the exit status."""
     args = parse(Args, argv, description=__doc__)
     if args.videos is not None:  # online: the videos' states, computed once into the cache
-        from frame_select_env.online import materialize
+        from frame_select_env.pipeline.online import materialize
 
         if args.store is not None:
             raise SystemExit("error: give --store or --videos, not both")

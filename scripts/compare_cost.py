@@ -19,7 +19,8 @@ fused prediction of its kept frames (select-before-compute). Then evaluates on t
   ``seq-as:runs/seq_as`` adds the sequential AS agents of ``scripts/train_seq_agent.py``,
   ``maskable_ppo:PATH`` / ``ppo:PATH`` a sequential SB3 run of ``train_sb3.py``.
 
-Cost per video (:mod:`frame_select_env.cost`): GMACs of the CNNs on every crop computed plus the
+Cost per video (:mod:`frame_select_env.pipeline.cost`): GMACs of the CNNs on every crop computed
+plus the
 agents', and seconds on this machine's CPU (one core): decoding, optical flow (the store's DIS,
 and ``s_tvl1``: had flow been the paper's TV-L1), CNNs, the agents' measured time. Writes
 ``results.csv`` (every seed), ``table.md``, ``accuracy_vs_cost.png`` and ``cost.json`` to
@@ -44,12 +45,9 @@ from agents.as_agent import ASPolicy
 from agents.reinforce import ReinforceConfig, ReinforceTrainer
 from baselines_zoo.policies import ConfidencePolicy, RandomPolicy, UniformPolicy
 from baselines_zoo.registry import AgentSpecError, parse_agent_specs, parse_seq_agent_specs
-from frame_select_env.atomic import atomic_write_text
-from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import option, parse
-from frame_select_env.config import load_yaml
-from frame_select_env.constants import STREAMS
-from frame_select_env.cost import builtin_cost, cost_summary, store_cost
+from frame_select_env.core.config import load_yaml
+from frame_select_env.core.constants import STREAMS
 from frame_select_env.evaluation import (
     ObservingPolicy,
     cost_table,
@@ -60,7 +58,10 @@ from frame_select_env.evaluation import (
     summarize,
     write_csv,
 )
+from frame_select_env.pipeline.cost import builtin_cost, cost_summary, store_cost
 from frame_select_env.store import FeatureStore
+from frame_select_env.store.atomic import atomic_write_text
+from frame_select_env.store.builtin import resolve_store
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,8 @@ test split, frame-based, at m in {4, 8, 12, 16, 20} (for LiteEval and FrameExit,
 budget knob and ``frames`` the frames they really used), in two settings: 1 view (the centre
 crop, as OCSampler and FrameExit test) and 10 views (TSN's ten crops).
 
-Cost per video (:mod:`frame_select_env.cost`): GMACs of the CNNs on every crop computed (the
+Cost per video (:mod:`frame_select_env.pipeline.cost`): GMACs of the CNNs on every crop computed
+(the
 observed stream on every frame a method reads, the other stream on its chosen frames) plus the
 selector's own MACs; seconds of decoding, flow, CNNs and the selector's measured time. Writes to
 ``--out``: ``results.csv`` (every row and seed, with a ``views`` column), ``table.md`` (fused, mean
@@ -39,12 +40,10 @@ from frame_select_scripts.compare_cost import train as train_as
 from agents.as_agent import ASPolicy
 from baselines_zoo.field import METHODS, get_method
 from baselines_zoo.policies import UniformPolicy
-from frame_select_env.atomic import atomic_write_text
-from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import option, parse
-from frame_select_env.config import from_dict
-from frame_select_env.constants import STREAMS
-from frame_select_env.cost import store_cost
+from frame_select_env.cli.overrides import parse_overrides
+from frame_select_env.core.config import from_dict
+from frame_select_env.core.constants import STREAMS
 from frame_select_env.evaluation import (
     ObservingPolicy,
     SplitData,
@@ -55,8 +54,10 @@ from frame_select_env.evaluation import (
     summarize,
     write_csv,
 )
-from frame_select_env.overrides import parse_overrides
+from frame_select_env.pipeline.cost import store_cost
 from frame_select_env.store import FeatureStore
+from frame_select_env.store.atomic import atomic_write_text
+from frame_select_env.store.builtin import resolve_store
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 
 from frame_select_env.cli import option, parse
-from frame_select_env.constants import SPLITS, STREAMS
-from frame_select_env.video.flow import FLOW_METHODS
+from frame_select_env.core.constants import SPLITS, STREAMS
+from frame_select_env.pipeline.video.flow import FLOW_METHODS
 
 
 @dataclass
@@ -108,7 +108,11 @@ class Args:
 
 def load_records(args: Args):
     """The videos and class names the arguments name (a plain list or an official split)."""
-    from frame_select_env.datasets.lists import load_dataset, read_class_names, read_plain_list
+    from frame_select_env.pipeline.datasets.lists import (
+        load_dataset,
+        read_class_names,
+        read_plain_list,
+    )
 
     if (args.list is None) == (args.dataset is None):
         raise SystemExit("error: give exactly one of --list or --dataset")
@@ -131,7 +135,7 @@ def load_records(args: Args):
 
 def _checkpoint_paths(args: Args) -> dict[str, Path]:
     if args.checkpoint is not None:
-        from frame_select_env.config import load_yaml
+        from frame_select_env.core.config import load_yaml
 
         spec = load_yaml(args.checkpoint, "--checkpoint")
         if not {"rgb", "flow"} <= set(spec):
@@ -218,7 +222,7 @@ def extract(args: Args, shard: tuple[int, int], out: Path | None,
     video_ids = [r.video_id for r in records]
 
     if args.rawframes_out is not None:
-        from frame_select_env.video.rawframes import build_rawframes
+        from frame_select_env.pipeline.video.rawframes import build_rawframes
 
         settings = sampling_settings(args, {})
         chosen = [r for i, r in enumerate(records) if i % shard[1] == shard[0]]
@@ -234,15 +238,19 @@ def extract(args: Args, shard: tuple[int, int], out: Path | None,
         raise SystemExit("error: --out is required (or --rawframes-out)")
     import torch
 
-    from frame_select_env.extract import ExtractConfig, extract_features, random_classifier_warning
-    from frame_select_env.models.classifier import TwoStreamClassifier
+    from frame_select_env.pipeline.extract import (
+        ExtractConfig,
+        extract_features,
+        random_classifier_warning,
+    )
+    from frame_select_env.pipeline.models.classifier import TwoStreamClassifier
 
     torch.manual_seed(args.seed)
     if args.rgb_checkpoint is not None and str(args.rgb_checkpoint) == "builtin":
         args.classifier = "builtin"
     recorded: dict = {}
     if args.classifier is not None:
-        from frame_select_env.online import resolve_classifier
+        from frame_select_env.pipeline.online import resolve_classifier
 
         # the online env's loader: the same classifier id, so stores and online caches agree
         clf, clf_id, recorded = resolve_classifier(args.classifier, device=args.device)
@@ -325,7 +333,7 @@ def _rank_device(device: str, local_rank: int) -> str:
     """``auto``/``cuda``: ``cuda:LOCAL_RANK`` where CUDA is available, else the CPU."""
     import torch
 
-    from frame_select_env.tsn.trainer import resolve_train_device
+    from frame_select_env.pipeline.tsn.trainer import resolve_train_device
 
     dev = resolve_train_device(device)
     if dev.type == "cuda":
@@ -410,7 +418,7 @@ def finish_torchrun(args: Args, reports: list[dict[str, Any]]) -> int:
     :param reports: per rank, ``rank``, ``host``, ``error`` and the fields of :class:`Outcome`.
     :return: the run's exit status.
     """
-    from frame_select_env.atomic import atomic_write_text
+    from frame_select_env.store.atomic import atomic_write_text
 
     world = len(reports)
     failed = [r for r in reports if r["error"] is not None]
@@ -460,8 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     rank 0 merges them (:func:`run_torchrun`).
     """
     args = parse(Args, argv, description=__doc__)
-    from frame_select_env.extract import parse_shard
-    from frame_select_env.tsn.trainer import dist_info
+    from frame_select_env.pipeline.extract import parse_shard
+    from frame_select_env.pipeline.tsn.trainer import dist_info
 
     world, rank, local_rank = dist_info()
     if world > 1:

@@ -16,7 +16,7 @@ val, test}, and optionally ``logits`` (N,T,C) or (N,T,V,C), ``video_ids``, ``cla
 ``path label split`` or a CSV with ``video_id,label,split``) or ``--dataset ucf101|hmdb51
 --splits-dir DIR``. Streams without logits get a linear classifier head fitted on the train
 split (or ``--logits-from HEAD.pt``); the head is saved as ``OUT.h5.head.pt``. See
-:mod:`frame_select_env.feature_import`.
+:mod:`frame_select_env.pipeline.feature_import`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import sys
 from dataclasses import dataclass
 
 from frame_select_env.cli import option, parse
-from frame_select_env.constants import SPLITS
-from frame_select_env.datasets.lists import ListFormatError
-from frame_select_env.feature_import import import_store
+from frame_select_env.core.constants import SPLITS
+from frame_select_env.pipeline.datasets.lists import ListFormatError
+from frame_select_env.pipeline.feature_import import import_store
 from frame_select_env.store import FeatureStore, StoreError
 
 

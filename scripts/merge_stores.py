@@ -22,7 +22,7 @@ from frame_select_env.cli import option, parse
 from frame_select_env.store import FeatureStore, StoreWriter
 
 # metadata keys that legitimately differ between shards (video_frames: each shard's own
-# videos; cost_seconds: timings measured where each shard ran, see frame_select_env.cost)
+# videos; cost_seconds: timings measured where each shard ran, see frame_select_env.pipeline.cost)
 _PER_SHARD = {"shard", "num_failed", "video_frames", "cost_seconds"}
 
 

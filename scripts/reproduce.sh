@@ -26,7 +26,7 @@
 #   FRAME_W FRAME_H  stored frame size [340 256];  CROP  network input size [224]
 #   KINETICS=1    use configs/tsn/<dataset>_<stream>_kinetics.yaml (30 epochs) [0]
 #   TSN_CONFIG_RGB / TSN_CONFIG_FLOW   config files (override the two above)
-#   ARCH          backbone for both streams, a name of frame_select_env.archs.ARCHS (the
+#   ARCH          backbone for both streams, a name of frame_select_env.pipeline.archs.ARCHS (the
 #                 registry; `python scripts/train_baseline.py --help` lists them) [config]
 #   ARCH_KWARGS   YAML mapping of backbone options, e.g. "{feature_dim: 32, width: 8}" [config]
 #   EPOCHS_RGB EPOCHS_FLOW  epochs [config: 80 / 340];  LR_STEPS_RGB LR_STEPS_FLOW  e.g. "30 60"
@@ -83,7 +83,7 @@ import os
 import sys
 from pathlib import Path
 
-from frame_select_env.datasets import load_dataset
+from frame_select_env.pipeline.datasets import load_dataset
 
 name, splits, split, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 records, classes = load_dataset(name, splits, split)
@@ -164,7 +164,7 @@ fi
 
 if has_step tsn_eval; then
     log "5/6 TSN baseline (all $T frames, $VIEWS crops), test split"
-    "$PYTHON" -m frame_select_env.tsn.evaluate --store "$STORE" --split test \
+    "$PYTHON" -m frame_select_env.pipeline.tsn.evaluate --store "$STORE" --split test \
         --json "$WORK/tsn_eval.json"
 fi
 

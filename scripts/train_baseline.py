@@ -26,16 +26,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from frame_select_env.archs import arch_help, arch_names
 from frame_select_env.cli import option, parse
-from frame_select_env.constants import STREAMS
-from frame_select_env.datasets import (
+from frame_select_env.cli.overrides import parse_overrides
+from frame_select_env.core.constants import STREAMS
+from frame_select_env.pipeline.archs import arch_help, arch_names
+from frame_select_env.pipeline.datasets import (
     load_dataset,
     read_class_names,
     read_plain_list,
 )
-from frame_select_env.overrides import parse_overrides
-from frame_select_env.tsn import ConfigError, load_config, train_tsn
+from frame_select_env.pipeline.tsn import ConfigError, load_config, train_tsn
 
 VAL_TAGS = ("test", "val", "validation")
 DATA = "data: an official split, or plain lists"

@@ -38,11 +38,9 @@ from agents.reinforce import (
     check_run_store,
     store_fingerprint,
 )
-from frame_select_env.atomic import atomic_write_text
-from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import as_dict, option, parse
-from frame_select_env.config import load_yaml
-from frame_select_env.constants import DEFAULT_MS, SPLITS, STATES
+from frame_select_env.core.config import load_yaml
+from frame_select_env.core.constants import DEFAULT_MS, SPLITS, STATES
 from frame_select_env.evaluation import (
     evaluate_policies,
     load_split,
@@ -53,8 +51,10 @@ from frame_select_env.evaluation import (
     summarize,
     write_csv,
 )
-from frame_select_env.models.weights import load_torch_file
+from frame_select_env.pipeline.models.weights import load_torch_file
 from frame_select_env.store import FeatureStore
+from frame_select_env.store.atomic import atomic_write_text
+from frame_select_env.store.builtin import resolve_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,7 +154,7 @@ def run(args: Args) -> Path:
     torch.set_num_threads(max(1, args.threads))
     config = load_config(args)
     if args.videos is not None:  # online: the videos' states, computed once into the cache
-        from frame_select_env.online import materialize
+        from frame_select_env.pipeline.online import materialize
 
         store_path = materialize(args.videos, args.classifier, args.cache,
                                  device=args.device or "auto")

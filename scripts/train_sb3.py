@@ -19,20 +19,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from baselines_zoo.sb3_policies import POLICY_NAMES
-from baselines_zoo.seq_sb3 import SEQ_ENV_ID
-from baselines_zoo.train import (
+from baselines_zoo.sb3.policies import POLICY_NAMES
+from baselines_zoo.sb3.scoring import quick_eval, quick_eval_seq
+from baselines_zoo.sb3.sequential import SEQ_ENV_ID
+from baselines_zoo.sb3.train import (
     ALGOS,
     ENV_ID,
     ENV_IDS,
     check_algo_env,
-    quick_eval,
-    quick_eval_seq,
     read_run_config,
     train_sb3,
 )
 from frame_select_env.cli import option, parse
-from frame_select_env.overrides import parse_overrides
+from frame_select_env.cli.overrides import parse_overrides
 
 
 @dataclass

@@ -25,12 +25,12 @@ from typing import Any
 import yaml
 
 from baselines_zoo.field import METHODS, get_method
-from frame_select_env.atomic import atomic_write_text
-from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import option, parse
-from frame_select_env.config import from_dict
-from frame_select_env.constants import STREAM_CHOICES, STREAMS
-from frame_select_env.overrides import parse_overrides
+from frame_select_env.cli.overrides import parse_overrides
+from frame_select_env.core.config import from_dict
+from frame_select_env.core.constants import STREAM_CHOICES, STREAMS
+from frame_select_env.store.atomic import atomic_write_text
+from frame_select_env.store.builtin import resolve_store
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -35,19 +35,19 @@ from agents.reinforce import check_run_store, store_fingerprint
 from agents.seq_agent import load_seq_policies
 from agents.seq_reinforce import SeqReinforceConfig, SeqReinforceTrainer
 from baselines_zoo.seq_policies import make_seq_policies
-from frame_select_env.atomic import atomic_write_text
-from frame_select_env.builtin import resolve_store
 from frame_select_env.cli import as_dict, option, parse
-from frame_select_env.config import load_yaml
-from frame_select_env.constants import SPLITS
+from frame_select_env.cli.overrides import parse_overrides
+from frame_select_env.core.config import load_yaml
+from frame_select_env.core.constants import SPLITS
 from frame_select_env.evaluation import (
     cost_table,
     evaluate_sequential,
     plot_accuracy_vs_cost,
     write_csv,
 )
-from frame_select_env.overrides import parse_overrides
 from frame_select_env.store import FeatureStore
+from frame_select_env.store.atomic import atomic_write_text
+from frame_select_env.store.builtin import resolve_store
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO / "configs" / "seq_as_sparse_actions.yaml"

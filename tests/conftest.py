@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from frame_select_env.synthetic import make_synthetic_store
+from frame_select_env.store.synthetic import make_synthetic_store
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 

@@ -14,7 +14,7 @@ from agents.as_agent import (
     save_agent,
     save_agents,
 )
-from frame_select_env.policy import SelectionPolicy
+from frame_select_env.core.policy import SelectionPolicy
 
 B, T, D, C = 3, 7, 5, 4
 

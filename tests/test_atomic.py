@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from frame_select_env.atomic import atomic_torch_save, atomic_write_text
+from frame_select_env.store.atomic import atomic_torch_save, atomic_write_text
 
 
 def _sha(path: Path) -> str:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from frame_select_env.models import (
+from frame_select_env.pipeline.models import (
     BNInception,
     ResNet,
     SmallCNN,

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env.datasets.lists import ListFormatError, read_plain_list
-from frame_select_env.env import FrameSelectionEnv
-from frame_select_env.feature_import import import_features
+from frame_select_env.envs.one_step.env import FrameSelectionEnv
+from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
+from frame_select_env.pipeline.datasets.lists import ListFormatError, read_plain_list
+from frame_select_env.pipeline.feature_import import import_features
 from frame_select_env.store import FeatureStore
-from frame_select_env.vector_env import FrameSelectionVectorEnv
 
 
 # ----------------------------------------------------------------------------- env arguments
@@ -166,7 +166,7 @@ def test_duplicate_ids_name_both_paths_and_the_list(tmp_path: Path) -> None:
 
 
 def test_duplicate_ids_in_a_videos_sequence(tmp_path: Path) -> None:
-    from frame_select_env.online import resolve_videos
+    from frame_select_env.pipeline.online import resolve_videos
 
     for name in ("x.avi", "x.mp4"):
         (tmp_path / name).write_bytes(b"\0")
@@ -198,8 +198,8 @@ def test_plain_list_paths_with_spaces(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- skip_bad
 def test_skip_bad_leaves_out_a_rawframe_folder_with_a_corrupt_jpg(tmp_path: Path) -> None:
-    from frame_select_env.datasets.sparse_actions import builtin_videos
-    from frame_select_env.video.rawframes import extract_rawframes
+    from frame_select_env.pipeline.datasets.sparse_actions import builtin_videos
+    from frame_select_env.pipeline.video.rawframes import extract_rawframes
 
     builtin_videos("test", tmp_path / "avi", workers=1, limit=2)
     folders = []

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from frame_select_env.models import (
+from frame_select_env.pipeline.models import (
     CHECKPOINT_FORMAT,
     IMAGENET_MEAN,
     IMAGENET_STD,

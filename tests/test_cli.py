@@ -191,8 +191,8 @@ REPO = Path(__file__).resolve().parents[1]
 COMMANDS = sorted(
     [p for p in (REPO / "scripts").glob("*.py") if p.stem != "__init__"]
     + list((REPO / "benchmarks").glob("bench_*.py"))
-    + [REPO / "frame_select_env" / "cost" / "__main__.py",
-       REPO / "frame_select_env" / "tsn" / "evaluate.py"]
+    + [REPO / "frame_select_env" / "pipeline" / "cost" / "__main__.py",
+       REPO / "frame_select_env" / "pipeline" / "tsn" / "evaluate.py"]
 )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from frame_select_env.evaluation import read_csv
-from frame_select_env.synthetic import make_synthetic_store
+from frame_select_env.store.synthetic import make_synthetic_store
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = runpy.run_path(str(ROOT / "scripts" / "compare_agents.py"),
@@ -98,7 +98,7 @@ def test_bad_agent_spec_is_a_clear_error(store: Path, tmp_path: Path, capsys) ->
 
 
 def test_builtin_store_is_the_default(tmp_path: Path) -> None:
-    from frame_select_env.builtin import PACKAGED_STORE
+    from frame_select_env.store.builtin import PACKAGED_STORE
 
     if not PACKAGED_STORE.is_file():
         pytest.skip("the built-in store frame_select_env/data/sparse_actions.h5 is not built")

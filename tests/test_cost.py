@@ -11,8 +11,13 @@ import torch
 from torch import nn
 
 from agents.as_agent import ASAgent, ASAgentConfig
-from frame_select_env.builtin import builtin_store_path
-from frame_select_env.cost import (
+from frame_select_env.core.reward import selection_reward
+from frame_select_env.core.selection import select_frames_threshold, threshold_mask, topm_mask
+from frame_select_env.envs.observations import REWARD_KEY, ObservationSource
+from frame_select_env.envs.one_step.env import FrameSelectionEnv
+from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
+from frame_select_env.evaluation import ObservingPolicy, evaluate_importance, evaluate_policies
+from frame_select_env.pipeline.cost import (
     BUILTIN_COST_JSON,
     COST_FORMAT,
     CostModel,
@@ -25,13 +30,8 @@ from frame_select_env.cost import (
     store_cost,
     stream_macs_per_crop,
 )
-from frame_select_env.env import FrameSelectionEnv
-from frame_select_env.evaluation import ObservingPolicy, evaluate_importance, evaluate_policies
-from frame_select_env.observations import REWARD_KEY, ObservationSource
-from frame_select_env.reward import selection_reward
-from frame_select_env.selection import select_frames_threshold, threshold_mask, topm_mask
 from frame_select_env.store import FeatureStore, write_store
-from frame_select_env.vector_env import FrameSelectionVectorEnv
+from frame_select_env.store.builtin import builtin_store_path
 
 
 # ----------------------------------------------------------------------------- MACs by formula
@@ -292,7 +292,7 @@ def test_builtin_store_cost_has_the_shipped_seconds(tmp_path) -> None:
 
 
 def test_extraction_metadata_and_resume(tmp_path) -> None:
-    from frame_select_env.models.classifier import TwoStreamClassifier
+    from frame_select_env.pipeline.models.classifier import TwoStreamClassifier
 
     clf = TwoStreamClassifier.random_init("small", 4, 5, device="cpu")
     extraction = {"crop": 32, "num_views": 1, "num_frames": 3, "flow_length": 5,
@@ -314,7 +314,7 @@ def test_extraction_metadata_and_resume(tmp_path) -> None:
 
 
 def test_cost_module_command_help(capsys: pytest.CaptureFixture[str]) -> None:
-    from frame_select_env.cost.__main__ import main
+    from frame_select_env.pipeline.cost.__main__ import main
 
     with pytest.raises(SystemExit) as err:
         main(["--help"])

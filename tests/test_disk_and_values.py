@@ -24,10 +24,8 @@ import numpy as np
 import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env import store as store_module
-from frame_select_env.atomic import atomic_torch_save
-from frame_select_env.datasets.lists import VideoRecord
-from frame_select_env.extract import ExtractConfig, _part_path, _save_part, part_key
+from frame_select_env.pipeline.datasets.lists import VideoRecord
+from frame_select_env.pipeline.extract import ExtractConfig, _part_path, _save_part, part_key
 from frame_select_env.store import (
     FeatureStore,
     StoreError,
@@ -35,7 +33,9 @@ from frame_select_env.store import (
     validate_store,
     write_store,
 )
-from frame_select_env.synthetic import make_synthetic_store
+from frame_select_env.store import reader as store_module
+from frame_select_env.store.atomic import atomic_torch_save
+from frame_select_env.store.synthetic import make_synthetic_store
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -102,7 +102,7 @@ ASSEMBLE = textwrap.dedent("""
     import errno, sys
     sys.path.insert(0, sys.argv[3])
     from tests.test_disk_and_values import CFG, CLASSES, _records
-    from frame_select_env.extract import extract_features
+    from frame_select_env.pipeline.extract import extract_features
 
     try:  # every part is done: this only assembles the store
         res = extract_features(_records(int(sys.argv[2])), "/nonexistent", sys.argv[1], None,
@@ -139,7 +139,7 @@ def test_extract_assembly_on_a_full_disk_raises_enospc_and_keeps_the_parts(small
 
 def test_online_cache_fold_on_a_full_disk_raises_enospc_and_keeps_the_parts(small_disk,
                                                                            tmp_path) -> None:
-    from frame_select_env.online import open_online_store
+    from frame_select_env.pipeline.online import open_online_store
 
     videos = tmp_path / "videos"
     opts = {"video_root": videos, "workers": 0}
@@ -211,7 +211,7 @@ def test_store_writer_survives_the_disk_filling_while_it_writes(small_disk, tmp_
 
 
 def test_atomic_write_on_a_full_disk_names_the_file(small_disk) -> None:
-    from frame_select_env.atomic import atomic_write_text
+    from frame_select_env.store.atomic import atomic_write_text
 
     disk = small_disk("8k")
     with pytest.raises(OSError) as err:
@@ -243,7 +243,7 @@ HOLD_OPEN = textwrap.dedent("""
     from contextlib import ExitStack
     from pathlib import Path
     import numpy as np
-    from frame_select_env.atomic import atomic_path
+    from frame_select_env.store.atomic import atomic_path
     from frame_select_env.store import StoreWriter
 
     out = Path(sys.argv[1])
@@ -259,7 +259,7 @@ HOLD_OPEN = textwrap.dedent("""
 
 
 def test_temporaries_of_a_killed_run_are_removed_by_the_next_run(tmp_path) -> None:
-    from frame_select_env.atomic import remove_stale_temporaries
+    from frame_select_env.store.atomic import remove_stale_temporaries
 
     out = tmp_path / "run"
     out.mkdir()

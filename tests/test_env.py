@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env.vector_env import FrameSelectionVectorEnv
+from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
 from tests.test_reward import reference_reward
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from frame_select_env.datasets.lists import VideoRecord
-from frame_select_env.extract import (
+from frame_select_env.pipeline.datasets.lists import VideoRecord
+from frame_select_env.pipeline.extract import (
     ExtractConfig,
     classify_video,
     extract_features,
     parse_shard,
     prepare_video,
 )
-from frame_select_env.models.classifier import TwoStreamClassifier
+from frame_select_env.pipeline.models.classifier import TwoStreamClassifier
 from frame_select_env.store import FeatureStore, validate_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -163,7 +163,7 @@ def test_parse_shard():
 
 
 def test_list_paths_find_rawframe_folders(tmp_path: Path) -> None:
-    from frame_select_env.extract import video_location
+    from frame_select_env.pipeline.extract import video_location
 
     (tmp_path / "Class" / "v_x").mkdir(parents=True)
     assert video_location(tmp_path, "Class/v_x.avi") == tmp_path / "Class" / "v_x"

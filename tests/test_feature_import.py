@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from frame_select_env.feature_import import import_store, read_folder, read_video_table
-from frame_select_env.models.head import apply_head, fit_head, pooled
-from frame_select_env.sampling import segment_centres
+from frame_select_env.core.sampling import segment_centres
+from frame_select_env.pipeline.feature_import import import_store, read_folder, read_video_table
+from frame_select_env.pipeline.models.head import apply_head, fit_head, pooled
 from frame_select_env.store import FeatureStore, write_store
 from scripts.import_features import main
 

@@ -63,7 +63,7 @@ def test_agent_specs_of_the_field(tmp_path: Path) -> None:
 
 def _action(policy, obs: dict, info: dict, m: int) -> np.ndarray:
     """One video's MultiBinary action: the policy's masks, or its top-m."""
-    from frame_select_env.policy import ActionAdapter
+    from frame_select_env.core.policy import ActionAdapter
 
     if callable(getattr(policy, "masks", None)):
         batch = {k: np.asarray(v)[None] for k, v in obs.items()}
@@ -74,7 +74,7 @@ def _action(policy, obs: dict, info: dict, m: int) -> np.ndarray:
 
 @pytest.mark.slow
 def test_every_method_runs_through_the_online_env(tmp_path: Path) -> None:
-    from frame_select_env.datasets.sparse_actions import builtin_videos
+    from frame_select_env.pipeline.datasets.sparse_actions import builtin_videos
 
     root = tmp_path / "videos"
     builtin_videos("test", root, workers=1, limit=2)

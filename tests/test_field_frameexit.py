@@ -103,7 +103,7 @@ def test_train_save_load_round_trip(small_store: Path, tmp_path: Path) -> None:
 
 def test_for_m_is_a_threshold_calibrated_on_val_and_beats_the_uncalibrated_gates() -> None:
     """Built-in store: for m in {4, 8, 12} about m frames on val; accuracy up vs threshold 0.5."""
-    from frame_select_env.builtin import resolve_store
+    from frame_select_env.store.builtin import resolve_store
 
     store = resolve_store(None)
     pol = train(store, seed=0)

@@ -12,7 +12,7 @@ from baselines_zoo.field.heuristics import (
     motion_profile,
     quantile_frames,
 )
-from frame_select_env.selection import topm_mask
+from frame_select_env.core.selection import topm_mask
 
 
 def _features_with_steps(steps: list[float]) -> np.ndarray:

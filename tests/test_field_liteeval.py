@@ -9,13 +9,13 @@ import torch
 from baselines_zoo.field import liteeval as le
 from baselines_zoo.field.ocsampler import predict_probs
 from baselines_zoo.policies import RandomPolicy
-from frame_select_env.builtin import builtin_store_path
 from frame_select_env.evaluation.runner import (
     evaluate_importance,
     evaluate_policies,
     load_split,
     policy_importance,
 )
+from frame_select_env.store.builtin import builtin_store_path
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -11,8 +11,8 @@ import torch
 
 from baselines_zoo.field import ocsampler as oc
 from baselines_zoo.policies import RandomPolicy
-from frame_select_env.builtin import builtin_store_path
 from frame_select_env.evaluation.runner import evaluate_policies, load_split
+from frame_select_env.store.builtin import builtin_store_path
 
 
 @pytest.fixture(scope="module", autouse=True)

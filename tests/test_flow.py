@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from frame_select_env.video.decode import load_flow_segments, load_segments, sample_indices
-from frame_select_env.video.flow import (
+from frame_select_env.pipeline.video.decode import load_flow_segments, load_segments, sample_indices
+from frame_select_env.pipeline.video.flow import (
     compute_flow,
     dequantize_flow,
     flow_stack,
@@ -15,7 +15,7 @@ from frame_select_env.video.flow import (
     scale_flow,
     video_flow_stacks,
 )
-from frame_select_env.video.rawframes import build_rawframes, extract_rawframes
+from frame_select_env.pipeline.video.rawframes import build_rawframes, extract_rawframes
 
 H, W = 96, 128
 

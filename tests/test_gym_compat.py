@@ -13,8 +13,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env.render import IMAGE_SHAPE
-from frame_select_env.vector_env import FrameSelectionVectorEnv
+from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
+from frame_select_env.envs.render import IMAGE_SHAPE
 from tests.test_reward import reference_reward
 
 T = 25

@@ -1,4 +1,4 @@
-"""The README project layout matches the tree: every module listed, nothing listed is gone."""
+"""The docs' layout page matches the tree: every module listed, nothing listed is gone."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ PACKAGES = ("frame_select_env", "agents", "baselines_zoo")
 
 
 def _layout_paths() -> set[str]:
-    text = (REPO / "README.md").read_text()
-    block = text.split("## Project layout", 1)[1].split("```", 2)[1]
+    text = (REPO / "docs" / "layout.md").read_text()
+    block = text.split("```", 2)[1]
     paths: set[str] = set()
     stack: list[str] = []
     for line in block.splitlines():
@@ -22,14 +22,14 @@ def _layout_paths() -> set[str]:
         del stack[depth:]
         for name in names:
             paths.add("/".join([*stack, name.rstrip("/")]))
-        if len(names) == 1 and names[0].endswith("/"):
+        if len(names) == 1 and names[0].endswith("/") and names[0] != "data/":
             stack.append(names[0].rstrip("/"))
     return paths
 
 
 def test_every_listed_path_exists() -> None:
     missing = sorted(p for p in _layout_paths() if not (REPO / p).exists())
-    assert not missing, f"README project layout lists paths that do not exist: {missing}"
+    assert not missing, f"docs/layout.md lists paths that do not exist: {missing}"
 
 
 def test_every_module_is_listed() -> None:
@@ -37,7 +37,7 @@ def test_every_module_is_listed() -> None:
     modules = {str(p.relative_to(REPO)) for top in PACKAGES for p in (REPO / top).rglob("*.py")
                if p.name != "__init__.py" or p.parent.name == "frame_select_env"}
     assert not sorted(modules - listed), (
-        f"README project layout misses modules: {sorted(modules - listed)}")
+        f"docs/layout.md misses modules: {sorted(modules - listed)}")
     tops = {p.name for p in REPO.iterdir() if p.is_dir() and not p.name.startswith(".")
             and p.name not in ("runs", "build", "dist", "venv") and not p.name.endswith(".egg-info")
             and any(p.rglob("*.*"))}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from frame_select_env.datasets.lists import (
+from frame_select_env.pipeline.datasets.lists import (
     ListFormatError,
     VideoRecord,
     load_dataset,

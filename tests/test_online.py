@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env.builtin import PACKAGED_STORE, builtin_summary
-from frame_select_env.datasets.sparse_actions import builtin_videos
+from frame_select_env.pipeline.datasets.sparse_actions import builtin_videos
+from frame_select_env.pipeline.video.decode import VideoReadError
 from frame_select_env.store import FeatureStore, StoreError, validate_store
-from frame_select_env.video.decode import VideoReadError
+from frame_select_env.store.builtin import PACKAGED_STORE, builtin_summary
 
 N_VIDEOS = 4
 SPEC = f"builtin:test:{N_VIDEOS}"
@@ -46,8 +46,8 @@ def videos(tmp_path_factory) -> Path:
 def extracted(videos: Path, tmp_path_factory) -> Path:
     """The same videos through ``extract_features`` with the built-in classifier (the store
     path), as the reference of the online states."""
-    from frame_select_env.extract import ExtractConfig, extract_features
-    from frame_select_env.online import resolve_classifier, resolve_videos
+    from frame_select_env.pipeline.extract import ExtractConfig, extract_features
+    from frame_select_env.pipeline.online import resolve_classifier, resolve_videos
 
     clf, clf_id, rec = resolve_classifier("builtin", device="cpu")
     root, records, rel, _ = resolve_videos(SPEC, clf.class_names, "test", videos)
@@ -69,8 +69,8 @@ def _online(videos: Path, **kw):
 
 
 def test_builtin_classifier_is_packaged_and_hashed() -> None:
-    from frame_select_env.builtin import builtin_classifier_path
-    from frame_select_env.models import read_two_stream_checkpoint
+    from frame_select_env.pipeline.models import read_two_stream_checkpoint
+    from frame_select_env.store.builtin import builtin_classifier_path
 
     path = builtin_classifier_path()  # verifies the sha256 recorded in sparse_actions.json
     obj = read_two_stream_checkpoint(path)  # torch.load(weights_only=True)
@@ -81,7 +81,7 @@ def test_builtin_classifier_is_packaged_and_hashed() -> None:
 
 
 def test_online_states_equal_extracted_store(videos: Path, extracted: Path) -> None:
-    from frame_select_env.online import open_online_store
+    from frame_select_env.pipeline.online import open_online_store
 
     store, split = open_online_store(SPEC, "builtin", device="cpu",
                                      options={"video_root": videos, "workers": 0})
@@ -104,7 +104,7 @@ def test_online_states_match_shipped_store(videos: Path) -> None:
     if info.get("store_sha256") != shipped:
         pytest.skip("the packaged classifier did not make the shipped store "
                     f"(sparse_actions.json: {info.get('note', '')[:120]}...)")
-    from frame_select_env.online import open_online_store
+    from frame_select_env.pipeline.online import open_online_store
 
     store, _ = open_online_store(SPEC, "builtin", device="cpu",
                                  options={"video_root": videos, "workers": 0})
@@ -232,7 +232,7 @@ def test_seq_env_online_equals_store_mode(videos: Path, extracted: Path) -> None
 
 
 def test_vector_env_batches_with_workers(videos: Path, extracted: Path, tmp_path: Path) -> None:
-    from frame_select_env.online import OPTION_KEYS
+    from frame_select_env.pipeline.online import OPTION_KEYS
 
     assert "workers" in OPTION_KEYS
     cache = tmp_path / "c.h5"
@@ -367,7 +367,7 @@ def _num_cached(cache: Path) -> int:
 
 def test_killed_cached_run_loses_and_doubles_nothing(videos: Path, extracted: Path,
                                                      tmp_path: Path) -> None:
-    from frame_select_env.online import open_online_store
+    from frame_select_env.pipeline.online import open_online_store
 
     script = tmp_path / "fill_cache.py"
     script.write_text(KILL_SCRIPT)
@@ -519,7 +519,7 @@ def test_skip_bad_reports_and_skips(videos: Path, extracted: Path, tmp_path: Pat
 
 def test_video_folder_is_scanned(videos: Path, tmp_path: Path) -> None:
     """README: ``videos`` may be a folder, labels from ``<class>_<k>`` names or class folders."""
-    from frame_select_env.online import resolve_videos
+    from frame_select_env.pipeline.online import resolve_videos
 
     names = _class_names()
     folder = tmp_path / "clips"

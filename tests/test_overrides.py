@@ -2,7 +2,7 @@
 
 import pytest
 
-from frame_select_env.overrides import parse_overrides
+from frame_select_env.cli.overrides import parse_overrides
 
 
 def test_values_are_yaml_with_exponent_floats():

@@ -1,4 +1,4 @@
-"""The policy protocol adapters in frame_select_env/policy.py and the example user policy."""
+"""The policy protocol adapters in frame_select_env/core/policy.py and the example user policy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env.policy import (
+from frame_select_env.core.policy import (
     ActionAdapter,
     FunctionPolicy,
     SelectionPolicy,
@@ -19,7 +19,7 @@ from frame_select_env.policy import (
     policy_scores,
     scores_to_action,
 )
-from frame_select_env.synthetic import make_synthetic_store
+from frame_select_env.store.synthetic import make_synthetic_store
 
 ROOT = Path(__file__).resolve().parents[1]
 

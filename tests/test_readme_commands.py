@@ -165,8 +165,8 @@ COMMANDS = documented_commands()
 def user_files(project: Path) -> None:
     """What a user brings to the documented commands: ``my_features.npz`` (README, feature
     import), written from the built-in store in the documented layout."""
-    from frame_select_env.builtin import builtin_store_path
     from frame_select_env.store import FeatureStore
+    from frame_select_env.store.builtin import builtin_store_path
 
     store = FeatureStore(builtin_store_path())
     rows = np.concatenate([store.indices(s)[:n] for s, n in

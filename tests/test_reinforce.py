@@ -11,7 +11,7 @@ import torch
 from agents.as_agent import ASPolicy
 from agents.reinforce import ReinforceConfig, ReinforceTrainer, reinforce_losses
 from frame_select_env.evaluation import evaluate_policies
-from frame_select_env.synthetic import make_synthetic_store
+from frame_select_env.store.synthetic import make_synthetic_store
 
 
 @pytest.fixture(scope="module", autouse=True)

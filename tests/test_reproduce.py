@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from frame_select_env.datasets import VideoRecord
+from frame_select_env.core.selection import softmax
 from frame_select_env.evaluation import accuracy
-from frame_select_env.models import load_stream_model
-from frame_select_env.selection import softmax
+from frame_select_env.pipeline.datasets import VideoRecord
+from frame_select_env.pipeline.models import load_stream_model
+from frame_select_env.pipeline.tsn import TSNConfig, TSNDataset, read_log
+from frame_select_env.pipeline.tsn.trainer import _preprocessor
 from frame_select_env.store import FeatureStore
-from frame_select_env.tsn import TSNConfig, TSNDataset, read_log
-from frame_select_env.tsn.trainer import _preprocessor
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ("ApplyEyeMakeup", "Basketball", "CleanAndJerk")

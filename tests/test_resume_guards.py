@@ -19,8 +19,8 @@ import yaml
 
 from agents.as_agent import load_agent
 from agents.reinforce import ReinforceConfig, ReinforceTrainer
-from baselines_zoo.train import train_sb3
-from frame_select_env.synthetic import make_synthetic_store
+from baselines_zoo.sb3.train import train_sb3
+from frame_select_env.store.synthetic import make_synthetic_store
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_reinforce.py"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frame_select_env.reward import FLOAT32_EPS, selection_reward
+from frame_select_env.core.reward import FLOAT32_EPS, selection_reward
 
 
 def reference_reward(probs: np.ndarray, keep: np.ndarray, label: int, omega: float) -> float:

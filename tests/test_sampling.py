@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from baselines_zoo.policies import segment_centres as uniform_frames
-from frame_select_env.observations import frame_subset
-from frame_select_env.sampling import segment_centres
-from frame_select_env.video.decode import sample_indices
+from frame_select_env.core.sampling import segment_centres
+from frame_select_env.envs.observations import frame_subset
+from frame_select_env.pipeline.video.decode import sample_indices
 
 
 def test_matches_the_exact_centres_for_t25() -> None:

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 import frame_select_env  # noqa: F401  (registers the env)
-from baselines_zoo.sb3_policies import BiLSTMExtractor, PerFrameActorCriticPolicy, PerFrameHead
-from baselines_zoo.train import load_hyperparams, load_sb3, read_run_config, train_sb3
-from baselines_zoo.wrappers import TopMScoresWrapper
-from frame_select_env.observations import ObservationSource
-from frame_select_env.policy import SB3ScoresPolicy, as_policy, policy_scores
-from frame_select_env.synthetic import make_synthetic_store
+from baselines_zoo.sb3.policies import BiLSTMExtractor, PerFrameActorCriticPolicy, PerFrameHead
+from baselines_zoo.sb3.train import load_hyperparams, load_sb3, read_run_config, train_sb3
+from baselines_zoo.sb3.wrappers import TopMScoresWrapper
+from frame_select_env.core.policy import SB3ScoresPolicy, as_policy, policy_scores
+from frame_select_env.envs.observations import ObservationSource
+from frame_select_env.store.synthetic import make_synthetic_store
 
 SMALL_NET = {"proj_dim": 32, "hidden_size": 32}
 

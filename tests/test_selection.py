@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frame_select_env.evaluation import accuracy, mean_class_accuracy
-from frame_select_env.selection import (
+from frame_select_env.core.selection import (
     aggregate_predictions,
     fuse_streams,
     select_frames,
     softmax,
     topm_mask,
 )
+from frame_select_env.evaluation import accuracy, mean_class_accuracy
 
 
 def test_topm_mask_picks_highest_and_breaks_ties_to_earlier() -> None:

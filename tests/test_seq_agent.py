@@ -20,8 +20,8 @@ from agents.seq_agent import (
 )
 from agents.seq_reinforce import SeqReinforceConfig, SeqReinforceTrainer, episode_returns
 from baselines_zoo.seq_policies import SeqRandomPolicy
+from frame_select_env.envs.sequential.env import FrameSelectionSeqEnv
 from frame_select_env.evaluation import evaluate_sequential
-from frame_select_env.seq_env import FrameSelectionSeqEnv
 
 SMALL = dict(tensorboard=False, proj_dim=16, hidden_size=16, batch_size=16, num_episodes=2,
              max_frames=4)

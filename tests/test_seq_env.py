@@ -12,9 +12,9 @@ from gymnasium.envs.registration import EnvSpec
 from gymnasium.vector import AutoresetMode
 
 import frame_select_env  # noqa: F401  (registers the envs)
-from frame_select_env.builtin import builtin_store_path
-from frame_select_env.selection import softmax
+from frame_select_env.core.selection import softmax
 from frame_select_env.store import FeatureStore
+from frame_select_env.store.builtin import builtin_store_path
 
 T = 25
 COST = json.loads((builtin_store_path().parent / "sparse_actions_cost.json").read_text())
@@ -183,7 +183,7 @@ def test_vector_autoreset_modes(mode: str) -> None:
 
 
 def test_vector_reset_indices_and_rollout_match_single_env_episodes() -> None:
-    from frame_select_env.seq_rollout import rollout
+    from frame_select_env.envs.sequential.rollout import rollout
 
     venv = gym.make_vec("FrameSelectionSeq-v0", num_envs=3, max_frames=4, cost_weight=1.0,
                         view="center", autoreset_mode="disabled")
@@ -280,7 +280,7 @@ def test_store_mode_seq_env_imports_neither_torch_nor_cv2() -> None:
         "envs.reset(seed=0); envs.step([0, 1, 25]); envs.close()\n"
         "heavy = sorted(m for m in ('torch', 'cv2') if m in sys.modules)\n"
         "pipeline = sorted(m for m in sys.modules if m.startswith(("
-        "'frame_select_env.online', 'frame_select_env.cost', 'frame_select_env.evaluation')))\n"
+        "'frame_select_env.pipeline', 'frame_select_env.evaluation')))\n"
         "print('HEAVY', heavy, 'PIPELINE', pipeline)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1],
@@ -290,7 +290,7 @@ def test_store_mode_seq_env_imports_neither_torch_nor_cv2() -> None:
 
 
 def test_per_episode_budgets_single_vector_and_rollout() -> None:
-    from frame_select_env.seq_rollout import rollout
+    from frame_select_env.envs.sequential.rollout import rollout
 
     env = gym.make("FrameSelectionSeq-v0", view="center", max_frames=8)
     obs, info = env.reset(options={"index": 0, "max_frames": 2})

@@ -22,8 +22,7 @@ from baselines_zoo.seq_policies import (
     SeqStopPolicy,
     SeqUniformPolicy,
 )
-from frame_select_env.builtin import builtin_store_path
-from frame_select_env.cost import CostModel
+from frame_select_env.envs.sequential.core import SeqCore
 from frame_select_env.evaluation import (
     ROW_COLUMNS,
     cost_table,
@@ -34,8 +33,9 @@ from frame_select_env.evaluation import (
     run_episodes,
     write_csv,
 )
-from frame_select_env.seq_core import SeqCore
+from frame_select_env.pipeline.cost import CostModel
 from frame_select_env.store import FeatureStore
+from frame_select_env.store.builtin import builtin_store_path
 
 T, V = 25, 10
 COST = json.loads((builtin_store_path().parent / "sparse_actions_cost.json").read_text())
@@ -292,7 +292,7 @@ def test_learned_specs_load_lazily_once_per_seed(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setitem(sys.modules, "agents.seq_agent",
                         types.SimpleNamespace(load_seq_policies=load_seq_policies))
-    monkeypatch.setitem(sys.modules, "baselines_zoo.seq_sb3",
+    monkeypatch.setitem(sys.modules, "baselines_zoo.sb3.scoring",
                         types.SimpleNamespace(load_seq_sb3=load_seq_sb3))
     seq_as, mppo, ppo = parse_seq_agent_specs(["mine=seq-as:runs/s{seed}/seq_agent.pt",
                                                "maskable_ppo:runs/maskable_{seed}",

@@ -1,4 +1,4 @@
-"""SB3 PPO and sb3-contrib MaskablePPO on FrameSelectionSeq-v0 (baselines_zoo.seq_sb3).
+"""SB3 PPO and sb3-contrib MaskablePPO on FrameSelectionSeq-v0 (baselines_zoo.sb3.sequential).
 
 Short trainings on the built-in store's train split, evaluated deterministically on its test
 split with ``rollout`` (all crops averaged) against a uniformly random sequential policy under
@@ -19,16 +19,15 @@ import torch
 import yaml
 
 import frame_select_env  # noqa: F401  (registers the envs)
-from baselines_zoo.seq_sb3 import (
+from baselines_zoo.sb3.scoring import SB3SeqPolicy, load_seq_sb3
+from baselines_zoo.sb3.sequential import (
     MaskableSeqActorCriticPolicy,
-    SB3SeqPolicy,
     SeqActorCriticPolicy,
     SeqExtractor,
     SeqHead,
-    load_seq_sb3,
 )
-from baselines_zoo.train import load_hyperparams, train_sb3
-from frame_select_env.seq_rollout import rollout
+from baselines_zoo.sb3.train import load_hyperparams, train_sb3
+from frame_select_env.envs.sequential.rollout import rollout
 
 SEQ = "FrameSelectionSeq-v0"
 TRAIN_KWARGS = {"state": "both", "view": "random", "omega": 10.0, "max_frames": 8,
@@ -117,7 +116,7 @@ def test_learns_above_random(runs: dict[str, Path], eval_core, algo: str) -> Non
 def test_training_env_gives_masks_and_ends_at_the_budget() -> None:
     from sb3_contrib.common.maskable.utils import get_action_masks, is_masking_supported
 
-    from baselines_zoo.train import make_env
+    from baselines_zoo.sb3.train import make_env
 
     venv = make_env(None, "rgb", "maskable_ppo", 2, 0, {"max_frames": 2, "view": "random"},
                     env_id=SEQ)

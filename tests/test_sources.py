@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env import sources
-from frame_select_env.env import FrameSelectionEnv
-from frame_select_env.observations import ObservationSource
-from frame_select_env.sources import EnvOptions, register_source
-from frame_select_env.vector_env import FrameSelectionVectorEnv
+from frame_select_env.envs import sources
+from frame_select_env.envs.observations import ObservationSource
+from frame_select_env.envs.one_step.env import FrameSelectionEnv
+from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
+from frame_select_env.envs.sources import EnvOptions, register_source
 
 OPTION_NAMES = [f.name for f in dataclasses.fields(EnvOptions)]
 
@@ -56,8 +56,8 @@ def test_options_are_checked_before_any_source_opens(tmp_path) -> None:
 def test_a_registered_source_serves_both_envs(small_store, monkeypatch, tmp_path) -> None:
     # A source defined outside the project, registered by entry point, as a later env would.
     (tmp_path / "my_source.py").write_text(
-        "from frame_select_env.observations import ObservationSource\n"
-        "from frame_select_env.sources import source_kwargs\n"
+        "from frame_select_env.envs.observations import ObservationSource\n"
+        "from frame_select_env.envs.sources import source_kwargs\n"
         "CALLS = []\n"
         "def every_other(options):\n"
         "    CALLS.append(options)\n"
@@ -84,7 +84,7 @@ def test_register_source_checks_the_entry_point(small_store) -> None:
         register_source("seq", "nocolon")
     with pytest.raises(ValueError, match="unknown state source 'nope'"):
         sources.load_source("nope")
-    register_source("seq_test", "frame_select_env.sources:store_source")
+    register_source("seq_test", "frame_select_env.envs.sources:store_source")
     try:
         assert sources.load_source("seq_test") is sources.store_source
         src = sources.make_source(EnvOptions(store=small_store, num_frames=5), kind="seq_test")

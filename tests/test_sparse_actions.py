@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from frame_select_env.builtin import DATA_DIR
-from frame_select_env.datasets.sparse_actions import (
+from frame_select_env.pipeline.datasets.sparse_actions import (
     CLASS_NAMES,
     SparseActionsConfig,
     class_motion,
@@ -21,7 +20,8 @@ from frame_select_env.datasets.sparse_actions import (
     sampled_relevance,
     write_avi,
 )
-from frame_select_env.datasets.sparse_actions import generator as sa
+from frame_select_env.pipeline.datasets.sparse_actions import generator as sa
+from frame_select_env.store.builtin import DATA_DIR
 
 DATA = DATA_DIR
 STORE = DATA / "sparse_actions.h5"
@@ -125,7 +125,7 @@ def test_plan_and_sampled_relevance() -> None:
 
 
 def test_length_window_truth_and_config_from_dict() -> None:
-    from frame_select_env.datasets.sparse_actions import (
+    from frame_select_env.pipeline.datasets.sparse_actions import (
         truth_relevance,
         video_length_and_window,
     )
@@ -145,7 +145,7 @@ def test_length_window_truth_and_config_from_dict() -> None:
 
 
 def test_avi_roundtrip(tmp_path: Path) -> None:
-    from frame_select_env.video.decode import count_frames, read_frames
+    from frame_select_env.pipeline.video.decode import count_frames, read_frames
 
     v = generate_video(4, 0, 3, SMALL)
     path = tmp_path / "v.avi"

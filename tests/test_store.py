@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from frame_select_env.feature_import import import_features
+from frame_select_env.pipeline.feature_import import import_features
 from frame_select_env.store import (
     FeatureStore,
     StoreError,
@@ -165,7 +165,7 @@ def test_import_features_function_and_script(tmp_path: Path) -> None:
 
 
 def test_import_features_names_an_object_array(tmp_path: Path) -> None:
-    from frame_select_env.feature_import import import_features
+    from frame_select_env.pipeline.feature_import import import_features
 
     path = tmp_path / "mine.npz"
     np.savez(path, features=np.zeros((2, 3, 4), np.float32), logits=np.zeros((2, 3, 5)),

@@ -13,24 +13,29 @@ import numpy as np
 import pytest
 import torch
 
-from frame_select_env.archs import ARCHS, arch_help, arch_names, register_backbone
-from frame_select_env.cost import CostModel
-from frame_select_env.cost.macs import stream_macs_per_crop
-from frame_select_env.cost.timing import measure_cnn_seconds_per_crop
-from frame_select_env.datasets.sparse_actions import builtin_videos
-from frame_select_env.extract import ExtractConfig, classify_video, extract_features, prepare_video
-from frame_select_env.models import build_backbone, first_conv
-from frame_select_env.models.classifier import TwoStreamClassifier
-from frame_select_env.store import FeatureStore
-from frame_select_env.streams import (
+from frame_select_env.pipeline.archs import ARCHS, arch_help, arch_names, register_backbone
+from frame_select_env.pipeline.cost import CostModel
+from frame_select_env.pipeline.cost.macs import stream_macs_per_crop
+from frame_select_env.pipeline.cost.timing import measure_cnn_seconds_per_crop
+from frame_select_env.pipeline.datasets.sparse_actions import builtin_videos
+from frame_select_env.pipeline.extract import (
+    ExtractConfig,
+    classify_video,
+    extract_features,
+    prepare_video,
+)
+from frame_select_env.pipeline.models import build_backbone, first_conv
+from frame_select_env.pipeline.models.classifier import TwoStreamClassifier
+from frame_select_env.pipeline.streams import (
     STREAM_SPECS,
     StreamSpec,
     register_stream,
     stream_spec,
     unregister_stream,
 )
-from frame_select_env.video.decode import read_frames, sample_indices, window_indices
-from frame_select_env.video.views import view_at
+from frame_select_env.pipeline.video.decode import read_frames, sample_indices, window_indices
+from frame_select_env.pipeline.video.views import view_at
+from frame_select_env.store import FeatureStore
 
 DIFF = "rgbdiff_test"
 #: TSN's RGB difference: 5 consecutive frames -> 4 differences stacked, 4 x 3 = 12 channels
@@ -75,8 +80,8 @@ def diff_stream():
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory) -> tuple[Path, list]:
-    from frame_select_env.builtin import PACKAGED_STORE
-    from frame_select_env.online import resolve_videos
+    from frame_select_env.pipeline.online import resolve_videos
+    from frame_select_env.store.builtin import PACKAGED_STORE
 
     root = tmp_path_factory.mktemp("sa_videos")
     builtin_videos("test", root, workers=1, limit=N_VIDEOS)
@@ -204,7 +209,7 @@ def test_registry_errors_name_the_stream(diff_stream) -> None:
     with pytest.raises(ValueError, match=r"unknown stream 'nope'.*register_stream"):
         stream_spec("nope")
     with pytest.raises(ValueError, match="rgbdiff_test stream must take 12 channels, got 3"):
-        from frame_select_env.models.classifier import build_stream_model
+        from frame_select_env.pipeline.models.classifier import build_stream_model
 
         TwoStreamClassifier({DIFF: build_stream_model("small", 3, 2, 0.5, KWARGS)}, ["a", "b"],
                             device="cpu")
@@ -212,7 +217,7 @@ def test_registry_errors_name_the_stream(diff_stream) -> None:
 
 
 def test_tsn_config_takes_registered_archs_and_trainable_streams() -> None:
-    from frame_select_env.tsn import ConfigError, TSNConfig
+    from frame_select_env.pipeline.tsn import ConfigError, TSNConfig
 
     assert arch_names() == ("small", "resnet18", "resnet50", "bninception")
     register_backbone("tiny_test", lambda c, **kw: build_backbone("small", c, **kw),

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from agents.as_agent import load_agent
-from frame_select_env.synthetic import make_synthetic_store
+from frame_select_env.store.synthetic import make_synthetic_store
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_reinforce.py"
 

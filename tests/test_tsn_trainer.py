@@ -14,9 +14,9 @@ import pytest
 import torch
 from torch import nn
 
-from frame_select_env.datasets import VideoRecord
-from frame_select_env.models import load_stream_model
-from frame_select_env.tsn import (
+from frame_select_env.pipeline.datasets import VideoRecord
+from frame_select_env.pipeline.models import load_stream_model
+from frame_select_env.pipeline.tsn import (
     ConfigError,
     TSNConfig,
     TSNDataset,
@@ -31,9 +31,9 @@ from frame_select_env.tsn import (
     train_offsets,
     train_tsn,
 )
-from frame_select_env.tsn.synthetic import make_synthetic_rawframes, split_records
-from frame_select_env.video.decode import FLOW_X_TMPL, FLOW_Y_TMPL, IMG_TMPL
-from frame_select_env.video.flow import quantize_flow
+from frame_select_env.pipeline.tsn.synthetic import make_synthetic_rawframes, split_records
+from frame_select_env.pipeline.video.decode import FLOW_X_TMPL, FLOW_Y_TMPL, IMG_TMPL
+from frame_select_env.pipeline.video.flow import quantize_flow
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"feature_dim": 32, "width": 8}
@@ -315,7 +315,11 @@ def test_cli_plain_lists(synth, tmp_path, capsys):
 def test_pretrained_stream_initialises_flow_backbone(synth, tmp_path):
     # an RGB stream checkpoint (any number of classes) starts a flow stream: backbone copied
     # with the cross-modality first conv, a fresh classifier
-    from frame_select_env.models import build_stream_model, first_conv, save_stream_checkpoint
+    from frame_select_env.pipeline.models import (
+        build_stream_model,
+        first_conv,
+        save_stream_checkpoint,
+    )
 
     torch.manual_seed(3)
     src = build_stream_model("small", 3, 7, 0.5, SMALL)
@@ -337,8 +341,8 @@ def test_batches_do_not_depend_on_worker_count(synth):
     # and a different epoch gives different crops
     from torch.utils.data import DistributedSampler
 
-    from frame_select_env.tsn.data import EpochSampler
-    from frame_select_env.tsn.trainer import _loader
+    from frame_select_env.pipeline.tsn.data import EpochSampler
+    from frame_select_env.pipeline.tsn.trainer import _loader
 
     root, train, _, _ = synth
 
@@ -361,8 +365,8 @@ DDP_SCRIPT = """
 import json, os, sys
 from pathlib import Path
 import torch.distributed as dist
-from frame_select_env.datasets import VideoRecord
-from frame_select_env.tsn import TSNConfig, train_tsn
+from frame_select_env.pipeline.datasets import VideoRecord
+from frame_select_env.pipeline.tsn import TSNConfig, train_tsn
 
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
 recs = [VideoRecord(*r) for r in json.loads(sys.argv[3])]

@@ -26,8 +26,8 @@ import torch
 from agents.as_agent import ASAgent, ASAgentConfig, load_agent, save_agent
 from agents.reinforce import ReinforceConfig, ReinforceTrainer
 from baselines_zoo.registry import AgentSpecError, parse_agent_spec
-from baselines_zoo.train import load_sb3, train_sb3
-from frame_select_env.synthetic import make_synthetic_store
+from baselines_zoo.sb3.train import load_sb3, train_sb3
+from frame_select_env.store.synthetic import make_synthetic_store
 
 TINY_PPO = {"n_envs": 2, "n_steps": 8, "batch_size": 16, "n_epochs": 1}
 
@@ -104,7 +104,7 @@ def test_hostile_sb3_zip_is_refused_and_runs_nothing(ppo_run: Path, store: Path,
 
 
 def test_hostile_seq_sb3_zip_is_refused_and_runs_nothing(tmp_path: Path) -> None:
-    from baselines_zoo.seq_sb3 import load_seq_sb3
+    from baselines_zoo.sb3.scoring import load_seq_sb3
 
     marker = tmp_path / "PWNED"
     run = tmp_path / "seq"

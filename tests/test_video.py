@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from frame_select_env.video.decode import (
+from frame_select_env.pipeline.video.decode import (
     VideoReadError,
     count_frames,
     load_flow_segments,
@@ -16,8 +16,8 @@ from frame_select_env.video.decode import (
     read_frames,
     sample_indices,
 )
-from frame_select_env.video.flow import quantize_flow
-from frame_select_env.video.views import VIEW_NAMES_10, crop_offsets, make_views, view_at
+from frame_select_env.pipeline.video.flow import quantize_flow
+from frame_select_env.pipeline.video.views import VIEW_NAMES_10, crop_offsets, make_views, view_at
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 CLIPS = REAL / "ucf101_clips"

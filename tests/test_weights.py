@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from frame_select_env.models import (
+from frame_select_env.pipeline.models import (
     BNInception,
     StreamModel,
     build_backbone,

@@ -2,7 +2,7 @@
 
 The online env decodes in threads by default, so it works as typed in a script without a
 ``__main__`` guard; its ``pool="process"`` workers, the extractor's DataLoader workers and the
-other process pools die with their parent (``frame_select_env.workers``).
+other process pools die with their parent (``frame_select_env.pipeline.workers``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
-from frame_select_env.builtin import PACKAGED_STORE
-from frame_select_env.datasets.sparse_actions import builtin_videos
+from frame_select_env.pipeline.datasets.sparse_actions import builtin_videos
+from frame_select_env.store.builtin import PACKAGED_STORE
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = "builtin:test:2"
@@ -232,7 +232,7 @@ class _KillsItsWorker:
 
 
 def test_dead_worker_pool_is_rebuilt_and_close_shuts_it(videos: Path) -> None:
-    from frame_select_env.online import open_online_store
+    from frame_select_env.pipeline.online import open_online_store
 
     envs = gym.make_vec("FrameSelection-v0", num_envs=1,
                         **_online(videos, workers=1, pool="process"))
@@ -257,7 +257,7 @@ def test_dead_worker_pool_is_rebuilt_and_close_shuts_it(videos: Path) -> None:
 
 def test_worker_dying_twice_names_the_video(videos: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import frame_select_env.online.store as online_store
+    import frame_select_env.pipeline.online.store as online_store
 
     env = gym.make("FrameSelection-v0", **_online(videos, workers=1, pool="process"))
     monkeypatch.setattr(online_store, "prepare_item", _KillsItsWorker())
@@ -295,7 +295,7 @@ def test_close_shuts_threads_and_files(videos: Path, tmp_path: Path) -> None:
 
 def _online_in_this_process(videos: str) -> tuple[str | None, tuple[int, ...], float]:
     """In a daemonic worker: the error of a process pool, and one online episode."""
-    from frame_select_env.workers import process_pool
+    from frame_select_env.pipeline.workers import process_pool
 
     try:
         process_pool(1, what="test pool").shutdown()
@@ -313,7 +313,7 @@ def test_online_env_in_a_daemonic_process(videos: Path) -> None:
     """As in an SB3 ``SubprocVecEnv`` worker: threads decode; a process pool is refused."""
     import multiprocessing as mp
 
-    from frame_select_env.workers import process_pool, process_start_problem
+    from frame_select_env.pipeline.workers import process_pool, process_start_problem
 
     assert process_start_problem() is None
     with mp.get_context("spawn").Pool(1) as pool:  # pool workers are daemonic, as SB3's are

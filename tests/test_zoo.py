@@ -19,8 +19,8 @@ from baselines_zoo.policies import (
     segment_centres,
 )
 from baselines_zoo.registry import AgentSpecError, parse_agent_spec, parse_agent_specs
-from frame_select_env.policy import policy_scores, scores_to_action
-from frame_select_env.synthetic import make_synthetic_store
+from frame_select_env.core.policy import policy_scores, scores_to_action
+from frame_select_env.store.synthetic import make_synthetic_store
 
 T = 25
 
@@ -176,7 +176,7 @@ def test_as_checkpoints_per_stream_and_single(tmp_path: Path) -> None:
 
 
 def test_sb3_spec_with_stream_template(tmp_path: Path) -> None:
-    from baselines_zoo.train import train_sb3
+    from baselines_zoo.sb3.train import train_sb3
 
     store = make_synthetic_store(tmp_path / "s.h5", num_videos=40)
     for stream in ("rgb", "flow"):

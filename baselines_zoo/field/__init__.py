@@ -2,7 +2,7 @@
 
 Each method is a module of this package with a ``<Name>Config`` dataclass, ``train(store, cfg, *,
 observe="rgb", predict="fused", seed=0, progress=False) -> policy``, a policy class following
-:class:`frame_select_env.policy.SelectionPolicy` and ``save(policy, path)`` /
+:class:`frame_select_env.core.policy.SelectionPolicy` and ``save(policy, path)`` /
 ``load(path)``. They observe the cheap stream (``observe``, RGB by default) and pay for the
 expensive one (``predict``, fused) on the frames they choose. Top-m methods give ``scores``;
 adaptive ones (LiteEval, FrameExit) also give ``masks(obs, info=None, m=None)``, the frames they

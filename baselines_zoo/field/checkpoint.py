@@ -1,6 +1,6 @@
 """Checkpoints of the field's learned selectors: one format, read without running code.
 
-A checkpoint is a plain dict saved with :func:`frame_select_env.atomic.atomic_torch_save`: the
+A checkpoint is a plain dict saved with :func:`frame_select_env.store.atomic.atomic_torch_save`: the
 method's name, its config as a dict, the streams it observes and predicts with, the network's
 sizes, its ``state_dict`` and whatever else the method keeps (thresholds, a training log). It
 is read back with ``torch.load(weights_only=True)``, and every refusal names the file.
@@ -31,7 +31,7 @@ def save_checkpoint(method: str, policy: Any, dims: Mapping[str, int], path: str
     :param extra: more plain values to keep.
     :return: the path written.
     """
-    from frame_select_env.atomic import atomic_torch_save
+    from frame_select_env.store.atomic import atomic_torch_save
 
     return atomic_torch_save({
         "method": method, "config": asdict(policy.config), "observe": policy.observe,
@@ -48,7 +48,7 @@ def load_checkpoint(path: str | os.PathLike, method: str, title: str) -> dict[st
     :return: the checkpoint dict.
     :raises ValueError: an unreadable file or another method's checkpoint (naming the file).
     """
-    from frame_select_env.models.weights import load_torch_file
+    from frame_select_env.pipeline.models.weights import load_torch_file
 
     ckpt = load_torch_file(path, f"{title} checkpoint")
     got = ckpt.get("method") if isinstance(ckpt, dict) else type(ckpt).__name__

@@ -319,7 +319,7 @@ def calibrate_thresholds(policy: FrameExitPolicy, obs: Mapping[str, np.ndarray],
 
 def _predict_probs(obs: Mapping[str, Mapping[str, np.ndarray]], predict: str) -> np.ndarray:
     """Per-frame (B, T, V, C) probabilities of the predict stream (``fused``: their mean)."""
-    from frame_select_env.selection import fuse_streams
+    from frame_select_env.core.selection import fuse_streams
 
     if predict == "fused":
         return fuse_streams({s: obs[s]["predictions"] for s in obs})
@@ -339,11 +339,11 @@ def train(store: str | Path | None, cfg: FrameExitConfig | None = None, *, obser
     :return: the trained policy.
     :raises ValueError: for a stream the store lacks.
     """
-    from frame_select_env.builtin import resolve_store
-    from frame_select_env.constants import STREAMS
+    from frame_select_env.core.constants import STREAMS
+    from frame_select_env.core.selection import aggregate_predictions
     from frame_select_env.evaluation.runner import load_split
-    from frame_select_env.selection import aggregate_predictions
     from frame_select_env.store import FeatureStore
+    from frame_select_env.store.builtin import resolve_store
 
     cfg = cfg or FrameExitConfig()
     path = resolve_store(store, "store")

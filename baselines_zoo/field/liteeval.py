@@ -49,10 +49,10 @@ from baselines_zoo.field.ocsampler import (
     predict_probs,
     training_source,
 )
-from frame_select_env.config import from_dict
-from frame_select_env.evaluation.metrics import accuracy
+from frame_select_env.core.config import from_dict
+from frame_select_env.core.metrics import accuracy
+from frame_select_env.core.selection import aggregate_predictions
 from frame_select_env.evaluation.runner import SplitData, load_split
-from frame_select_env.selection import aggregate_predictions
 from frame_select_env.store import FeatureStore
 
 METHOD = "liteeval"
@@ -348,7 +348,7 @@ class LiteEvalPolicy:
         The coarse LSTM and the gate run on every frame; the fine LSTM is counted on every frame
         too, an upper bound (it runs only where the gate opens; ~1% of the RGB CNN per crop).
         """
-        from frame_select_env.cost import count_macs
+        from frame_select_env.pipeline.cost import count_macs
 
         c = torch.zeros(1, num_frames, self.module.coarse_dim)
         f = torch.zeros(1, num_frames, self.module.fine_dim)

@@ -19,7 +19,7 @@ top-class confidence on the drawn frames minus that on a random TSN-style subset
 frame in each of m equal segments, its ``bp_mode='tsn'``). ``reward="true_class"`` uses the
 true class's probability instead. The classifier's prediction of a subset is the mean of the
 kept frames' probabilities of the ``predict`` stream (fused by default), through the shared
-:func:`~frame_select_env.selection.aggregate_predictions`. The loss adds the entropy
+:func:`~frame_select_env.core.selection.aggregate_predictions`. The loss adds the entropy
 bonus of its code (``explore_rate``). At test the policy's scores are pi; top-m keeps the m most
 probable frames.
 
@@ -43,13 +43,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines_zoo.field.checkpoint import load_checkpoint, load_weights, save_checkpoint
-from frame_select_env.builtin import store_or_builtin
-from frame_select_env.config import from_dict
+from frame_select_env.core.config import from_dict
+from frame_select_env.core.selection import aggregate_predictions, fuse_streams
+from frame_select_env.envs.observations import ObservationSource
 from frame_select_env.evaluation.runner import SplitData, evaluate_importance, load_split
-from frame_select_env.observations import ObservationSource
-from frame_select_env.selection import aggregate_predictions, fuse_streams
+from frame_select_env.pipeline.tsn.data import train_offsets
 from frame_select_env.store import FeatureStore
-from frame_select_env.tsn.data import train_offsets
+from frame_select_env.store.builtin import store_or_builtin
 
 METHOD = "ocsampler"
 SCORERS = ("conv", "mlp")
@@ -393,7 +393,7 @@ class OCSamplerPolicy:
 
     def macs_per_view(self, num_frames: int) -> float:
         """MACs of one pass over one view's T frames (the scorer; counted, not estimated)."""
-        from frame_select_env.cost import count_macs
+        from frame_select_env.pipeline.cost import count_macs
 
         f = torch.zeros(1, num_frames, self.module.feature_dim)
         p = torch.full((1, num_frames, self.module.num_classes), 1.0 / self.module.num_classes)

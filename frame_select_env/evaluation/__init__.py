@@ -2,7 +2,7 @@
 
 Along the data path:
 
-* :mod:`~frame_select_env.evaluation.metrics`: accuracy, mean class accuracy, precision;
+* :mod:`~frame_select_env.core.metrics`: accuracy, mean class accuracy, precision;
 * :mod:`~frame_select_env.evaluation.runner`: Algorithm 2 for selection policies on every view
   of a split (:func:`load_split`, :func:`policy_importance`, :func:`evaluate_importance`,
   :func:`evaluate_policies`);
@@ -15,7 +15,7 @@ Along the data path:
 * :mod:`~frame_select_env.evaluation.plots`: accuracy against m and against cost.
 
 It reads top-m and threshold selection, the video-level aggregation with alpha (Eq. 10),
-two-stream fusion and softmax from the core's :mod:`frame_select_env.selection` (the env uses
+two-stream fusion and softmax from the core's :mod:`frame_select_env.core.selection` (the env uses
 them too). Names are imported lazily, so ``from frame_select_env.evaluation import accuracy``
 loads neither the runner nor matplotlib.
 """
@@ -26,7 +26,6 @@ import importlib
 from typing import Any
 
 _SUBMODULES = {
-    "metrics": ("accuracy", "mean_class_accuracy", "precision"),
     "runner": ("ALL_AGENT", "SplitData", "ObservingPolicy", "load_split", "policy_importance",
                "policy_masks",
                "select_and_aggregate", "evaluate_importance", "evaluate_policies"),
@@ -42,6 +41,9 @@ _SUBMODULES = {
 }
 _EXPORTS = {name: f"{__name__}.{module}" for module, names in _SUBMODULES.items()
             for name in names}
+# the metrics are one formula each, kept in the core so the pipeline can use them too
+_EXPORTS.update({name: "frame_select_env.core.metrics"
+                 for name in ("accuracy", "mean_class_accuracy", "precision")})
 
 __all__ = sorted(_EXPORTS)
 

@@ -4,7 +4,8 @@ A policy ``observes`` streams (default: the stream it scores, or its ``observe``
 observed stream is computed on all T frames and every crop, any other stream only on the crops
 it keeps (select-before-compute). ``random`` and ``uniform`` observe nothing, so they only pay
 for their kept frames; ``all`` pays for all. The per-frame and per-crop prices are the store's
-cost dict (:mod:`frame_select_env.cost`); a learned agent adds its own MACs and measured time.
+cost dict (:mod:`frame_select_env.pipeline.cost`); a learned agent adds its own MACs and measured
+time.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class RowCosting:
 
     def __init__(self, cost: Any, store: Any, rows: Any, batch: int, frames: Any,
                  num_frames: int, num_views: int, seconds_flow_methods: Sequence[str]) -> None:
-        from frame_select_env.cost import CostModel, store_cost
+        from frame_select_env.pipeline.cost import CostModel, store_cost
 
         if isinstance(cost, str):
             if cost != "auto":
@@ -95,7 +96,7 @@ class RowCosting:
             if callable(getattr(policy, "macs_per_view", None)):
                 macs = float(policy.macs_per_view(self.num_frames)) * self.num_views
             elif agent is not None and hasattr(getattr(agent, "config", None), "parts"):
-                from frame_select_env.cost import agent_macs_per_sequence
+                from frame_select_env.pipeline.cost import agent_macs_per_sequence
 
                 macs = float(agent_macs_per_sequence(agent, self.num_frames)) * self.num_views
             self._agent_macs[id(policy)] = macs

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from frame_select_env.atomic import atomic_savefig
 from frame_select_env.evaluation.results import metric_by_m, summarize
 from frame_select_env.evaluation.tables import ORACLE_MARK
+from frame_select_env.store.atomic import atomic_savefig
 
 #: Resolution of every figure written.
 DPI = 110

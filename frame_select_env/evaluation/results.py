@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from frame_select_env.atomic import atomic_write_csv
 from frame_select_env.evaluation.costing import COST_METRICS
+from frame_select_env.store.atomic import atomic_write_csv
 
 #: The columns of an evaluation row, in file order.
 ROW_COLUMNS: tuple[str, ...] = (

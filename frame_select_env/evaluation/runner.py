@@ -20,11 +20,11 @@ budget; threshold rows have ``m = 0``), ``frames`` (mean kept frames per video a
 measured time). NaN where the store records no cost.
 
 Selection, aggregation, fusion and metrics are never re-implemented here: they are the calls
-:func:`~frame_select_env.selection.select_frames`,
-:func:`~frame_select_env.selection.aggregate_predictions`,
-:func:`~frame_select_env.selection.fuse_streams`,
-:func:`~frame_select_env.evaluation.metrics.accuracy` and
-:func:`~frame_select_env.evaluation.metrics.mean_class_accuracy`.
+:func:`~frame_select_env.core.selection.select_frames`,
+:func:`~frame_select_env.core.selection.aggregate_predictions`,
+:func:`~frame_select_env.core.selection.fuse_streams`,
+:func:`~frame_select_env.core.metrics.accuracy` and
+:func:`~frame_select_env.core.metrics.mean_class_accuracy`.
 """
 
 from __future__ import annotations
@@ -36,21 +36,21 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from frame_select_env.constants import DEFAULT_MS, SCHEMES, STREAMS
-from frame_select_env.evaluation.costing import RowCosting, observed_streams
-from frame_select_env.evaluation.metrics import accuracy, mean_class_accuracy, precision
-from frame_select_env.evaluation.results import ROW_COLUMNS
-from frame_select_env.observations import ObservationSource
-from frame_select_env.selection import (
+from frame_select_env.core.constants import DEFAULT_MS, SCHEMES, STREAMS
+from frame_select_env.core.metrics import accuracy, mean_class_accuracy, precision
+from frame_select_env.core.selection import (
     aggregate_predictions,
     fuse_streams,
     select_frames,
     select_frames_threshold,
 )
+from frame_select_env.envs.observations import ObservationSource
+from frame_select_env.evaluation.costing import RowCosting, observed_streams
+from frame_select_env.evaluation.results import ROW_COLUMNS
 from frame_select_env.store import FeatureStore
 
 if TYPE_CHECKING:
-    from frame_select_env.policy import SelectionPolicy
+    from frame_select_env.core.policy import SelectionPolicy
 
 #: The agent name of the every-frame rows (``include_all``).
 ALL_AGENT = "all"
@@ -92,7 +92,7 @@ class ObservingPolicy:
     evaluation feeds it the RGB observations for both streams, so both keep the same frames, and
     costs the flow stream on the kept frames only (select-before-compute).
 
-    :param policy: the wrapped :class:`frame_select_env.policy.SelectionPolicy` (e.g. an
+    :param policy: the wrapped :class:`frame_select_env.core.policy.SelectionPolicy` (e.g. an
         ``ASPolicy``).
     :param observe: the stream it reads.
     :param name: display name (default: the wrapped policy's).
@@ -148,7 +148,7 @@ def policy_importance(
 ) -> np.ndarray:
     """A policy's scores for every view: one ``policy.scores`` call per view, over all videos.
 
-    :param policy: any :class:`frame_select_env.policy.SelectionPolicy`.
+    :param policy: any :class:`frame_select_env.core.policy.SelectionPolicy`.
     :param obs: ``{"features": (B, T, V, D), "predictions": (B, T, V, C)}`` (both keys are passed
         on; a policy reads what it needs).
     :param info: per-video extras handed to the policy (``label``, ``relevance`` (B, T),
@@ -220,7 +220,7 @@ def evaluate_importance(
         (threshold rows: key ``(scheme, ("threshold", t))``).
     :param thresholds: adaptive budgets: a row per scheme and threshold t keeping the frames
         with importance >= t (at least one;
-        :func:`~frame_select_env.selection.select_frames_threshold`); ``m`` is 0 in
+        :func:`~frame_select_env.core.selection.select_frames_threshold`); ``m`` is 0 in
         those rows. Ignored without importance.
     :return: the rows, and with ``return_predictions`` the predictions too.
     :raises ValueError: for mismatched shapes or an unknown scheme.
@@ -298,7 +298,8 @@ def evaluate_policies(
     :param data: a :func:`load_split` result to reuse (skips reading the store).
     :param thresholds: adaptive budgets (keep frames with p^a >= t) evaluated for every policy
         that scores frames (not ``keeps_all`` nor ``for_m`` ones); rows with ``m = 0``.
-    :param cost: ``"auto"`` (the store's cost dict, :func:`frame_select_env.cost.store_cost`),
+    :param cost: ``"auto"`` (the store's cost dict,
+    :func:`frame_select_env.pipeline.cost.store_cost`),
         a cost dict, or ``None`` (cost columns NaN).
     :param seconds_flow_methods: also report ``seconds_<method>`` per row: the seconds had the
         flow been computed with that method (e.g. ``tvl1``, the paper's) instead of the store's.

@@ -1,8 +1,8 @@
 """Sequential agents (``FrameSelectionSeq-v0``) evaluated into the one-step evaluation's rows.
 
 :func:`evaluate_sequential` runs every video of a split once with each
-:class:`~frame_select_env.policy.SequentialPolicy`, on the env's own batched step
-(:func:`frame_select_env.seq_rollout.rollout`), and returns rows of the schema
+:class:`~frame_select_env.core.policy.SequentialPolicy`, on the env's own batched step
+(:func:`frame_select_env.envs.sequential.rollout.rollout`), and returns rows of the schema
 :data:`~frame_select_env.evaluation.results.ROW_COLUMNS` (plus ``seconds_<flow method>``), so
 ``write_csv(kind="cost")``, :func:`~frame_select_env.evaluation.tables.cost_table` and
 :func:`~frame_select_env.evaluation.plots.plot_accuracy_vs_cost` take them beside the one-step
@@ -13,7 +13,7 @@ rows:
   ``scheme="frame"`` and ``stream="fused"``; ``m`` is the episode's budget (``max_frames``),
   ``threshold`` NaN, ``alpha`` 0;
 * ``accuracy``, ``mean_class_accuracy`` and ``precision`` (percent of the paid frames that show
-  the action) come from :mod:`~frame_select_env.evaluation.metrics`;
+  the action) come from :mod:`~frame_select_env.core.metrics`;
 * the cost columns come from the same :class:`~frame_select_env.evaluation.costing.RowCosting`
   as the one-step rows: the cheap stream is observed (computed on all T frames and every crop),
   the expensive stream only on the paid frames' crops; ``frames`` is the mean number of paid
@@ -37,12 +37,12 @@ from typing import Any, cast
 
 import numpy as np
 
+from frame_select_env.core.metrics import accuracy, mean_class_accuracy, precision
+from frame_select_env.core.policy import _accepts_kwarg
+from frame_select_env.envs.sequential.core import SeqCore
+from frame_select_env.envs.sequential.rollout import rollout
 from frame_select_env.evaluation.costing import RowCosting
-from frame_select_env.evaluation.metrics import accuracy, mean_class_accuracy, precision
 from frame_select_env.evaluation.results import ROW_COLUMNS
-from frame_select_env.policy import _accepts_kwarg
-from frame_select_env.seq_core import SeqCore
-from frame_select_env.seq_rollout import rollout
 
 #: The view mode of the sequential evaluation: the crops averaged, as the frame-based scheme.
 SEQ_VIEW = "mean"
@@ -122,7 +122,7 @@ def run_episodes(core: SeqCore, policy: Any, info: Mapping[str, np.ndarray] | No
     """Roll out every video of the core's split once with ``policy``.
 
     :param core: the env's core (``env.unwrapped.core``), with a fixed view (``"mean"``).
-    :param policy: a :class:`~frame_select_env.policy.SequentialPolicy`.
+    :param policy: a :class:`~frame_select_env.core.policy.SequentialPolicy`.
     :param info: per-video extras (:func:`split_info`); passed to a policy whose ``act`` takes
         ``info``, one video at a time (the rollout shows it only the running episodes).
     :param batch_size: videos rolled out at once (bounds memory on big splits).
@@ -260,7 +260,7 @@ def evaluate_sequential(
 ) -> list[dict[str, Any]]:
     """Evaluate sequential policies on every video of a split; rows as the one-step evaluation's.
 
-    :param policies: agent name -> a :class:`~frame_select_env.policy.SequentialPolicy`, or a
+    :param policies: agent name -> a :class:`~frame_select_env.core.policy.SequentialPolicy`, or a
         list of them (e.g. one per budget). A policy's ``env_kwargs`` (e.g.
         ``{"max_frames": 8}``) are added to ``env_kwargs``; policies with the same options share
         one env. A policy with ``reset(seed)`` is reset with ``seed`` first.
@@ -321,7 +321,7 @@ def _check_env_macs(core: SeqCore, costing: RowCosting, episodes: SeqEpisodes,
         raise RuntimeError(f"evaluate_sequential ({agent}): the env's MACs "
                            f"{episodes.env_macs[worst]:.6g} differ from the cost model's "
                            f"{model[worst]:.6g} for video {worst}: FrameSelectionSeq-v0's "
-                           f"accounting and frame_select_env.cost have drifted apart")
+                           f"accounting and frame_select_env.pipeline.cost have drifted apart")
 
 
 __all__ = ["SEQ_VIEW", "SeqEpisodes", "cost_model_macs", "evaluate_sequential", "has_own_cost",

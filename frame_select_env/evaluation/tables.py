@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from frame_select_env.constants import SCHEMES
+from frame_select_env.core.constants import SCHEMES
 from frame_select_env.evaluation.results import metric_by_m, summarize
 
 METRIC_TEXT = {"accuracy": "Top-1 accuracy (%)",
