@@ -10,9 +10,10 @@ each with the paper's reward (Eq. 2-4). The loss of a video is
 
 The paper's recipe: Adam (lr 1e-5, weight decay 1e-5), 45 epochs, learning rate divided by 10 at
 epochs 20 and 40, beta = 0.1, Omega = 10, m = 12. What the paper leaves open is an option of
-:class:`ReinforceConfig` (defaults documented there and in ``configs/as_paper.yaml``). One update
-uses ``batch_size`` videos at once (one forward pass of the BiLSTM over ``batch_size * N``
-sequences and one env step); ``batch_size=1`` is the paper's per-video loop.
+:class:`ReinforceConfig` (defaults documented there and in the packaged
+``frame_select_env/configs/as_paper.yaml``). One update uses ``batch_size`` videos at once
+(one forward pass of the BiLSTM over ``batch_size * N`` sequences and one env step);
+``batch_size=1`` is the paper's per-video loop.
 
 Everything random (the epoch order, the views the env draws, the Bernoulli samples, dropout)
 comes from generators seeded by ``config.seed`` and saved in every checkpoint, so an interrupted
@@ -35,11 +36,12 @@ import torch.nn.functional as F
 
 from agents.as_agent import ASAgent, ASAgentConfig
 from agents.training import EpochTrainer
-from frame_select_env.core.config import from_dict, load_yaml
+from frame_select_env.core.config import Range, UserError, check_ranges, from_dict, load_yaml
 from frame_select_env.core.reward import DEFAULT_OMEGA
 from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
 from frame_select_env.pipeline.runtime import resolve_device
 from frame_select_env.store import FeatureStore
+from frame_select_env.store.atomic import sha256_file
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
@@ -51,6 +53,18 @@ LOG_COLUMNS = (
     "epoch", "reward", "accuracy", "accuracy_before", "mean_p", "num_selected", "loss",
     "loss_pg", "loss_sampling", "baseline", "lr", "seconds", "videos_per_s",
 )
+
+
+_COUNT, _POSITIVE, _NONNEGATIVE = Range(ge=1, integer=True), Range(gt=0), Range(ge=0)
+#: the numbers :class:`ReinforceConfig` (and the sequential trainer's config) accept
+CONFIG_RANGES = {
+    "epochs": Range(ge=0, integer=True), "lr": _POSITIVE, "weight_decay": _NONNEGATIVE,
+    "lr_milestones": Range(ge=0, integer=True), "lr_gamma": _POSITIVE, "beta": _NONNEGATIVE,
+    "omega": _NONNEGATIVE, "m": _COUNT, "num_episodes": _COUNT, "batch_size": _COUNT,
+    "baseline_momentum": Range(ge=0, lt=1), "grad_clip": _NONNEGATIVE, "proj_dim": _COUNT,
+    "hidden_size": _COUNT, "num_layers": _COUNT, "dropout": Range(ge=0, lt=1),
+    "num_frames": _COUNT,
+}
 
 
 @dataclass
@@ -131,14 +145,9 @@ class ReinforceConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_ranges(self, CONFIG_RANGES)
         self.lr_milestones = tuple(int(x) for x in self.lr_milestones)
         checks = [
-            (self.epochs >= 0, "epochs must be >= 0"),
-            (self.lr > 0, "lr must be > 0"),
-            (self.m >= 1, "m must be >= 1"),
-            (self.num_episodes >= 1, "num_episodes must be >= 1"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (0.0 <= self.baseline_momentum < 1.0, "baseline_momentum must be in [0, 1)"),
             (self.baseline_mode in BASELINE_MODES,
              f"baseline_mode must be one of {BASELINE_MODES}"),
             (self.baseline_mode == "moving_average" or self.num_episodes >= 2,
@@ -147,12 +156,10 @@ class ReinforceConfig:
              f"baseline_init must be one of {BASELINE_INITS}"),
             (self.logprob_reduce in LOGPROB_REDUCTIONS,
              f"logprob_reduce must be one of {LOGPROB_REDUCTIONS}"),
-            (self.grad_clip >= 0, "grad_clip must be >= 0"),
-            (self.beta >= 0, "beta must be >= 0"),
         ]
         for ok, msg in checks:
             if not ok:
-                raise ValueError(f"ReinforceConfig: {msg}")
+                raise UserError(f"ReinforceConfig: {msg}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "config") -> ReinforceConfig:
@@ -185,16 +192,38 @@ class ReinforceConfig:
         )
 
 
+#: content digests of store files, by file version (path, device, inode, size, mtime)
+_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def store_digest(path: str | os.PathLike) -> str:
+    """The sha256 of a store file's bytes, computed once per file version in a process.
+
+    Every byte of the file counts (features, logits, labels, metadata): a store with one value
+    changed has another digest, a copy or a moved file the same. A file is hashed again when
+    its size or modification time changes.
+
+    :param path: the store file.
+    :return: the 64-character hex digest (:func:`frame_select_env.store.atomic.sha256_file`).
+    """
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
+
+
 def store_fingerprint(store: FeatureStore) -> dict[str, Any]:
     """What identifies a feature store's contents, to tell whether a resume uses the same one.
 
     The path is recorded for the messages only: a store moved with its checkout (or copied) is
-    the same store; one with other videos, labels, splits or sizes is not.
+    the same store; one with other videos, labels, splits, sizes or any other value is not.
 
     :param store: an open store.
     :return: primitives only (YAML- and ``weights_only``-safe): ``path``, ``videos``,
-        ``num_frames``, ``num_classes``, ``feature_dims`` per stream and ``digest`` (sha256 of
-        the video ids, labels and splits, shortened).
+        ``num_frames``, ``num_classes``, ``feature_dims`` per stream, ``digest`` (sha256 of
+        the video ids, labels and splits, shortened) and ``sha256`` (of the file's bytes,
+        :func:`store_digest`: every value).
     """
     digest = hashlib.sha256()
     for part in (store.video_ids, store.labels, store.splits):
@@ -203,19 +232,25 @@ def store_fingerprint(store: FeatureStore) -> dict[str, Any]:
     return {"path": str(Path(store.path).resolve()), "videos": len(store),
             "num_frames": int(store.num_frames), "num_classes": int(store.num_classes),
             "feature_dims": {s: store.feature_dim(s) for s in store.streams},
-            "digest": digest.hexdigest()[:16]}
+            "digest": digest.hexdigest()[:16], "sha256": store_digest(store.path)}
 
 
 def same_store(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two :func:`store_fingerprint` results describe the same contents (any path)."""
-    return {k: v for k, v in a.items() if k != "path"} == {k: v for k, v in b.items()
-                                                           if k != "path"}
+    """Whether two :func:`store_fingerprint` results describe the same contents (any path).
+
+    A fingerprint recorded before ``sha256`` existed is compared on the keys it has.
+    """
+    keys = set(a) | set(b)
+    if "sha256" not in a or "sha256" not in b:
+        keys.discard("sha256")
+    return all(a.get(k) == b.get(k) for k in keys - {"path"})
 
 
 def describe_store(fp: Mapping[str, Any]) -> str:
-    """A :func:`store_fingerprint` for a message: the path, the videos and the sizes."""
+    """A :func:`store_fingerprint` for a message: the path, the videos, the sizes, the digest."""
+    sha = f", sha256 {str(fp['sha256'])[:12]}" if fp.get("sha256") else ""
     return (f"{fp.get('path')!r} ({fp.get('videos')} videos, T={fp.get('num_frames')}, "
-            f"C={fp.get('num_classes')}, D={fp.get('feature_dims')})")
+            f"C={fp.get('num_classes')}, D={fp.get('feature_dims')}{sha})")
 
 
 def check_run_store(config_path: Path, store: FeatureStore) -> None:
@@ -227,7 +262,7 @@ def check_run_store(config_path: Path, store: FeatureStore) -> None:
 
     :param config_path: the run's ``config.yaml``.
     :param store: the store the resumed run would train on.
-    :raises ValueError: another store; the message names both.
+    :raises UserError: another store; the message names both.
     """
     if not config_path.is_file():
         return
@@ -238,9 +273,9 @@ def check_run_store(config_path: Path, store: FeatureStore) -> None:
              old_store is not None and Path(old_store).resolve() != Path(store.path).resolve())
     if other:
         was = describe_store(old_fp) if isinstance(old_fp, dict) else repr(old_store)
-        raise ValueError(f"--resume: {str(config_path)!r} records the run's feature store "
-                         f"{was}, not --store {describe_store(fp)}; resume with that store or "
-                         f"use a new --out")
+        raise UserError(f"--resume: {str(config_path)!r} records the run's feature store "
+                        f"{was}, not --store {describe_store(fp)}; resume with that store or "
+                        f"use a new --out")
 
 
 def check_resume(state: Mapping[str, Any], config: Any, stream: str,
@@ -262,32 +297,32 @@ def check_resume(state: Mapping[str, Any], config: Any, stream: str,
     :param where: where the checkpoint came from (a file), for the errors.
     :param checkpoint_format: the ``format`` a checkpoint of this trainer has
         (``seq_reinforce/1`` for :mod:`agents.seq_reinforce`).
-    :raises ValueError: not a checkpoint of this trainer, or another store, stream, config or a
+    :raises UserError: not a checkpoint of this trainer, or another store, stream, config or a
         later epoch; the message names both sides.
     """
     if not isinstance(state, Mapping) or state.get("format") != checkpoint_format:
-        raise ValueError(f"{where}: not a REINFORCE training checkpoint (format "
-                         f"{checkpoint_format!r})")
+        raise UserError(f"{where}: not a REINFORCE training checkpoint (format "
+                        f"{checkpoint_format!r})")
     again = "resume with the same options or use a new output directory"
     saved_store = state.get("store")
     if saved_store and store and not same_store(saved_store, store):
-        raise ValueError(f"{where}: was trained on the feature store {describe_store(saved_store)}"
-                         f", not on {describe_store(store)}; {again}")
+        raise UserError(f"{where}: was trained on the feature store {describe_store(saved_store)}"
+                        f", not on {describe_store(store)}; {again}")
     if state.get("stream", stream) != stream:
-        raise ValueError(f"{where}: was trained on stream {state['stream']!r}, not {stream!r}; "
-                         f"{again}")
+        raise UserError(f"{where}: was trained on stream {state['stream']!r}, not {stream!r}; "
+                        f"{again}")
     saved = {k: v for k, v in state["config"].items() if k not in ("epochs", "device",
                                                                     "tensorboard")}
     now = {k: v for k, v in config.to_dict().items() if k in saved}
     if saved != now:
         diff = sorted(k for k in saved if saved[k] != now.get(k))
-        raise ValueError(f"{where}: was trained with a different config (differs in {diff}); "
-                         f"{again}")
+        raise UserError(f"{where}: was trained with a different config (differs in {diff}); "
+                        f"{again}")
     epoch = int(state["epoch"])
     if epoch > config.epochs:
-        raise ValueError(f"{where}: has already trained {epoch} epochs, more than epochs="
-                         f"{config.epochs}; resume with epochs >= {epoch} (the run records the "
-                         f"epochs its agents have) or use a new output directory")
+        raise UserError(f"{where}: has already trained {epoch} epochs, more than epochs="
+                        f"{config.epochs}; resume with epochs >= {epoch} (the run records the "
+                        f"epochs its agents have) or use a new output directory")
 
 
 def reinforce_losses(

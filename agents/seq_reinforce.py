@@ -30,10 +30,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.reinforce import BASELINE_INITS, BASELINE_MODES, check_resume, store_fingerprint
+from agents.reinforce import (
+    BASELINE_INITS,
+    BASELINE_MODES,
+    CONFIG_RANGES,
+    check_resume,
+    store_fingerprint,
+)
 from agents.seq_agent import SeqAgentConfig, SeqASAgent, SeqASPolicy, save_seq_agent
 from agents.training import EpochTrainer
-from frame_select_env.core.config import from_dict
+from frame_select_env.core.config import Range, UserError, check_ranges, from_dict
 from frame_select_env.core.policy import without_stop
 from frame_select_env.core.reward import DEFAULT_OMEGA
 from frame_select_env.envs.sequential.env import FrameSelectionSeqEnv
@@ -49,6 +55,14 @@ LOG_COLUMNS = (
 #: The :class:`SeqReinforceConfig` fields that are ``FrameSelectionSeq-v0`` options.
 ENV_FIELDS = ("observe", "pay", "max_frames", "cost_weight", "cost_unit", "budget_gmacs",
               "omega", "state", "num_frames")
+
+#: the numbers :class:`SeqReinforceConfig` accepts (the one-step trainer's, and its own)
+SEQ_CONFIG_RANGES = {
+    **{k: v for k, v in CONFIG_RANGES.items() if k not in ("m", "beta", "dropout")},
+    "entropy_coef": Range(ge=0), "max_frames": Range(ge=1, integer=True),
+    "cost_weight": Range(ge=0), "budget_gmacs": Range(gt=0),
+    "train_budgets": Range(ge=1, integer=True),
+}
 
 
 @dataclass
@@ -124,6 +138,7 @@ class SeqReinforceConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_ranges(self, SEQ_CONFIG_RANGES)
         self.lr_milestones = tuple(int(x) for x in self.lr_milestones)
         if self.train_budgets is not None:
             self.train_budgets = tuple(sorted({int(b) for b in self.train_budgets}))
@@ -147,7 +162,7 @@ class SeqReinforceConfig:
         ]
         for ok, msg in checks:
             if not ok:
-                raise ValueError(f"SeqReinforceConfig: {msg}")
+                raise UserError(f"SeqReinforceConfig: {msg}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "config") -> SeqReinforceConfig:

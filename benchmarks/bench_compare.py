@@ -45,8 +45,10 @@ def build_agents(store: Any, streams: list[str], as_path: str | None, ppo_path: 
         name: {s: make_policy(name) for s in streams}
         for name in ("random", "uniform", "confidence", "oracle")
     }
-    shapes = {s: {"features": (store.num_frames, store.feature_dim(s)),
-                  "predictions": (store.num_frames, store.num_classes)} for s in streams}
+    shapes: dict[str, dict[str, tuple[int, ...]]] = {
+        s: {"features": (store.num_frames, store.feature_dim(s)),
+            "predictions": (store.num_frames, store.num_classes)} for s in streams
+    }
     if as_path:
         agents["as"] = parse_agent_spec(f"as:{as_path}").policies(streams, input_shapes=shapes)
     else:

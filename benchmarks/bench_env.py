@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import h5py
@@ -34,6 +34,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 import frame_select_env  # noqa: F401
 from frame_select_env.cli import option, parse
+from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
 from frame_select_env.store import LAYOUTS, StoreWriter
 from frame_select_env.store.builtin import resolve_store
 
@@ -129,16 +130,15 @@ def make_large_store(path: Path, num_videos: int = UCF101_SIZE[0], layout: str =
         for start in range(0, n, block):
             stop = min(n, start + block)
             b = stop - start
-            w.write_block(
-                start,
-                {
-                    "streams/rgb/features": rng.standard_normal((b, t, v, d), dtype=np.float32),
-                    "streams/rgb/logits": rng.standard_normal((b, t, v, c), dtype=np.float32),
-                    "videos/id": [f"v{i:05d}" for i in range(start, stop)],
-                    "videos/label": rng.integers(0, c, b),
-                    "videos/split": ["train"] * b,
-                },
-            )
+            # ids and splits as lists of str, which the writer encodes
+            block_arrays: dict[str, Any] = {
+                "streams/rgb/features": rng.standard_normal((b, t, v, d), dtype=np.float32),
+                "streams/rgb/logits": rng.standard_normal((b, t, v, c), dtype=np.float32),
+                "videos/id": [f"v{i:05d}" for i in range(start, stop)],
+                "videos/label": rng.integers(0, c, b),
+                "videos/split": ["train"] * b,
+            }
+            w.write_block(start, block_arrays)
     return path
 
 
@@ -179,7 +179,7 @@ def bench_large(args: Args, rng: np.random.Generator) -> None:
     # lazy whatever the size (a store this large is lazy anyway; a small quick-run one would not)
     big = gym.make_vec("FrameSelection-v0", num_envs=n, store=path, view="random",
                        max_memory_bytes=0)
-    assert not big.unwrapped.source.in_memory
+    assert not cast(FrameSelectionVectorEnv, big.unwrapped).source.in_memory
     chunks = h5py.File(path, "r")["streams/rgb/features"].chunks
     time_steps(big, 2, rng)  # warm-up: the one NaN/inf scan of the file, the page cache
     # the env and the raw loop alternate, so that both see the same machine load
@@ -211,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         store = resolve_store(args.store, "--store")
     except FileNotFoundError as err:
         raise SystemExit(f"bench_env.py: error: {err}") from None
-    kw = {"store": store, "view": args.view}
+    kw: dict[str, Any] = {"store": store, "view": args.view}
 
     native = gym.make_vec("FrameSelection-v0", num_envs=n, **kw)
-    print(f"store: {native.unwrapped.source.summary()}")
+    print(f"store: {cast(FrameSelectionVectorEnv, native.unwrapped).source.summary()}")
     sync = SyncVectorEnv(
         [lambda: gym.make("FrameSelection-v0", **kw) for _ in range(n)],
         autoreset_mode=AutoresetMode.SAME_STEP,

@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -34,6 +35,7 @@ import torch
 
 import frame_select_env  # noqa: F401  (registers the env)
 from frame_select_env.cli import option, parse
+from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
 from frame_select_env.pipeline.datasets.sparse_actions import builtin_videos
 from frame_select_env.pipeline.extract import (
     ExtractConfig,
@@ -118,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     cache = work / "online_cache.h5"
     shutil.rmtree(f"{cache}.parts", ignore_errors=True)
     cache.unlink(missing_ok=True)
-    kw = dict(videos=spec, classifier="builtin", device=args.device, split="test", cache=cache,
-              online_options={"video_root": root, "workers": args.workers, "pool": args.pool})
+    kw: dict[str, Any] = dict(
+        videos=spec, classifier="builtin", device=args.device, split="test", cache=cache,
+        online_options={"video_root": root, "workers": args.workers, "pool": args.pool},
+    )
     b = args.num_envs
     t0 = time.perf_counter()
     env = gym.make_vec("FrameSelection-v0", num_envs=b, **kw)
@@ -143,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     cached = gym.make_vec("FrameSelection-v0", num_envs=args.episodes_envs, **kw)
     t_open_cached = time.perf_counter() - t0
-    assert cached.unwrapped.source.in_memory and cached.unwrapped.source.store.num_computed == 0
+    cached_source = cast(FrameSelectionVectorEnv, cached.unwrapped).source
+    assert cached_source.in_memory and cached_source.store.num_computed == 0
     stored = gym.make_vec("FrameSelection-v0", num_envs=args.episodes_envs, store=store,
                           split="test")
     e_cached, e_store = episodes_per_s(cached), episodes_per_s(stored)

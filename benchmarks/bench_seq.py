@@ -6,7 +6,7 @@ Prints, measured side by side in one run on the same store:
 * decisions/s of the native seq vector env (``gym.make_vec``, SAME_STEP) at N envs, and of
   ``SyncVectorEnv`` over N single envs, with random allowed actions; their ratio (target >= 20,
   as for ``FrameSelection-v0``);
-* one REINFORCE update of the sequential AS agent (``configs/seq_as_sparse_actions.yaml``):
+* one REINFORCE update of the sequential AS agent (``builtin:seq_as_sparse_actions.yaml``):
   seconds per update, and how they split between the env's steps (observations, reward,
   bookkeeping), the agent's forward passes during the rollout, and the backward pass and
   optimiser step; the env's share is what the native batched step is for (target: small).
@@ -31,9 +31,9 @@ from frame_select_env.cli import option, parse
 from frame_select_env.core.config import load_yaml
 from frame_select_env.envs.sequential.core import SeqCore
 from frame_select_env.envs.sequential.rollout import rollout
-from frame_select_env.store.builtin import resolve_store
+from frame_select_env.store.builtin import builtin_config, resolve_store
 
-CONFIG = "configs/seq_as_sparse_actions.yaml"
+CONFIG = builtin_config("seq_as_sparse_actions.yaml")
 
 
 @dataclass
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         raise SystemExit(f"bench_seq.py: error: {err}") from None
     n = args.num_envs
-    kw = {"store": store, "view": "random", "max_frames": 8}
+    kw: dict[str, Any] = {"store": store, "view": "random", "max_frames": 8}
     native = gym.make_vec("FrameSelectionSeq-v0", num_envs=n, autoreset_mode="same_step", **kw)
     sync = SyncVectorEnv([lambda: gym.make("FrameSelectionSeq-v0", **kw) for _ in range(n)],
                          autoreset_mode=AutoresetMode.SAME_STEP)

@@ -36,10 +36,8 @@ from frame_select_env.cli import option, parse
 from frame_select_env.cli.overrides import parse_overrides
 from frame_select_env.core.config import load_yaml
 from frame_select_env.evaluation import evaluate_policies
-from frame_select_env.store.builtin import resolve_store
+from frame_select_env.store.builtin import builtin_config, resolve_store
 from frame_select_env.store.synthetic import make_synthetic_store
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -61,12 +59,11 @@ class Args:
 
 
 def load_default_config() -> ReinforceConfig:
-    """The built-in config ``configs/as_sparse_actions.yaml`` (defaults where it is absent).
+    """The packaged config ``builtin:as_sparse_actions.yaml``.
 
     Tensorboard is off: the benchmark times the training epochs only.
     """
-    path = REPO / "configs" / "as_sparse_actions.yaml"
-    data = load_yaml(path, "config") if path.is_file() else {}
+    data = load_yaml(builtin_config("as_sparse_actions.yaml"), "config")
     return ReinforceConfig.from_dict({**data, "tensorboard": False})
 
 
@@ -213,12 +210,14 @@ def inference_cost(cfg: ReinforceConfig, feature_dim: int, num_classes: int, num
     except ImportError as err:
         out["classifier"] = f"missing ({err})"
         return out
-    tsn = load_yaml(REPO / "configs" / "tsn" / "sparse_actions_rgb.yaml", "TSN config")
+    tsn = load_yaml(builtin_config("tsn/sparse_actions_rgb.yaml"), "TSN config")
     clf = TwoStreamClassifier.random_init(arch=tsn.get("arch", "small"), num_classes=num_classes,
                                           backbone_kwargs=tsn.get("arch_kwargs"), device="cpu")
     crop = int(tsn.get("crop_size", 112))
     rgb = np.random.randint(0, 255, (num_frames, num_views, crop, crop, 3), np.uint8)
-    flow = np.random.uniform(-1, 1, (num_frames, num_views, 2 * clf.flow_length, crop, crop))
+    flow_length = clf.flow_length
+    assert flow_length is not None, "the random-init classifier has both streams"
+    flow = np.random.uniform(-1, 1, (num_frames, num_views, 2 * flow_length, crop, crop))
     flow = flow.astype(np.float32)
     clf_s = time_it(lambda: (clf.extract("rgb", rgb), clf.extract("flow", flow)), 3)
     out.update(classifier=f"TwoStreamClassifier small CNN {tsn.get('arch_kwargs')}, "
@@ -267,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg.batch_size = args.batch_size
     # the whole schedule at each run's own length (epochs may be reduced)
     cfg.lr_milestones = tuple(m for m in cfg.lr_milestones if m < cfg.epochs)
-    results: dict[str, object] = {"store": str(store), "stream": args.stream,
-                                  "threads": torch.get_num_threads(), "config": cfg.to_dict()}
+    results: dict[str, Any] = {"store": str(store), "stream": args.stream,
+                               "threads": torch.get_num_threads(), "config": cfg.to_dict()}
 
     print(f"training {cfg.epochs} epochs, N={cfg.num_episodes}, threads={args.threads}")
     kinds = {"batched": cfg.batch_size}

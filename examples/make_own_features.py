@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,13 +38,16 @@ def write_layouts(out: Path, videos: int = 300, seed: int = 0) -> Path:
                                                   seed=seed))
         rows = np.arange(len(store))
         feats = {s: store.features(s, rows)[:, :, 0] for s in STREAMS}  # (N, T, D), one view
-        common = {"labels": store.labels, "split": np.asarray(store.splits, dtype=str),
-                  "video_ids": np.asarray(store.video_ids, dtype=str)}
+        common: dict[str, Any] = {
+            "labels": store.labels, "split": np.asarray(store.splits, dtype=str),
+            "video_ids": np.asarray(store.video_ids, dtype=str),
+        }
         class_names = store.class_names
         store.close()
     for s in STREAMS:
         np.savez(out / f"{s}.npz", features=feats[s], stream=s, **common)
-    np.savez(out / "two_stream.npz", **{f"{s}_features": feats[s] for s in STREAMS}, **common)
+    two_stream: dict[str, Any] = {f"{s}_features": feats[s] for s in STREAMS}
+    np.savez(out / "two_stream.npz", **two_stream, **common)
     (out / "classes.txt").write_text("".join(f"{c}\n" for c in class_names))
     # the folder layout: each video at its own length, its frames stretched over 25-100 frames
     rng = np.random.default_rng(seed)

@@ -20,7 +20,8 @@ from frame_select_env.store import (
 )
 from frame_select_env.store.builtin import builtin_store_path
 
-__version__ = "0.1.0"
+#: the one version (pyproject.toml reads it; CHANGELOG.md's first release heading names it)
+__version__ = "0.3.0"
 ENV_ID = "FrameSelection-v0"
 
 if ENV_ID not in registry:

@@ -9,11 +9,18 @@ Stages (each skips the work already done in ``--workdir``, so an interrupted bui
 3. ``trim``      : the action window of each train/val video as its own raw-frame folder (hard
                    links): the trimmed clips the baseline CNNs are trained on;
 4. ``train``     : RGB and flow SmallCNN streams with the TSN trainer
-                   (``configs/tsn/sparse_actions_{rgb,flow}.yaml``);
+                   (``builtin:tsn/sparse_actions_{rgb,flow}.yaml``);
 5. ``extract``   : the untrimmed videos -> per-frame features/logits (T=25, ten-crop) with
                    ``frame_select_env.pipeline.extract`` and the sampled frames' relevance;
 6. ``finalize``  : measurements (all-frames, oracle, random-m, relevance probe) on the store,
-                   the compressed shipped store (``--out``) and its summary ``.json``.
+                   the compressed shipped store (``--out``) and its summary ``.json``;
+7. ``preview``   : the preview stream: a SmallCNN on frames downscaled to 80x60 (one 56 px centre
+                   crop; ``builtin:tsn/sparse_actions_preview.yaml``) trained on the RGB clips,
+                   extracted from the same videos and appended to the store as an observe-only
+                   stream (``observe="preview"``), its checkpoint ``<out>_preview.pt`` and its
+                   cost (MACs counted, seconds measured) in the store and the cost record. The
+                   rgb and flow data are not touched, so it can run on a finished store alone
+                   (``--stages generate rawframes trim preview``).
 
 Example::
 
@@ -34,12 +41,16 @@ from pathlib import Path
 
 import numpy as np
 
-from frame_select_env.cli import option, parse
+from frame_select_env.cli import entry, option, parse
 from frame_select_env.core.constants import SPLITS
 from frame_select_env.store.atomic import atomic_write_text, sha256_file
+from frame_select_env.store.builtin import BUILTIN_CONFIG, PACKAGED_STORE
 
-REPO = Path(__file__).resolve().parents[1]
-STAGES = ("generate", "rawframes", "trim", "train", "extract", "finalize")
+STAGES = ("generate", "rawframes", "trim", "train", "extract", "finalize", "preview")
+#: the preview stream's extraction: the frames halved, one centre crop
+PREVIEW_SIZE = (80, 60)
+PREVIEW_CROP = 56
+PREVIEW_STREAM = "preview"
 #: extraction settings of the built-in store (frames are generated at this size already)
 FRAME_SIZE = (160, 120)
 CROP = 112
@@ -64,24 +75,27 @@ DESCRIPTION = (
 class Args:
     """The arguments of ``build_sparse_actions.py``."""
 
-    seed: int = option(0, "dataset + training seed")
+    seed: int = option(0, "dataset + training seed", ge=0)
     workdir: Path = option(Path.home() / ".cache" / "frame_select_env" / "sparse_actions_build",
                            "intermediate files (videos, frames, checkpoints); reused by a rerun")
-    out: Path = option(REPO / "frame_select_env" / "data" / "sparse_actions.h5",
+    out: Path = option(PACKAGED_STORE,
                        "final store; the summary goes next to it with a .json suffix")
-    counts: list[int] = option([20, 5, 25], "videos per class for train, val, test")
+    counts: list[int] = option([20, 5, 25], "videos per class for train, val, test", ge=1)
     views: int = option(10, "stored views V", choices=(1, 10))
-    num_frames: int = option(25, "T")
-    rgb_config: Path = option(REPO / "configs" / "tsn" / "sparse_actions_rgb.yaml",
-                              "TSN config of the RGB stream")
-    flow_config: Path = option(REPO / "configs" / "tsn" / "sparse_actions_flow.yaml",
-                               "TSN config of the flow stream")
+    num_frames: int = option(25, "T", ge=1)
+    rgb_config: str = option(f"{BUILTIN_CONFIG}tsn/sparse_actions_rgb.yaml",
+                             "TSN config of the RGB stream (a path or builtin:NAME)")
+    flow_config: str = option(f"{BUILTIN_CONFIG}tsn/sparse_actions_flow.yaml",
+                              "TSN config of the flow stream (a path or builtin:NAME)")
+    preview_config: str = option(f"{BUILTIN_CONFIG}tsn/sparse_actions_preview.yaml",
+                                 "TSN config of the preview stream, trained on the RGB clips "
+                                 "(a path or builtin:NAME)")
     rgb_margin: float = option(1.5, "RGB training clips: action window + this x its length on "
-                                    "each side")
+                                    "each side", ge=0)
     flow_margin: float = option(1.0, "flow training clips: action window + this x its length "
-                                     "on each side")
-    workers: int = option(2, "worker processes")
-    threads: int = option(2, "torch threads")
+                                     "on each side", ge=0)
+    workers: int = option(2, "worker processes", ge=0)
+    threads: int = option(2, "torch threads", ge=1)
     stages: list[str] = option(list(STAGES), "the stages to run", choices=STAGES)
     progress: bool = option(True, "progress bars")
 
@@ -179,6 +193,11 @@ def stage_trim(args, train_val, truth, full: Path, trimmed: Path, margin: float)
 def margins(args) -> dict[str, float]:
     """Training-clip margin of each stream."""
     return {"rgb": args.rgb_margin, "flow": args.flow_margin}
+
+
+def recorded_config(value: str) -> str:
+    """How the summary records a TSN config: ``builtin:NAME`` as given, a path made absolute."""
+    return value if value.startswith(BUILTIN_CONFIG) else str(Path(value).resolve())
 
 
 def stream_configs(args) -> dict:
@@ -311,9 +330,161 @@ def write_classifier(args, ckpts: dict[str, Path]) -> Path:
                                        "extraction": extraction})
 
 
+# ----------------------------------------------------------------------------- preview
+
+
+def preview_path(out: Path) -> Path:
+    """Where the preview stream's checkpoint of the store ``out`` goes (next to it)."""
+    return out.with_name(f"{out.stem}_{PREVIEW_STREAM}.pt")
+
+
+def preview_config(args):
+    """The preview's TSN config (seed from ``--seed``) and its training folder's name."""
+    from frame_select_env.pipeline.tsn import load_config
+
+    cfg = load_config(args.preview_config, seed=args.seed)
+    if cfg.stream != PREVIEW_STREAM:
+        raise SystemExit(f"{args.preview_config}: stream is {cfg.stream!r}, expected "
+                         f"{PREVIEW_STREAM!r}")
+    blob = json.dumps([cfg.to_dict(), args.rgb_margin], sort_keys=True)
+    return cfg, f"{PREVIEW_STREAM}_{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+def preview_extract_config(args):
+    """The preview's extraction: the store's T, the frames halved, one centre crop."""
+    from frame_select_env.pipeline.extract import ExtractConfig
+
+    return ExtractConfig(num_frames=args.num_frames, flow_length=5, flow_method="dis",
+                         num_views=1, size=PREVIEW_SIZE, crop=PREVIEW_CROP, dtype="float16")
+
+
+def config_dict(ecfg) -> dict:
+    """An ExtractConfig as the plain dict the cost and the metadata record."""
+    from dataclasses import asdict
+
+    out = asdict(ecfg)
+    out["size"] = list(out["size"])
+    return out
+
+
+def stage_preview(args, plan, train_val, wd: Path, videos: Path, timings: dict) -> dict:
+    """Stage 7: train, extract and append the preview stream; its summary entry.
+
+    :return: the summary's ``preview`` entry (config, training, extraction, accuracy, cost).
+    """
+    import shutil
+
+    from frame_select_env.pipeline.cost import build_cost
+    from frame_select_env.pipeline.cost.timing import measure_cnn_seconds_per_crop
+    from frame_select_env.pipeline.datasets.lists import VideoRecord
+    from frame_select_env.pipeline.datasets.sparse_actions import CLASS_NAMES
+    from frame_select_env.pipeline.extract import extract_features
+    from frame_select_env.pipeline.models import TwoStreamClassifier
+    from frame_select_env.pipeline.tsn import train_tsn
+    from frame_select_env.store import FeatureStore, append_observe_stream
+
+    if not args.out.is_file():
+        raise SystemExit(f"preview: {args.out} missing; run the finalize stage first")
+    st = FeatureStore(args.out)
+    if PREVIEW_STREAM in st.observe_only:
+        raise SystemExit(f"preview: {args.out} has the preview already; run the finalize stage "
+                         "first (it writes the store without it)")
+    cfg, name = preview_config(args)
+    tr = [VideoRecord(r.video_id, r.label, "train") for r in train_val if r.split == "train"]
+    va = [VideoRecord(r.video_id, r.label, "val") for r in train_val if r.split == "val"]
+    t0 = time.perf_counter()
+    ckpt = train_tsn(cfg, tr, va, trimmed_root(wd, args.rgb_margin), wd / "tsn" / name,
+                     CLASS_NAMES, device="cpu", progress=args.progress, tensorboard=False)
+    timings["preview_train_s"] = round(time.perf_counter() - t0, 1)
+    ecfg = preview_extract_config(args)
+    raw = wd / f"preview_v1_t{args.num_frames}_{name}.h5"
+    records = [VideoRecord(f"{r.video_id}.avi", r.label, r.split) for r in plan]
+    t0 = time.perf_counter()
+    res = extract_features(
+        records, videos, raw,
+        lambda: TwoStreamClassifier.from_checkpoints({PREVIEW_STREAM: str(ckpt)}, device="cpu",
+                                                     amp_dtype=None),
+        CLASS_NAMES, ecfg, classifier_id=f"{PREVIEW_STREAM}:{sha256_file(ckpt)[:16]}",
+        batch_size=EXTRACT_BATCH, workers=args.workers, progress=args.progress,
+    )
+    if res.failures:
+        raise RuntimeError(f"preview extraction failed for {len(res.failures)} videos: "
+                           f"{res.failures[:3]}")
+    timings["preview_extract_s"] = round(time.perf_counter() - t0, 1)
+    pv = FeatureStore(raw)
+    rows = np.array([pv.index_of(str(v)) for v in st.video_ids])  # the store's row order
+    arch = {"arch": cfg.arch, "backbone_kwargs": dict(cfg.arch_kwargs)}
+    counted = build_cost({PREVIEW_STREAM: arch}, len(CLASS_NAMES), config_dict(ecfg))
+    preview_cost = {**counted["streams"][PREVIEW_STREAM], "num_views": 1, "crop": PREVIEW_CROP,
+                    "size": list(PREVIEW_SIZE)}
+    meta_cost = dict(st.metadata["cost"])
+    meta_cost["streams"] = {**meta_cost["streams"], PREVIEW_STREAM: preview_cost}
+    extraction = {k: v for k, v in config_dict(ecfg).items()
+                  if k not in ("flow_length", "flow_method")}
+    shipped = preview_path(args.out)
+    shutil.copyfile(ckpt, shipped)
+    append_observe_stream(args.out, PREVIEW_STREAM, pv.features(PREVIEW_STREAM, rows),
+                          pv.logits(PREVIEW_STREAM, rows), metadata={
+                              "cost": meta_cost,
+                              "preview": {"extraction": extraction, "config": args.preview_config,
+                                          "checkpoint_sha256": sha256_file(shipped)}})
+    seconds = measure_cnn_seconds_per_crop(
+        cfg.arch, PREVIEW_STREAM, 3, len(CLASS_NAMES), PREVIEW_CROP, PREVIEW_SIZE,
+        dict(cfg.arch_kwargs), num_frames=args.num_frames, num_views=1)
+    return {"config": args.preview_config,
+            "tsn_training": tsn_summary({PREVIEW_STREAM: ckpt})[PREVIEW_STREAM],
+            "extraction": extraction, "accuracy": preview_accuracy(args.out),
+            "checkpoint": {"file": shipped.name, "sha256": sha256_file(shipped),
+                           "bytes": shipped.stat().st_size},
+            "cost": {**preview_cost, "seconds_per_crop": seconds}}
+
+
+def preview_accuracy(store: Path) -> dict[str, float]:
+    """Test accuracy (%) of the preview alone: all T frames averaged, and per frame.
+
+    :param store: the store with the preview.
+    :return: ``all_frames``, and with relevance ``frame_acc_relevant`` / ``_irrelevant``.
+    """
+    from frame_select_env.core.selection import softmax
+    from frame_select_env.store import FeatureStore
+
+    st = FeatureStore(store)
+    idx = st.indices("test")
+    p = softmax(st.to_float32(st.logits(PREVIEW_STREAM, idx))).mean(2)  # (B, T, C)
+    labels = st.labels[idx]
+    out = {"all_frames": round(100.0 * float((p.mean(1).argmax(-1) == labels).mean()), 2)}
+    rel = st.relevance(idx)
+    if rel is not None:
+        hit = p.argmax(-1) == labels[:, None]
+        out["frame_acc_relevant"] = round(100.0 * float(hit[rel > 0].mean()), 2)
+        out["frame_acc_irrelevant"] = round(100.0 * float(hit[rel == 0].mean()), 2)
+    return out
+
+
+def record_preview(args, entry: dict, timings: dict) -> None:
+    """Add the preview to the summary ``.json`` and the shipped cost record.
+
+    Appended: the store's hashes are updated, every other entry is kept.
+    """
+    summary_path = args.out.with_suffix(".json")
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    sha = sha256_file(args.out)
+    summary.update(preview=entry, store_bytes=args.out.stat().st_size, store_sha256=sha)
+    if "classifier" in summary:  # the two-stream classifier made the rgb/flow part, unchanged
+        summary["classifier"]["store_sha256"] = sha
+    summary["timings_s"] = {**summary.get("timings_s", {}), **timings}
+    _atomic_json(summary_path, summary)
+    cost_path = args.out.with_name(f"{args.out.stem}_cost.json")
+    if cost_path.is_file():
+        cost = json.loads(cost_path.read_text())
+        cost["streams"] = {**cost["streams"], PREVIEW_STREAM: entry["cost"]}
+        _atomic_json(cost_path, cost)
+
+
 # ----------------------------------------------------------------------------- main
 
 
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Build the built-in dataset stage by stage; the exit status."""
     args = parse(Args, argv, description=__doc__)
@@ -387,10 +558,8 @@ def main(argv: list[str] | None = None) -> int:
                            "num_views": args.views, "size": list(FRAME_SIZE), "crop": CROP,
                            "dtype": "float16"},
             "tsn_configs": {
-                "rgb": str(args.rgb_config.relative_to(REPO)) if args.rgb_config.is_relative_to(
-                    REPO) else str(args.rgb_config),
-                "flow": str(args.flow_config.relative_to(REPO)) if args.flow_config.is_relative_to(
-                    REPO) else str(args.flow_config),
+                "rgb": recorded_config(args.rgb_config),
+                "flow": recorded_config(args.flow_config),
             },
             "classes": list(CLASS_NAMES),
             "tsn_training": tsn_summary(ckpts),
@@ -414,6 +583,12 @@ def main(argv: list[str] | None = None) -> int:
             _atomic_json(summary_path, summary)
         print(json.dumps(metrics, indent=1))
         print(f"store {args.out} ({summary['store_bytes'] / 1e6:.2f} MB), summary {summary_path}")
+    if "preview" in stages:
+        ptimes: dict[str, float] = {}
+        entry = timed("preview", stage_preview, args, plan, train_val, wd, videos, ptimes)
+        record_preview(args, entry, ptimes)
+        print(json.dumps(entry["accuracy"]), f"store {args.out} "
+              f"({args.out.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 

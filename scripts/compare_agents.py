@@ -33,7 +33,8 @@ from pathlib import Path
 
 from baselines_zoo.compare import compare_agents
 from baselines_zoo.registry import AgentSpecError
-from frame_select_env.cli import option, parse
+from frame_select_env.cli import entry, option, parse
+from frame_select_env.core.config import Range, UserError
 from frame_select_env.core.constants import DEFAULT_MS, SCHEMES, SPLITS
 
 
@@ -44,9 +45,14 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
     out = {}
     for part in text.split(","):
         name, sep, value = part.partition("=")
-        if not sep:
-            raise SystemExit(f"--fusion-weights expects rgb=1,flow=1.5, got {text!r}")
-        out[name.strip()] = float(value)
+        try:
+            weight = float(value) if sep else None
+        except ValueError:
+            weight = None
+        if weight is None:
+            raise UserError(f"--fusion-weights expects rgb=1,flow=1.5, got {text!r}")
+        Range(ge=0).check(f"--fusion-weights {name.strip()}", weight)
+        out[name.strip()] = weight
     return out
 
 
@@ -62,24 +68,27 @@ class Args:
     classifier: str = option("builtin", "online mode: builtin or a two-stream checkpoint")
     cache: str | None = option(None, "online mode: store the videos' states are cached in")
     device: str = option("auto", "online mode: classifier device")
-    seeds: int = option(3, "seeds of the seeded agents (random)")
-    ms: list[int] = option(list(DEFAULT_MS), "top-m budgets")
+    seeds: int = option(3, "seeds of the seeded agents (random)", ge=1)
+    ms: list[int] = option(list(DEFAULT_MS), "top-m budgets", ge=1)
     schemes: list[str] = option(list(SCHEMES), "selection schemes", choices=SCHEMES)
     streams: list[str] | None = option(None, "streams to evaluate (default: every stream)")
     split: str = option("test", "evaluation split", choices=SPLITS)
-    alpha: float = option(0.0, "Eq. 10 weight of dropped frames")
+    alpha: float = option(0.0, "Eq. 10 weight of dropped frames", ge=0, le=1)
     fusion_weights: str | None = option(None, "fusion weights, e.g. rgb=1,flow=1.5")
     own_stream_only: bool = option(False, "single-stream models score only the stream they were "
                                           "trained on")
-    selection_m: int = option(8, "m of selections.png")
+    selection_m: int = option(8, "m of selections.png", ge=1)
     all: bool = option(True, "add the 'all' (every frame) reference row")
-    threads: int = option(1, "torch CPU threads")
+    threads: int = option(1, "torch CPU threads", ge=1)
     progress: bool = option(True, "progress bars")
 
 
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Compare the agents the command line names; the exit status."""
     args = parse(Args, argv, description=__doc__)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out!r} is a file, not a directory: choose another --out")
     if args.videos is not None:  # online: the videos' states, computed once into the cache
         from frame_select_env.pipeline.online import materialize
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Compute-aware selection: accuracy against measured cost per video, one command.
 
-Trains what it needs (REINFORCE, ``configs/as_sparse_actions.yaml``, per seed): the paper's AS
+Trains what it needs (REINFORCE, ``builtin:as_sparse_actions.yaml``, per seed): the paper's AS
 agent on each stream, and an AS agent that observes only the RGB stream and is rewarded on the
 fused prediction of its kept frames (select-before-compute). Then evaluates on the test split
 (Algorithm 2, frame-based, every crop), at m in {4, 8, 12, 16, 20} and the adaptive budget
@@ -45,7 +45,7 @@ from agents.as_agent import ASPolicy
 from agents.reinforce import ReinforceConfig, ReinforceTrainer
 from baselines_zoo.policies import ConfidencePolicy, RandomPolicy, UniformPolicy
 from baselines_zoo.registry import AgentSpecError, parse_agent_specs, parse_seq_agent_specs
-from frame_select_env.cli import option, parse
+from frame_select_env.cli import entry, option, parse
 from frame_select_env.core.config import load_yaml
 from frame_select_env.core.constants import STREAMS
 from frame_select_env.evaluation import (
@@ -61,11 +61,10 @@ from frame_select_env.evaluation import (
 from frame_select_env.pipeline.cost import builtin_cost, cost_summary, store_cost
 from frame_select_env.store import FeatureStore
 from frame_select_env.store.atomic import atomic_write_text
-from frame_select_env.store.builtin import resolve_store
+from frame_select_env.store.builtin import config_file, resolve_store
 
-REPO = Path(__file__).resolve().parents[1]
-
-DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
+#: the packaged REINFORCE config (``frame_select_env/configs/``), unless ``--config`` names one
+DEFAULT_CONFIG = "builtin:as_sparse_actions.yaml"
 MS = (4, 8, 12, 16, 20)
 AGENT_ORDER = ("all", "uniform", "random", "confidence", "confidence_rgb", "as", "as_rgb_only",
                "as_rgb_paper")
@@ -77,16 +76,16 @@ class Args:
 
     out: str = option(help="output directory")
     store: str | None = option(None, "feature store (default: the built-in one)")
-    config: str = option(str(DEFAULT_CONFIG), "REINFORCE config YAML")
-    seeds: int = option(3, "seeds 0..n-1 (agents and random)")
-    epochs: int | None = option(None, "override the config's epochs")
-    ms: list[int] = option(list(MS), "top-m budgets")
+    config: str = option(DEFAULT_CONFIG, "REINFORCE config YAML, a path or builtin:NAME")
+    seeds: int = option(3, "seeds 0..n-1 (agents and random)", ge=1)
+    epochs: int | None = option(None, "override the config's epochs", ge=0)
+    ms: list[int] = option(list(MS), "top-m budgets", ge=1)
     thresholds: list[float] = option([0.5], "adaptive budgets: keep frames with p^a >= t (AS "
-                                            "agents)", nargs="*")
+                                            "agents)", nargs="*", gt=0, lt=1)
     measure: bool = option(False, "measure seconds on this machine instead of the recorded ones")
     ucf_clip: str | None = option(None, "with --measure: a real video for reference flow "
                                         "timings at 160x120 and 340x256")
-    threads: int = option(1, "torch CPU threads")
+    threads: int = option(1, "torch CPU threads", ge=1)
     agents: list[str] = option([], "more agents, as compare_agents.py --agents takes them (e.g. "
                                    "scsampler mgsampler ocsampler:runs/oc), costed the same way",
                                nargs="*")
@@ -94,12 +93,21 @@ class Args:
         ["seq-stop", "seq-confidence"], "sequential agents on FrameSelectionSeq-v0 (seq-stop, "
         "seq-random, seq-uniform, seq-confidence, seq-oracle at every --ms budget; seq-as:PATH, "
         "maskable_ppo:PATH, ppo:PATH at their own), costed the same way", nargs="*")
+    seq_observe: list[str] = option(
+        ["rgb"], "what the built-in sequential comparators observe on all T frames: rgb (flow "
+        "paid), and/or preview (the store's cheap preview stream; rgb and flow paid); rows of "
+        "another observation than rgb are named agent@OBSERVE. A learned agent (seq-as:PATH) "
+        "observes what it was trained on", nargs="*", choices=("rgb", "preview"))
+    saving: float = option(0.5, "the target: within 1 point of paper AS's best accuracy at "
+                                "this fraction less cost (issue 30 asks 0.7)")
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {self.seeds}")
         if any(m < 1 for m in self.ms):
             raise ValueError(f"--ms must be >= 1, got {self.ms}")
+        if not 0.0 < self.saving < 1.0:
+            raise ValueError(f"--saving must lie in (0, 1), got {self.saving}")
         if any(not 0.0 < t < 1.0 for t in self.thresholds):
             raise ValueError(f"--thresholds must lie in (0, 1) (they compare keep "
                              f"probabilities), got {self.thresholds}")
@@ -112,7 +120,7 @@ def parse_args(argv: list[str] | None) -> Args:
 
 def load_config(path: str, epochs: int | None) -> dict[str, Any]:
     """The REINFORCE options of the config file, with ``--epochs`` applied."""
-    data = load_yaml(path, "--config")
+    data = load_yaml(config_file(path), "--config")
     if epochs is not None:
         data["epochs"] = int(epochs)
     return data
@@ -126,15 +134,16 @@ def train(store: Path, stream: str, base: dict[str, Any], seed: int, **extra: An
     return trainer.agent.cpu().eval()
 
 
-def verdict(rows: list[dict[str, Any]], candidates: Sequence[str] = ("as_rgb_only",)
-            ) -> list[str]:
+def verdict(rows: list[dict[str, Any]], candidates: Sequence[str] = ("as_rgb_only",),
+            saving: float = 0.5) -> list[str]:
     """The verdict lines on the target, for each select-before-compute candidate.
 
     The target: within 1 point of paper AS's best fused accuracy while cutting its per-video
-    cost by >= 50% (flow included).
+    cost by >= ``saving`` (flow included).
 
     :param rows: the evaluation rows (with ``as`` and the candidates).
     :param candidates: the agents judged (``as_rgb_only``; the sequential agents).
+    :param saving: the fraction of paper AS's cost to save.
     :return: the reference line, then one line per candidate and cost column.
     """
     fused = [r for r in rows if r["stream"] == "fused" and r["scheme"] == "frame"]
@@ -153,15 +162,15 @@ def verdict(rows: list[dict[str, Any]], candidates: Sequence[str] = ("as_rgb_onl
             continue
         for column, what in (("gmacs", "GMACs"), ("seconds", "seconds (DIS, as extracted)"),
                              ("seconds_tvl1", "seconds (TV-L1)")):
-            lines.append(_verdict_line(agent, what, column, ours, best))
+            lines.append(_verdict_line(agent, what, column, ours, best, saving))
     return lines
 
 
 def _verdict_line(agent: str, what: str, column: str, ours: list[dict[str, Any]],
-                  best: dict[str, Any]) -> str:
+                  best: dict[str, Any], saving: float = 0.5) -> str:
     """One candidate's verdict on one cost column against paper AS's best point."""
     ok = [e for e in ours if e["accuracy"] >= best["accuracy"] - 1.0
-          and e[column] <= 0.5 * best[column]]
+          and e[column] <= (1.0 - saving) * best[column]]
     close = [e for e in ours if e["accuracy"] >= best["accuracy"] - 1.0]
     if ok:
         e = min(ok, key=lambda e: e[column])
@@ -183,6 +192,33 @@ def _budget(e: dict[str, Any]) -> str:
     return f"p^a >= {e['threshold']:g}" if e["threshold"] is not None else f"m={e['m']}"
 
 
+def observing_comparators(entries: Sequence[Any], observe: Sequence[str], fs: FeatureStore,
+                          ms: Sequence[int], seed: int, num_frames: int | None
+                          ) -> list[dict[str, Any]]:
+    """The built-in sequential comparators observing another stream than rgb (the preview).
+
+    :param entries: the parsed ``--seq-agents``; the built-in ones are run again.
+    :param observe: ``--seq-observe``; ``rgb`` is the plain run, skipped here.
+    :param fs: the store.
+    :param ms: the budgets.
+    :param seed: the seed.
+    :param num_frames: T.
+    :return: their rows, named ``agent@observe``.
+    """
+    rows: list[dict[str, Any]] = []
+    for obs in (o for o in observe if o != "rgb"):
+        if obs not in fs.observe_only and obs not in fs.streams:
+            raise SystemExit(f"--seq-observe {obs}: the store has no {obs!r} stream "
+                             f"({fs.all_streams}); rebuild it with build_sparse_actions.py")
+        builtin = {f"{e.name}@{obs}": e.policies(budgets=ms, seed=seed) for e in entries
+                   if e.kind == "builtin"}
+        rows += evaluate_sequential(builtin, fs, "test", seed=seed,
+                                    env_kwargs={"num_frames": num_frames, "observe": obs},
+                                    seconds_flow_methods=("tvl1",))
+    return rows
+
+
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Train, evaluate and cost the agents; the exit status."""
     args = parse_args(argv)
@@ -263,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += evaluate_sequential(sequential, fs, "test", seed=seed,
                                         env_kwargs={"num_frames": base.get("num_frames")},
                                         seconds_flow_methods=("tvl1",))
+            rows += observing_comparators(seq_entries, args.seq_observe, fs, ms, seed,
+                                          base.get("num_frames"))
         print(f"seed {seed}: trained 3 agents in {time.perf_counter() - t0:.0f} s")
     # the known agents first, then the others in the order they were given (not interleaved)
     order = {a: i for i, a in enumerate(dict.fromkeys([*AGENT_ORDER,
@@ -273,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     table = table.replace("| seconds_tvl1 |", "| s / video, TV-L1 |")
     seq_names = [e.name for e in seq_entries]
     learned_seq = [e.name for e in seq_entries if e.kind != "builtin"]
-    lines = verdict(rows, ("as_rgb_only", *learned_seq))
+    seq_names += [f"{e.name}@{obs}" for obs in args.seq_observe if obs != "rgb"
+                  for e in seq_entries if e.kind == "builtin"]
+    lines = verdict(rows, ("as_rgb_only", *learned_seq), args.saving)
     note = (f"Built-in store, test split ({len(data.labels)} videos, {data.num_frames} frames x "
             f"10 crops), mean ± std over {args.seeds} seed(s). GMACs: CNN MACs on every crop "
             f"computed + the agents'. Seconds: decode + flow + CNN + agent on one core of "
@@ -281,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
             f"prices the flow with TV-L1 instead of the store's DIS."
             + (f" Sequential agents ({', '.join(seq_names)}; FrameSelectionSeq-v0): rgb on all "
                f"T frames and crops, flow on the paid frames' crops; their budget m is the "
-               f"most flow frames paid, 'frames' the mean paid." if seq_names else ""))
+               f"most flow frames paid, 'frames' the mean paid. Observing the preview "
+               f"(agent@preview, agents trained with observe=preview): the preview's one "
+               f"56 px crop on all T frames, rgb and flow on the paid frames' crops, the "
+               f"prediction their fusion over the paid frames." if seq_names else ""))
     text = (f"# Compute-aware selection\n\n{note}\n\n{table}\n## Target\n\n"
             + "\n".join(f"* {line}" for line in lines) + "\n\n## Cost figures\n\n```\n"
             + cost_summary(cost) + "\n```\n")

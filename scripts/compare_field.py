@@ -6,8 +6,9 @@ observes the cheap RGB stream and predicts with the fused two-stream classifier 
 chooses; beside them ``all`` (both streams on every frame, the plain TSN), ``uniform`` (TSN's m
 segment centres), the paper's AS (an agent per stream, both streams on every frame) and AS
 observing RGB only (``as_rgb_only``, REINFORCE rewarded on the fused prediction). Each learned
-method is trained per seed on the train split with its default config; all are evaluated on the
-test split, frame-based, at m in {4, 8, 12, 16, 20} (for LiteEval and FrameExit, ``m`` is their
+method is trained per seed on the train split with its default config (the tuned one with
+``--tune``); all are evaluated on the test split, frame-based, at m in {4, 8, 12, 16, 20} (for
+LiteEval and FrameExit, ``m`` is their
 budget knob and ``frames`` the frames they really used), in two settings: 1 view (the centre
 crop, as OCSampler and FrameExit test) and 10 views (TSN's ten crops).
 
@@ -22,11 +23,23 @@ read back, not rerun)::
 
     python scripts/compare_field.py --out runs/field
     python scripts/compare_field.py --out runs/field_mine --store my_store.h5 --seeds 1
+
+``--tune TRIALS`` first tunes every learned row (OCSampler, LiteEval, FrameExit, AS, AS
+observing RGB) on the store's val split with the same budget: ``TRIALS`` Optuna trials within
+``--tune-timeout`` seconds each, the objective the val fused top-1 averaged over ``--ms``
+(:mod:`baselines_zoo.field.search`); the studies (``OUT/tuning/<name>.db``, resumable), the best
+configs (``OUT/tuning/<name>.yaml``) and summaries (``.json``) are kept. Every row of
+``results.csv`` and the table carry how it was tuned: ``tuning_trials``, ``tuning_seconds``,
+``train_budget`` + ``train_unit`` (epochs), ``train_seconds`` (this seed), ``reward``::
+
+    python scripts/compare_field.py --out runs/field_tuned --store my_store.h5 --seeds 1 \
+        --tune 8 --tune-timeout 300
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,31 +48,29 @@ from typing import Any
 # compare_cost.py's AS training and config are reused, not copied: the installed package
 # frame_select_scripts is scripts/, so the sibling imports the same way from every entry point
 from frame_select_scripts.compare_cost import DEFAULT_CONFIG, load_config
-from frame_select_scripts.compare_cost import train as train_as
 
-from agents.as_agent import ASPolicy
 from baselines_zoo.field import METHODS, get_method
+from baselines_zoo.field.search import read_tuned, train_learned, tuning_record
 from baselines_zoo.policies import UniformPolicy
-from frame_select_env.cli import option, parse
+from frame_select_env.cli import entry, option, parse
 from frame_select_env.cli.overrides import parse_overrides
 from frame_select_env.core.config import from_dict
 from frame_select_env.core.constants import STREAMS
 from frame_select_env.evaluation import (
-    ObservingPolicy,
     SplitData,
     evaluate_policies,
     load_split,
     plot_accuracy_vs_cost,
     read_csv,
     summarize,
+    tuning_table,
+    with_tuning,
     write_csv,
 )
 from frame_select_env.pipeline.cost import store_cost
 from frame_select_env.store import FeatureStore
 from frame_select_env.store.atomic import atomic_write_text
 from frame_select_env.store.builtin import resolve_store
-
-REPO = Path(__file__).resolve().parents[1]
 
 MS = (4, 8, 12, 16, 20)
 VIEWS = (1, 10)
@@ -73,18 +84,26 @@ class Args:
 
     out: str = option(help="output directory")
     store: str | None = option(None, "feature store (default: the built-in one)")
-    seeds: int = option(3, "seeds 0..n-1 (training and random draws)")
-    ms: list[int] = option(list(MS), "budgets m (top-m; the budget knob of adaptive methods)")
+    seeds: int = option(3, "seeds 0..n-1 (training and random draws)", ge=1)
+    ms: list[int] = option(list(MS), "budgets m (top-m; the budget knob of adaptive methods)",
+                           ge=1)
     views: list[int] = option(list(VIEWS), "test settings: 1 (the centre crop) and/or 10 (every "
-                                                "crop of the store; the built-in has 10)")
+                                                "crop of the store; the built-in has 10)",
+                                 choices=VIEWS)
     methods: list[str] = option(list(METHODS), "the field's methods", choices=tuple(METHODS))
     as_agents: bool = option(True, "also train and evaluate AS (paper) and AS observing RGB")
-    as_config: str = option(str(DEFAULT_CONFIG), "REINFORCE config YAML of the AS agents")
-    epochs: int | None = option(None, "override the epochs of every learned method and AS")
+    as_config: str = option(DEFAULT_CONFIG, "REINFORCE config YAML of the AS agents, a path or "
+                                            "builtin:NAME")
+    epochs: int | None = option(None, "override the epochs of every learned method and AS",
+                               ge=0)
     set: list[str] = option([], "override a method's config, e.g. --set frameexit.lr=0.005",
                             nargs="*", metavar="METHOD.KEY=VALUE")
     resume: bool = option(True, "reuse finished seeds and trained selectors in --out")
-    threads: int = option(1, "torch CPU threads")
+    tune: int = option(0, "tune every learned method and AS with this many Optuna trials on the "
+                          "val split first (0: default configs)", ge=0)
+    tune_timeout: float | None = option(None, "--tune: wall-clock limit of each method's "
+                                              "search in seconds (the same for every method)")
+    threads: int = option(1, "torch CPU threads", ge=1)
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -133,44 +152,90 @@ def centre_view(data: SplitData) -> SplitData:
     return dataclasses.replace(data, obs=obs)
 
 
-def selector(name: str, cfg: Any, store: Path, seed: int, models: Path, resume: bool
-             ) -> tuple[Any, float]:
-    """A field method's policy for one seed: built-in, a checkpoint in ``models``, or trained.
+def tune_all(args: Args, store: Path, configs: dict[str, Any], as_base: dict[str, Any],
+             out: Path) -> dict[str, tuple[int, float]]:
+    """``--tune``: tune every learned method and AS with one budget; update their configs.
 
-    :return: ``(policy, training seconds)``.
+    :param args: the command line.
+    :param store: the store (its val split is tuned on).
+    :param configs: method -> config dict (updated in place with the best ones; the AS agents'
+        REINFORCE options under ``as`` and ``as_rgb_only``).
+    :param as_base: the REINFORCE options the AS searches draw on top of.
+    :param out: the output directory (``tuning/`` is written in it).
+    :return: name -> (finished trials, search seconds).
     """
-    spec = get_method(name)
-    if spec.builtin:
-        return spec.make(observe="rgb"), 0.0
+    import sys
+
+    from baselines_zoo.field.search import tune, write_tuned
+    from baselines_zoo.tuning import TuningBudget, write_summary
+
+    budget = TuningBudget(args.tune, args.tune_timeout)
+    folder = out / "tuning"
+    folder.mkdir(parents=True, exist_ok=True)
+    command = "python scripts/compare_field.py " + " ".join(sys.argv[1:])
+    done: dict[str, tuple[int, float]] = {}
+    for name in list(configs):
+        base = as_base if name in AS_AGENTS else configs[name]
+        written = folder / f"{name}.yaml"
+        if args.resume and written.is_file():
+            # a search that ended (trials done or time up) wrote its YAML: a rerun must not give
+            # a timed-out method a second wall-clock budget; an interrupted one has none, resumes
+            config, record = read_tuned(written, name)
+            if record.get("budget") == dataclasses.asdict(budget):
+                configs[name] = config
+                done[name] = (int(record["trials"]), float(record["seconds"]))
+                print(f"tuned {name}: read back from {written}", flush=True)
+                continue
+        result = tune(name, store, budget, base=base, ms=args.ms,
+                      storage=f"sqlite:///{(folder / f'{name}.db').resolve()}", study_name=name)
+        write_tuned(folder / f"{name}.yaml", result, command)
+        write_summary(folder / f"{name}.json", result.summary)
+        configs[name] = result.config
+        done[name] = (result.trials, result.seconds)
+        print(f"tuned {name}: {result.trials} trials, {result.seconds:.0f} s, best val "
+              f"{result.summary['best_value']:.1f}", flush=True)
+    return done
+
+
+def learned(name: str, cfg: dict[str, Any], store: Path, seed: int, models: Path,
+            resume: bool) -> tuple[dict[str, Any], float]:
+    """A learned method's policies for one seed: its checkpoint in ``models``, or trained.
+
+    A field selector's checkpoint is reused only when its record (``.yaml`` beside it) holds the
+    same config; the AS agents are always trained.
+
+    :return: ``(stream -> policy, training seconds)``.
+    """
+    import yaml
+
     ckpt = models / f"{name}_seed{seed}.pt"
-    if resume and ckpt.is_file():
-        return spec.load(ckpt), 0.0
-    start = time.perf_counter()
-    policy = spec.train(store, cfg, observe="rgb", predict="fused", seed=seed)
-    seconds = time.perf_counter() - start
-    spec.save(policy, ckpt)
-    return policy, seconds
+    record = ckpt.with_suffix(".yaml")
+    if name not in AS_AGENTS and resume and ckpt.is_file() and record.is_file():
+        old = yaml.safe_load(record.read_text())
+        if isinstance(old, dict) and old.get("config") == cfg:
+            policy = get_method(name).load(ckpt)
+            policy.name = name
+            return {s: policy for s in STREAMS}, float(old.get("seconds", float("nan")))
+    policies, seconds = train_learned(name, store, cfg, seed)
+    if name not in AS_AGENTS:
+        get_method(name).save(policies["rgb"], ckpt)
+        atomic_write_text(record, yaml.safe_dump({"config": cfg, "seconds": seconds}))
+    return policies, seconds
 
 
 def run_seed(args: Args, seed: int, store: Path, fs: FeatureStore, settings: dict[int, Any],
-             configs: dict[str, Any], as_base: dict[str, Any], models: Path
+             configs: dict[str, Any], models: Path
              ) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Train what seed ``seed`` needs and evaluate every agent in every view setting."""
     trained: dict[str, float] = {}
     policies: dict[str, dict[str, Any]] = {"uniform": {s: UniformPolicy() for s in STREAMS}}
     for name in args.methods:
-        pol, trained[name] = selector(name, configs.get(name), store, seed, models, args.resume)
-        pol.name = name
-        policies[name] = {s: pol for s in STREAMS}
-    if args.as_agents:
-        start = time.perf_counter()
-        agent_rgb = train_as(store, "rgb", as_base, seed)
-        agent_flow = train_as(store, "flow", as_base, seed)
-        agent_cross = train_as(store, "rgb", as_base, seed, observe="rgb", predict="fused")
-        trained["as"] = time.perf_counter() - start
-        cross = ObservingPolicy(ASPolicy(agent_cross, name="as_rgb_only"), "rgb")
-        policies["as"] = {"rgb": ASPolicy(agent_rgb), "flow": ASPolicy(agent_flow)}
-        policies["as_rgb_only"] = {"rgb": cross, "flow": cross}
+        if get_method(name).builtin:
+            pol = get_method(name).make(observe="rgb")
+            pol.name = name
+            policies[name] = {s: pol for s in STREAMS}
+    for name, cfg in configs.items():  # the learned methods, then AS
+        policies[name], trained[name] = learned(name, cfg, store, seed, models, args.resume)
     rows: list[dict[str, Any]] = []
     for views, (data, cost) in settings.items():
         ms = [m for m in args.ms if m <= data.num_frames]
@@ -212,6 +277,7 @@ def field_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Train, evaluate and cost the field's selectors and AS; the exit status."""
     args = parse(Args, argv, description=__doc__)
@@ -220,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     try:
         store = resolve_store(args.store, "--store")
-        configs = method_configs(args)
+        configs = {k: dataclasses.asdict(v) for k, v in method_configs(args).items()}
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"compare_field.py: error: {err}") from None
     fs = FeatureStore(store)
@@ -231,7 +297,15 @@ def main(argv: list[str] | None = None) -> int:
     (out / "models").mkdir(parents=True, exist_ok=True)
     (out / "rows").mkdir(exist_ok=True)
     as_base = load_config(args.as_config, args.epochs) if args.as_agents else {}
+    configs.update({a: dict(as_base) for a in (AS_AGENTS if args.as_agents else ())})
+    searched = tune_all(args, store, configs, as_base, out) if args.tune else {}
     cost = store_cost(fs)  # None: a store without cost gets NaN cost columns
+    unknown_cost = None if cost is not None else (
+        f"cost unknown for {store.name}: it records no cost (no architecture or timings, e.g. "
+        f"features imported from elsewhere), so the GMACs and seconds columns are NaN; "
+        f"accuracy and frames are measured")
+    if unknown_cost:
+        print(f"warning: {unknown_cost}", file=sys.stderr)
     data = load_split(fs, "test", list(STREAMS), num_frames=as_base.get("num_frames"))
     settings: dict[int, tuple[SplitData, Any]] = {}
     for views in dict.fromkeys(args.views):
@@ -245,17 +319,22 @@ def main(argv: list[str] | None = None) -> int:
         part = out / "rows" / f"seed{seed}.csv"
         if args.resume and part.is_file():
             old = read_csv(part)
+            trials = {r["agent"]: r.get("tuning_trials") for r in old}
             if {(r["agent"], int(r["views"])) for r in old} >= {
                     (a, v) for a in (*args.methods, *(AS_AGENTS if args.as_agents else ()))
-                    for v in settings}:
+                    for v in settings} and all(trials.get(a) == searched.get(a, (0,))[0]
+                                               for a in configs):
                 rows += [{**r, "views": int(r["views"])} for r in old
                          if r["agent"] in (*args.methods, *AS_AGENTS, "all", "uniform")
                          and int(r["views"]) in settings]
                 print(f"seed {seed}: read back from {part}")
                 continue
         t0 = time.perf_counter()
-        seed_rows, trained = run_seed(args, seed, store, fs, settings, configs, as_base,
+        seed_rows, trained = run_seed(args, seed, store, fs, settings, configs,
                                       out / "models")
+        seed_rows = with_tuning(seed_rows, {
+            (a, seed): tuning_record(a, configs[a], *searched.get(a, (0, 0.0)), trained[a])
+            for a in configs})
         write_csv(part, seed_rows, kind="cost")
         rows += seed_rows
         took = ", ".join(f"{k} {v:.0f} s" for k, v in trained.items() if v > 0)
@@ -264,12 +343,13 @@ def main(argv: list[str] | None = None) -> int:
     rows.sort(key=lambda r: (r["views"], order.get(r["agent"], 99), r["stream"], r["m"],
                              r["seed"]))
     write_csv(out / "results.csv", rows, kind="cost")
-    table = field_table(rows)
+    table = field_table(rows) + "\n" + tuning_table(rows)
     note = (f"Store {store.name}, test split ({len(data.labels)} videos, {data.num_frames} "
             f"frames), mean ± std over {args.seeds} seed(s). Every selector observes RGB and "
             f"predicts fused. GMACs: CNN MACs on every crop computed (the observed stream on "
             f"every frame it reads, the other on the chosen frames) + the selector's. Seconds: "
-            f"decode + flow + CNN + selector, on the machine the store's cost records.")
+            f"decode + flow + CNN + selector, on the machine the store's cost records."
+            + (f" **{unknown_cost[0].upper()}{unknown_cost[1:]}.**" if unknown_cost else ""))
     atomic_write_text(out / "table.md", f"# The field's selectors\n\n{note}\n\n{table}")
     for views in settings:
         chosen = [r for r in rows if r["views"] == views]

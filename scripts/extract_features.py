@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from frame_select_env.cli import option, parse
+from frame_select_env.cli import entry, option, parse
 from frame_select_env.core.constants import SPLITS, STREAMS
 from frame_select_env.pipeline.video.flow import FLOW_METHODS
 
@@ -64,7 +64,7 @@ class Args:
     dataset: str | None = option(None, "official split files", choices=("ucf101", "hmdb51"),
                                  group="videos")
     splits: Path | None = option(None, "folder with the official split files", group="videos")
-    split: int = option(1, "split number 1..3", group="videos")
+    split: int = option(1, "split number 1..3", group="videos", ge=1, le=3)
     subset: str | None = option(None, "only this part of the split", choices=("train", "test"),
                                 group="videos")
     default_split: str = option("test", "split of list entries without one", choices=SPLITS,
@@ -76,15 +76,15 @@ class Args:
         None, "write raw-frame folders (img_/flow_x_/flow_y_ jpgs) here instead", group="output")
     dtype: str = option("float16", "stored dtype", choices=("float16", "float32"),
                         group="output")
-    num_frames: int | None = option(None, "T (default 25)", group="sampling")
+    num_frames: int | None = option(None, "T (default 25)", group="sampling", ge=1)
     flow_length: int | None = option(None, "L flow fields per stack (default 5)",
-                                     group="sampling")
+                                     group="sampling", ge=1)
     flow: str | None = option(None, "flow method (default dis)", choices=FLOW_METHODS,
                               group="sampling")
     views: int | None = option(None, "V (default 1)", choices=(1, 10), group="sampling")
     size: tuple[int, int] | None = option(None, "frame size (default 340 256)",
-                                          metavar=("W", "H"), group="sampling")
-    crop: int | None = option(None, "crop side (default 224)", group="sampling")
+                                          metavar=("W", "H"), group="sampling", ge=1)
+    crop: int | None = option(None, "crop side (default 224)", group="sampling", ge=1)
     classifier: str | None = option(
         None, "'builtin' (the packaged SparseActions classifier, with its extraction settings as "
               "defaults) or a two-stream checkpoint file", group="classifier")
@@ -99,10 +99,10 @@ class Args:
     device: str = option("auto", "auto, cpu, cuda, cuda:1, ... (under torchrun auto and cuda "
                                  "mean cuda:LOCAL_RANK)", group="classifier")
     batch_size: int | None = option(None, "crops per forward pass (default 256)",
-                                    group="classifier")
+                                    group="classifier", ge=1)
     workers: int = option(2, "decode+flow worker processes (per rank under torchrun)",
-                          group="run")
-    seed: int = option(0, "seed of Python, numpy and torch", group="run")
+                          group="run", ge=0)
+    seed: int = option(0, "seed of Python, numpy and torch", group="run", ge=0)
     progress: bool = option(True, "progress bars", group="run")
 
 
@@ -461,6 +461,7 @@ def finish_torchrun(args: Args, reports: list[dict[str, Any]]) -> int:
     return 1 if failures else 0
 
 
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Extract as the command line says; 0 when every video was stored, else 1.
 

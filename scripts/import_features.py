@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from frame_select_env.cli import option, parse
+from frame_select_env.cli import entry, option, parse
+from frame_select_env.core.config import UserError
 from frame_select_env.core.constants import SPLITS
-from frame_select_env.pipeline.datasets.lists import ListFormatError
 from frame_select_env.pipeline.feature_import import import_store
-from frame_select_env.store import FeatureStore, StoreError
+from frame_select_env.store import FeatureStore
 
 
 @dataclass
@@ -45,16 +46,19 @@ class Args:
     dataset: str | None = option(None, "the folder's videos from an official split instead",
                                  choices=("ucf101", "hmdb51"))
     splits_dir: str | None = option(None, "the official split files (with --dataset)")
-    split: int = option(1, "the official split number (with --dataset)")
-    num_frames: int = option(25, "T: frames sampled per video of a folder")
+    split: int = option(1, "the official split number (with --dataset)", ge=1, le=3)
+    num_frames: int = option(25, "T: frames sampled per video of a folder", ge=1)
     streams: list[str] = option([], "the folder's streams (default: all its sub-folders)",
                                 nargs="*")
     classes: str | None = option(None, "class names, one per line (or classInd.txt)")
     logits_from: str | None = option(None, "a classifier head (torch state dict: weight, bias; "
                                            "or stream -> one) for streams without logits "
                                            "(default: fit one on the train split)")
-    seed: int = option(0, "seed of the fitted head")
+    seed: int = option(0, "seed of the fitted head", ge=0)
     dtype: str = option("float16", "stored dtype", choices=("float16", "float32"))
+    allow_failures: bool = option(False, "exit 0 when some videos of --folder could not be read "
+                                         "(default: 1, as extract_features.py; the store holds "
+                                         "the others either way)")
 
     def __post_init__(self) -> None:
         """Check the combination of inputs and pair up ``--stream NAME FILE``."""
@@ -85,6 +89,7 @@ class Args:
         return list(zip(self.stream[0::2], self.stream[1::2], strict=True))
 
 
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Import the features into a store; the exit status."""
     args = parse(Args, argv, description=__doc__)
@@ -94,9 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             dataset=args.dataset, splits_dir=args.splits_dir, split=args.split,
             num_frames=args.num_frames, streams=args.streams or None, classes=args.classes,
             head_file=args.logits_from, seed=args.seed, dtype=args.dtype)
-    except (ValueError, FileNotFoundError, StoreError, ListFormatError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # the importer's checks name the file, the row and the value
+        raise UserError(str(err)) from None
     store = FeatureStore(path)
     counts = {s: len(store.indices(s)) for s in SPLITS}
     print(
@@ -104,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         f"streams={store.streams}, classes={store.num_classes}, "
         f"probabilities={store.metadata.get('probabilities')}"
     )
+    failures = Path(f"{path}.failures.txt")
+    if args.folder is not None and failures.is_file():
+        count = len(failures.read_text().splitlines())
+        if not args.allow_failures:
+            print(f"error: {count} videos of --folder could not be read (listed with the reason "
+                  f"in {failures}); the store holds the others: fix them and rerun (the read "
+                  f"videos are kept), or pass --allow-failures to accept the store as it is",
+                  file=sys.stderr)
+            return 1
     return 0
 
 

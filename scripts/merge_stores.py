@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from frame_select_env.cli import option, parse
+from frame_select_env.cli import entry, option, parse
 from frame_select_env.store import FeatureStore, StoreWriter
 
 # metadata keys that legitimately differ between shards (video_frames: each shard's own
@@ -134,6 +134,7 @@ class Args:
     sort_ids: bool = option(False, "order rows by video id")
 
 
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Merge the stores the command line names; the exit status."""
     args = parse(Args, argv, description=__doc__)

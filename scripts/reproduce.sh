@@ -2,8 +2,8 @@
 # Reproduce the paper's pipeline on one split of UCF101 or HMDB51, from raw videos:
 #
 #   1. frames    raw frames + TV-L1 optical flow (JPEG folders img_/flow_x_/flow_y_)
-#   2. rgb       TSN spatial stream   (scripts/train_baseline.py, configs/tsn/<dataset>_rgb.yaml)
-#   3. flow      TSN temporal stream  (configs/tsn/<dataset>_flow.yaml)
+#   2. rgb       TSN spatial stream   (scripts/train_baseline.py, builtin:tsn/<dataset>_rgb.yaml)
+#   3. flow      TSN temporal stream  (builtin:tsn/<dataset>_flow.yaml)
 #   4. features  per-frame features + logits, T frames x V crops (scripts/extract_features.py)
 #   5. tsn_eval  TSN baseline accuracy (all T frames, per stream and fused)
 #   6. as        attention-aware sampling agent per stream + fused evaluation
@@ -24,7 +24,7 @@
 #   STEPS         comma-separated steps to run [frames,rgb,flow,features,tsn_eval,as]
 #   FLOW          optical flow: tvl1 (paper), dis (fast), farneback [tvl1]
 #   FRAME_W FRAME_H  stored frame size [340 256];  CROP  network input size [224]
-#   KINETICS=1    use configs/tsn/<dataset>_<stream>_kinetics.yaml (30 epochs) [0]
+#   KINETICS=1    use builtin:tsn/<dataset>_<stream>_kinetics.yaml (30 epochs) [0]
 #   TSN_CONFIG_RGB / TSN_CONFIG_FLOW   config files (override the two above)
 #   ARCH          backbone for both streams, a name of frame_select_env.pipeline.archs.ARCHS (the
 #                 registry; `python scripts/train_baseline.py --help` lists them) [config]
@@ -37,7 +37,7 @@
 #   DEVICE        auto, cpu, cuda [auto];  WORKERS  loader/decoder processes [8]
 #   T VIEWS L     sampled frames, crops per frame (1 or 10), flow fields per stack [25 10 5]
 #   EXTRACT_ARGS  extra arguments for extract_features.py
-#   AS_CONFIG     agent config [configs/as_paper.yaml];  AS_ARGS  extra train_reinforce.py args
+#   AS_CONFIG     agent config [builtin:as_paper.yaml];  AS_ARGS  extra train_reinforce.py args
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,15 +58,15 @@ CROP=${CROP:-224}
 KINETICS=${KINETICS:-0}
 SUFFIX=""
 [[ "$KINETICS" == 1 ]] && SUFFIX="_kinetics"
-TSN_CONFIG_RGB=${TSN_CONFIG_RGB:-configs/tsn/${DATASET}_rgb${SUFFIX}.yaml}
-TSN_CONFIG_FLOW=${TSN_CONFIG_FLOW:-configs/tsn/${DATASET}_flow${SUFFIX}.yaml}
+TSN_CONFIG_RGB=${TSN_CONFIG_RGB:-builtin:tsn/${DATASET}_rgb${SUFFIX}.yaml}
+TSN_CONFIG_FLOW=${TSN_CONFIG_FLOW:-builtin:tsn/${DATASET}_flow${SUFFIX}.yaml}
 NPROC=${NPROC:-1}
 DEVICE=${DEVICE:-auto}
 WORKERS=${WORKERS:-8}
 T=${T:-25}
 VIEWS=${VIEWS:-10}
 L=${L:-5}
-AS_CONFIG=${AS_CONFIG:-configs/as_paper.yaml}
+AS_CONFIG=${AS_CONFIG:-builtin:as_paper.yaml}
 : "${SPLITS_DIR:?set SPLITS_DIR to the folder with the official split files}"
 
 FRAMES=$WORK/frames

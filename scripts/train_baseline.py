@@ -7,12 +7,12 @@ Examples::
     python scripts/extract_features.py --dataset ucf101 --splits data/ucfTrainTestlist \
         --split 1 --root /data/UCF-101 --rawframes-out FRAMES --workers 4
     # then train on the official split
-    python scripts/train_baseline.py --config configs/tsn/ucf101_rgb.yaml --stream rgb \
+    python scripts/train_baseline.py --config builtin:tsn/ucf101_rgb.yaml --stream rgb \
         --dataset ucf101 --splits data/ucfTrainTestlist --split 1 --frames-root FRAMES \
         --out runs/tsn/ucf101_s1_rgb
 
     # plain lists ("relative/path label [split]" per line)
-    python scripts/train_baseline.py --config configs/tsn/sparse_actions_rgb.yaml \
+    python scripts/train_baseline.py --config builtin:tsn/sparse_actions_rgb.yaml \
         --list train.txt --val-list val.txt --classes classes.txt --frames-root FRAMES --out OUT
 
 Rerunning the same command resumes from OUT/checkpoint.pt. Multi-GPU: launch with
@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from frame_select_env.cli import option, parse
+from frame_select_env.cli import entry, option, parse
 from frame_select_env.cli.overrides import parse_overrides
 from frame_select_env.core.constants import STREAMS
 from frame_select_env.pipeline.archs import arch_help, arch_names
@@ -47,22 +47,26 @@ CONFIG = "the --config file's"
 class Args:
     """The arguments of ``train_baseline.py``; ``None`` options keep the config's value."""
 
-    config: str = option(help="TSN YAML config (configs/tsn/*.yaml)")
+    config: str = option(help="TSN YAML config: a path, or builtin:tsn/NAME (the packaged "
+                              "frame_select_env/configs/tsn/*.yaml)")
     out: str = option(help="output folder (checkpoint.pt, log.csv, model.pt)")
     frames_root: str = option(help="root of the raw-frame folders")
     stream: str | None = option(None, "override the config's stream", choices=STREAMS,
                                 default_text=CONFIG)
     arch: str | None = option(None, f"backbone: {arch_help()}", choices=arch_names(),
                               default_text=CONFIG)
-    epochs: int | None = option(None, "training epochs", default_text=CONFIG)
-    batch_size: int | None = option(None, "global batch size (videos)", default_text=CONFIG)
-    lr: float | None = option(None, "learning rate", default_text=CONFIG)
-    lr_steps: list[int] | None = option(None, "epochs at which lr is divided by 10",
+    epochs: int | None = option(None, "training epochs", default_text=CONFIG, ge=0)
+    batch_size: int | None = option(None, "global batch size (videos)", default_text=CONFIG,
+                                    ge=1)
+    lr: float | None = option(None, "learning rate", default_text=CONFIG, gt=0)
+    lr_steps: list[int] | None = option(None, "epochs at which lr is divided by 10", ge=0,
                                         default_text=CONFIG)
-    num_segments: int | None = option(None, "K, segments per video", default_text=CONFIG)
-    crop_size: int | None = option(None, "crop side", default_text=CONFIG)
-    seed: int | None = option(None, "seed", default_text=CONFIG)
-    workers: int | None = option(None, "DataLoader workers per process", default_text=CONFIG)
+    num_segments: int | None = option(None, "K, segments per video", default_text=CONFIG,
+                                      ge=1)
+    crop_size: int | None = option(None, "crop side", default_text=CONFIG, ge=1)
+    seed: int | None = option(None, "seed", default_text=CONFIG, ge=0)
+    workers: int | None = option(None, "DataLoader workers per process", default_text=CONFIG,
+                                 ge=0)
     pretrained: str | None = option(None, "initial weights (stream checkpoint or public weights)",
                                     default_text=CONFIG)
     set: list[str] = option([], "override any config key; VALUE is YAML "
@@ -74,7 +78,7 @@ class Args:
     dataset: str | None = option(None, "official split files", choices=("ucf101", "hmdb51"),
                                  group=DATA)
     splits: str | None = option(None, "folder with the official split files", group=DATA)
-    split: int = option(1, "split number 1..3", group=DATA)
+    split: int = option(1, "split number 1..3", group=DATA, ge=1, le=3)
     list: str | None = option(None, "training list (plain format: 'path label [split]')",
                               group=DATA)
     val_list: str | None = option(None, "validation list (default: entries of --list tagged "
@@ -138,6 +142,7 @@ def select_data(args: Args) -> tuple[list, list, list[str]]:
     return train, val, classes
 
 
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = parse_args(argv)

@@ -1,7 +1,7 @@
 r"""Train the attention-aware sampling agent with REINFORCE and evaluate it (the main job).
 
 With no arguments: trains one agent per stream (rgb, flow) and seed (3 seeds) on the built-in
-SparseActions store with ``configs/as_sparse_actions.yaml``, evaluates on the test split and
+SparseActions store with ``builtin:as_sparse_actions.yaml``, evaluates on the test split and
 prints all frames vs random m frames vs AS at m in {4, 8, 12, 16, 20, 25}, frame- and
 region-based, per stream and fused (mean over the seeds); about a minute on 2 CPU cores::
 
@@ -9,7 +9,7 @@ region-based, per stream and fused (mean over the seeds); about a minute on 2 CP
     python scripts/train_reinforce.py --ablation        # + Table 2: agents on state=features
     python scripts/train_reinforce.py --seeds 1 --stream rgb --epochs 10   # a quick look
     python scripts/train_reinforce.py --videos builtin --classifier builtin --cache sa.h5
-    python scripts/train_reinforce.py --store ucf101_s1.h5 --config configs/as_paper.yaml \
+    python scripts/train_reinforce.py --store ucf101_s1.h5 --config builtin:as_paper.yaml \
         --device cuda --out runs/ucf101_as
 
 Outputs in ``--out`` (default ``runs/as_<UTC timestamp>``): ``results.csv`` (every seed;
@@ -38,8 +38,8 @@ from agents.reinforce import (
     check_run_store,
     store_fingerprint,
 )
-from frame_select_env.cli import as_dict, option, parse
-from frame_select_env.core.config import load_yaml
+from frame_select_env.cli import as_dict, check_out_dir, entry, option, parse
+from frame_select_env.core.config import UserError, load_yaml
 from frame_select_env.core.constants import DEFAULT_MS, SPLITS, STATES
 from frame_select_env.evaluation import (
     evaluate_policies,
@@ -54,11 +54,10 @@ from frame_select_env.evaluation import (
 from frame_select_env.pipeline.models.weights import load_torch_file
 from frame_select_env.store import FeatureStore
 from frame_select_env.store.atomic import atomic_write_text
-from frame_select_env.store.builtin import resolve_store
+from frame_select_env.store.builtin import config_file, resolve_store
 
-REPO = Path(__file__).resolve().parents[1]
-
-DEFAULT_CONFIG = REPO / "configs" / "as_sparse_actions.yaml"
+#: the packaged config (``frame_select_env/configs/``) read when ``--config`` is not given
+DEFAULT_CONFIG = "builtin:as_sparse_actions.yaml"
 
 
 @dataclass
@@ -74,23 +73,27 @@ class Args:
                                      "(default under ~/.cache)")
     stream: str = option("both", "a stream of the store (rgb, flow), or both: an agent per "
                                  "stream, and fused rows")
-    config: str | None = option(None, "training config YAML (default "
-                                      "configs/as_sparse_actions.yaml; the paper: as_paper.yaml)")
-    m: int | None = option(None, "target number of kept frames in training (Eq. 9)")
-    epochs: int | None = option(None, "training epochs")
-    seed: int = option(0, "first seed")
-    seeds: int = option(3, "number of seeds (seed, seed+1, ...); the table shows their mean")
+    config: str | None = option(None, "training config YAML, a path or builtin:NAME (default "
+                                      f"{DEFAULT_CONFIG}; the paper's: builtin:as_paper.yaml)")
+    m: int | None = option(None, "target number of kept frames in training (Eq. 9)", ge=1)
+    epochs: int | None = option(None, "training epochs", ge=0)
+    seed: int = option(0, "first seed", ge=0)
+    seeds: int = option(3, "number of seeds (seed, seed+1, ...); the table shows their mean",
+                       ge=1)
     device: str | None = option(None, "cpu or cuda")
     state: str | None = option(None, "the agent's state (Table 2)", choices=STATES)
     ablation: bool = option(False, "also train agents on state=features (Table 2) and report "
                                    "them as as_features")
     out: str | None = option(None, "output directory (default runs/as_<timestamp>)")
     resume: bool = option(False, "continue the runs in --out from their checkpoints")
+    overwrite: bool = option(False, "replace the run in --out (without it or --resume, an --out "
+                                    "that holds a run is refused)")
     split: str = option("test", "evaluation split", choices=SPLITS)
-    eval_m: list[int] = option(list(DEFAULT_MS), "m values to evaluate")
-    alpha: float = option(0.0, "Eq. 10 weight of the non-selected frames at test time")
+    eval_m: list[int] = option(list(DEFAULT_MS), "m values to evaluate", ge=1)
+    alpha: float = option(0.0, "Eq. 10 weight of the non-selected frames at test time", ge=0,
+                         le=1)
     threads: int = option(1, "torch CPU threads (1 is fastest for these small batches on a busy "
-                             "2-core machine)")
+                             "2-core machine)", ge=1)
     progress: bool = option(True, "progress bars")
 
 
@@ -101,8 +104,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 def load_config(args: Args) -> ReinforceConfig:
     """Config file, then the command-line overrides."""
-    path = Path(args.config) if args.config else DEFAULT_CONFIG
-    data = load_yaml(path, "--config" if args.config else "config")
+    path = config_file(args.config or DEFAULT_CONFIG)
+    data = load_yaml(path, "--config")
     overrides = {"m": args.m, "epochs": args.epochs, "device": args.device, "state": args.state}
     data.update({k: v for k, v in overrides.items() if v is not None})
     data["seed"] = args.seed
@@ -143,6 +146,40 @@ def resume_states(out: Path, store: FeatureStore, jobs: list[tuple[str, str, Rei
     return states
 
 
+#: the files that make a directory a run of this script (check_out_dir)
+RUN_FILES = ("config.yaml", "agent*.pt", "checkpoint_*.pt", "results.csv")
+
+
+def check_sizes(args: Args, config: ReinforceConfig, store: FeatureStore,
+                streams: list[str]) -> None:
+    """Refuse streams, ``m`` and ``--eval-m`` the store cannot have, before any training.
+
+    :param args: the command line.
+    :param config: the training options.
+    :param store: the store trained and evaluated on.
+    :param streams: the streams to train.
+    :raises UserError: naming the option, the value and the store.
+    """
+    where = repr(str(store.path))
+    for s in streams:
+        if s not in store.streams:
+            raise UserError(f"--stream {s!r} is not in {where} (it has {store.streams}): give "
+                            f"one of them or both")
+    frames = int(store.num_frames)
+    if config.num_frames is not None and config.num_frames > frames:
+        raise UserError(f"config num_frames={config.num_frames}: the store {where} has "
+                        f"T={frames} frames per video")
+    frames = int(config.num_frames or frames)
+    if config.m > frames:
+        raise UserError(f"--m {config.m} (the target of kept frames): the videos have only "
+                        f"T={frames} frames in {where}; give --m in 1..{frames}")
+    over = [m for m in args.eval_m if m > frames]
+    if over:
+        raise UserError(f"--eval-m {over}: the videos have only T={frames} frames in {where}; "
+                        f"give m in 1..{frames}")
+
+
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Train and evaluate as the command line says; the exit status."""
     run(parse_args(argv))
@@ -162,13 +199,11 @@ def run(args: Args) -> Path:
         store_path = resolve_store(args.store, "--store")
     store = FeatureStore(store_path)
     streams = list(store.streams) if args.stream == "both" else [args.stream]
-    for s in streams:
-        if s not in store.streams:
-            raise ValueError(f"--stream {s!r} is not in {str(store_path)!r} (it has "
-                             f"{store.streams})")
+    check_sizes(args, config, store, streams)
     ms = list(args.eval_m)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
-    out = Path(args.out) if args.out else Path("runs") / f"as_{stamp}"
+    out = check_out_dir(args.out or Path("runs") / f"as_{stamp}", RUN_FILES, args.resume,
+                        args.overwrite)
     out.mkdir(parents=True, exist_ok=True)
     variants = {"as": config.state}
     if args.ablation and config.state != "features":

@@ -2,7 +2,7 @@ r"""Train the sequential AS agent on ``FrameSelectionSeq-v0`` with REINFORCE and
 
 With no arguments: trains one agent per seed (3 seeds) for the budgets of at most 4, 6, 8, 10
 and 12 flow frames (each training video's episodes draw one; the agent reads the budget left) on
-the built-in store with ``configs/seq_as_sparse_actions.yaml``, then evaluates at each budget
+the built-in store with ``builtin:seq_as_sparse_actions.yaml``, then evaluates at each budget
 every video of the test split once (fused prediction, the 10 crops averaged): the agent paying
 its whole budget (``seq_as``, the paper's test-time top-m carried over) and stopping on its own
 (``seq_as_stop``), beside the sequential comparators at the same budgets (stop at once, random,
@@ -35,7 +35,7 @@ from agents.reinforce import check_run_store, store_fingerprint
 from agents.seq_agent import load_seq_policies
 from agents.seq_reinforce import SeqReinforceConfig, SeqReinforceTrainer
 from baselines_zoo.seq_policies import make_seq_policies
-from frame_select_env.cli import as_dict, option, parse
+from frame_select_env.cli import as_dict, check_out_dir, entry, option, parse
 from frame_select_env.cli.overrides import parse_overrides
 from frame_select_env.core.config import load_yaml
 from frame_select_env.core.constants import SPLITS
@@ -47,10 +47,10 @@ from frame_select_env.evaluation import (
 )
 from frame_select_env.store import FeatureStore
 from frame_select_env.store.atomic import atomic_write_text
-from frame_select_env.store.builtin import resolve_store
+from frame_select_env.store.builtin import config_file, resolve_store
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = REPO / "configs" / "seq_as_sparse_actions.yaml"
+#: the packaged config (``frame_select_env/configs/``) read when ``--config`` is not given
+DEFAULT_CONFIG = "builtin:seq_as_sparse_actions.yaml"
 #: The sequential comparators evaluated beside the agent, at its budgets.
 COMPARATORS = ("seq-stop", "seq-random", "seq-uniform", "seq-confidence")
 
@@ -60,21 +60,23 @@ class Args:
     """The arguments of ``train_seq_agent.py``; ``None`` means: take it from the config file."""
 
     store: str | None = option(None, "feature store with two streams (default: the built-in one)")
-    config: str | None = option(None, "training config YAML (default "
-                                      "configs/seq_as_sparse_actions.yaml)")
+    config: str | None = option(None, "training config YAML, a path or builtin:NAME (default "
+                                      f"{DEFAULT_CONFIG})")
     budgets: list[int] | None = option(None, "budgets the agent is trained and evaluated at: "
                                              "the most flow frames paid per video (default: "
-                                             "the config's train_budgets)")
-    epochs: int | None = option(None, "training epochs")
+                                             "the config's train_budgets)", ge=1)
+    epochs: int | None = option(None, "training epochs", ge=0)
     set: list[str] = option([], "override config entries, e.g. --set cost_weight=5 "
                                 "num_episodes=4", nargs="*", metavar="KEY=VALUE")
-    seed: int = option(0, "first seed")
-    seeds: int = option(3, "number of seeds (seed, seed+1, ...)")
+    seed: int = option(0, "first seed", ge=0)
+    seeds: int = option(3, "number of seeds (seed, seed+1, ...)", ge=1)
     device: str | None = option(None, "cpu or cuda")
     out: str | None = option(None, "output directory (default runs/seq_as_<timestamp>)")
     resume: bool = option(False, "continue the runs in --out from their checkpoints")
+    overwrite: bool = option(False, "replace the run in --out (without it or --resume, an --out "
+                                    "that holds a run is refused)")
     split: str = option("test", "evaluation split", choices=SPLITS)
-    threads: int = option(1, "torch CPU threads")
+    threads: int = option(1, "torch CPU threads", ge=1)
     progress: bool = option(True, "progress bars")
 
     def __post_init__(self) -> None:
@@ -91,8 +93,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 def load_config(args: Args) -> SeqReinforceConfig:
     """Config file, then ``--set`` and the other command-line overrides."""
-    path = Path(args.config) if args.config else DEFAULT_CONFIG
-    data = load_yaml(path, "--config" if args.config else "config")
+    path = config_file(args.config or DEFAULT_CONFIG)
+    data = load_yaml(path, "--config")
     try:
         data.update(parse_overrides(args.set))
     except ValueError as err:
@@ -110,9 +112,6 @@ def train_one(store: Path, cfg: SeqReinforceConfig, folder: Path, tag: str, resu
     try:
         if resume and trainer.load_checkpoint():
             print(f"{folder.name}/{tag}: resuming after epoch {trainer.epoch}")
-        elif agent_path.is_file() and not resume:
-            raise SystemExit(f"{str(agent_path)!r} exists: pass --resume to keep it (and "
-                             f"continue the run), or use a new --out")
         log = trainer.train()
         trainer.save_agent(agent_path)
     finally:
@@ -123,6 +122,7 @@ def train_one(store: Path, cfg: SeqReinforceConfig, folder: Path, tag: str, resu
     return agent_path, log
 
 
+@entry
 def main(argv: list[str] | None = None) -> int:
     """Train and evaluate as the command line says; the exit status."""
     run(parse_args(argv))
@@ -133,19 +133,16 @@ def run(args: Args) -> Path:
     """Train, evaluate, write the outputs; the output directory."""
     torch.set_num_threads(max(1, args.threads))
     config = load_config(args)
-    try:
-        store_path = resolve_store(args.store, "--store")
-    except FileNotFoundError as err:
-        raise SystemExit(str(err)) from None
+    store_path = resolve_store(args.store, "--store")
     store = FeatureStore(store_path)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
-    out = Path(args.out) if args.out else Path("runs") / f"seq_as_{stamp}"
+    # before anything in --out is rewritten: a run there is continued or replaced only when asked
+    out = check_out_dir(args.out or Path("runs") / f"seq_as_{stamp}",
+                        ("config.yaml", "seed_*/seq_agent.pt", "seed_*/checkpoint_*.pt"),
+                        args.resume, args.overwrite)
     fingerprint = store_fingerprint(store)
-    if args.resume:  # before anything in --out is rewritten
-        try:
-            check_run_store(out / "config.yaml", store)
-        except ValueError as err:
-            raise SystemExit(str(err)) from None
+    if args.resume:
+        check_run_store(out / "config.yaml", store)
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seed, args.seed + args.seeds))
     num_frames = int(config.num_frames or store.num_frames)  # a budget of None is every frame

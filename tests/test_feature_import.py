@@ -133,8 +133,12 @@ def test_folder_import_samples_segment_centres_lists_failures_and_resumes(
     logits_head = {"rgb": {"weight": torch.eye(3, 4), "bias": torch.zeros(3)},
                    "flow": {"weight": torch.ones(3, 2), "bias": torch.zeros(3)}}
     torch.save(logits_head, tmp_path / "head.pt")
+    # videos that could not be read: a nonzero status, as extract_features.py (issue 28)
     assert main(["--folder", str(root), "--list", str(listing), "--num-frames", "5",
-                 "--logits-from", str(tmp_path / "head.pt"), str(out)]) == 0
+                 "--logits-from", str(tmp_path / "head.pt"), str(out)]) == 1
+    assert main(["--folder", str(root), "--list", str(listing), "--num-frames", "5",
+                 "--logits-from", str(tmp_path / "head.pt"), str(out),
+                 "--allow-failures"]) == 0
     store = FeatureStore(out)
     for k, (vid, n) in enumerate(lengths.items()):
         want = segment_centres(n, 5).astype(np.float32) + k

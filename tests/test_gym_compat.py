@@ -281,7 +281,7 @@ def test_bad_actions_get_a_clear_error(small_store: Path, action, message: str) 
 def test_sb3_progress_bar_degrades_without_rich(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from baselines_zoo import train
+    from baselines_zoo.sb3 import train
 
     assert train.progress_bar_available()  # rich and tqdm are dependencies
     real = importlib.util.find_spec

@@ -82,3 +82,58 @@ def test_store_mode_imports_neither_torch_nor_cv2() -> None:
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "HEAVY [] PIPELINE []" in out.stdout, out.stdout
+
+
+def test_import_graph_of_the_files_has_no_circle() -> None:
+    # The contracts forbid cycles between siblings and imports up the layers; this checks the
+    # whole graph with files (modules) as nodes, imports inside functions included.
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("frame_select_env", "agents", "baselines_zoo", "frame_select_scripts")
+    edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    # Tarjan's strongly connected components, iteratively (no recursion limit to hit)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+    for root in sorted(edges):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    circles.append(sorted(component))
+    assert not circles, f"import circles between files: {circles}"
+
+
+def test_no_module_over_600_lines() -> None:
+    sizes = {str(p.relative_to(REPO)): len(p.read_text().splitlines())
+             for top in ("frame_select_env", "agents", "baselines_zoo", "scripts", "benchmarks")
+             for p in (REPO / top).rglob("*.py")}
+    over = {path: n for path, n in sizes.items() if n > 600}
+    assert not over, f"modules over 600 lines (split them by job): {over}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +18,19 @@ PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 SCRIPTS_PACKAGE = "frame_select_scripts"
 
 
-def test_every_package_is_installed() -> None:
-    found = {SCRIPTS_PACKAGE}
+def _folders() -> dict[str, Path]:
+    """Every folder of the package trees that holds a file: a package, or a folder of data."""
+    found = {}
     for top in ("frame_select_env", "agents", "baselines_zoo"):
-        for init in (REPO / top).rglob("__init__.py"):
-            found.add(".".join(init.parent.relative_to(REPO).parts))
+        for folder in [REPO / top, *(REPO / top).rglob("*")]:
+            if (folder.is_dir() and "__pycache__" not in folder.parts
+                    and any(f.is_file() for f in folder.iterdir())):
+                found[".".join(folder.relative_to(REPO).parts)] = folder
+    return found
+
+
+def test_every_package_is_installed() -> None:
+    found = {SCRIPTS_PACKAGE, *_folders()}
     listed = set(PROJECT["tool"]["setuptools"]["packages"])
     assert listed == found, (f"pyproject.toml [tool.setuptools] packages: missing "
                              f"{sorted(found - listed)}, stale {sorted(listed - found)}")
@@ -66,3 +76,46 @@ def test_installed_command_runs() -> None:
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "merged store" in out.stdout
+
+
+def test_every_data_file_ships() -> None:
+    # A file that is not a module must match its folder's package-data, or the wheel lacks it.
+    data = PROJECT["tool"]["setuptools"]["package-data"]
+    missing = []
+    for name, folder in _folders().items():
+        for f in folder.iterdir():
+            if f.is_file() and f.suffix not in (".py", ".pyc") and not any(
+                    fnmatch.fnmatch(f.name, pat) for pat in data.get(name, [])):
+                missing.append(str(f.relative_to(REPO)))
+    assert not missing, f"pyproject.toml [tool.setuptools.package-data] misses {missing}"
+
+
+def test_one_version() -> None:
+    import frame_select_env
+
+    assert "version" in PROJECT["project"]["dynamic"] and "version" not in PROJECT["project"]
+    assert PROJECT["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "frame_select_env.__version__"}
+    heads = re.findall(r"^## (\S+)", (REPO / "CHANGELOG.md").read_text(), flags=re.M)
+    assert heads and heads[0] == frame_select_env.__version__, heads
+    assert all(re.fullmatch(r"\d+\.\d+\.\d+", h) for h in heads), heads
+    assert len(set(heads)) == len(heads), heads
+
+
+def test_config_option_values() -> None:
+    from frame_select_env.store.builtin import builtin_config_names, config_file, configs_dir
+
+    names = builtin_config_names()
+    assert {"as_paper.yaml", "as_sparse_actions.yaml", "seq_as_sparse_actions.yaml",
+            "tsn/ucf101_rgb.yaml"} <= set(names)
+    assert config_file("builtin:as_paper") == configs_dir() / "as_paper.yaml"
+    assert config_file("builtin:tsn/ucf101_rgb.yaml").read_text().startswith("#")
+    # a path the user names wins, even one named like a packaged config
+    mine = REPO / "pyproject.toml"
+    assert config_file(str(mine)) == mine
+    # the checkout's old configs/ paths: an error that names the packaged one, no fallback
+    with pytest.raises(FileNotFoundError, match=r"'configs/as_paper.yaml' does not exist "
+                                                r"\(configs/ moved .* builtin:as_paper.yaml\)"):
+        config_file("configs/as_paper.yaml")
+    with pytest.raises(FileNotFoundError, match="no packaged config 'nope.yaml'.*as_paper.yaml"):
+        config_file("builtin:nope", "--as-config")

@@ -1,9 +1,9 @@
-"""Every command in README.md and examples/README.md, run as a user types it.
+"""Every command in README.md, the docs site's pages and examples/README.md, run as typed.
 
 The commands are read out of the documents' ``bash`` and ``python`` code blocks, so a documented
 command that breaks fails this test, and a command added to a README is run without anyone
 editing this file. They run in document order in one scratch project directory (links to the
-repository's ``scripts/``, ``examples/``, ``configs/`` and ``.venv``, a fresh ``runs/``), so chained
+repository's ``scripts/``, ``examples/``, the package and ``.venv``, a fresh ``runs/``), so chained
 commands use each other's real outputs (``runs/as`` from training feeds the comparison).
 
 Two things differ from a user's terminal, both on purpose and listed here:
@@ -15,7 +15,10 @@ Two things differ from a user's terminal, both on purpose and listed here:
 * files that a user brings (``my_features.npz``) are made by :func:`user_files` first.
 
 ``bash scripts/quickstart.sh test`` is not run here: it is the command that runs this suite.
-Commands reading ``../shared/realdata`` skip, with the reason, when that folder is absent.
+Commands reading ``../shared/realdata`` skip, with the reason, when that folder is absent, and
+so do those of ``docs/REPRODUCE.md``, which read the full datasets under ``/data/``
+(``tests/test_reproduce.py`` runs ``scripts/reproduce.sh`` on a stand-in for them). A command
+typed on several pages (the quick start's, for one) runs once, where it first appears.
 """
 
 from __future__ import annotations
@@ -36,9 +39,13 @@ import pytest
 from tests.conftest import REALDATA
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = ("README.md", "examples/README.md")
-LINKED = ("scripts", "examples", "configs", "frame_select_env", "agents", "baselines_zoo",
-          "pyproject.toml")
+#: in the order a chain needs (the store import before training on it, the runs before the
+#: comparisons that read them); every page of the docs site is listed (tests/test_docs.py checks)
+DOCS = ("README.md", "docs/quickstart.md", "docs/install.md", "docs/envs.md",
+        "docs/feature-stores.md", "docs/agents.md", "docs/comparisons.md", "docs/cost.md",
+        "docs/extraction.md", "docs/online.md", "docs/benchmarks.md", "docs/REPRODUCE.md",
+        "docs/development.md", "docs/layout.md", "docs/index.md", "examples/README.md")
+LINKED = ("scripts", "examples", "frame_select_env", "agents", "baselines_zoo", "pyproject.toml")
 
 #: appended to each script's documented command line to keep the suite small
 SMALL_SIZE: dict[str, list[str]] = {
@@ -55,6 +62,11 @@ SMALL_SIZE: dict[str, list[str]] = {
 #: documented commands this test does not run, with the reason
 NOT_RUN = {
     "bash scripts/quickstart.sh test": "it runs this test suite (CI runs it)",
+}
+#: pages whose commands need the full datasets, with the reason
+FULL_DATA_DOCS = {
+    "docs/REPRODUCE.md": "it reads the full UCF101/HMDB51 under /data/ (tests/test_reproduce.py "
+                         "runs scripts/reproduce.sh on a stand-in of the same layout)",
 }
 #: files a command must leave behind (prefix of the typed command -> paths)
 EXPECTED_OUTPUTS = {
@@ -133,8 +145,10 @@ def _blocks(doc: str) -> list[tuple[int, str, list[str]]]:
 
 
 def documented_commands() -> list[Command]:
-    """The shell commands (continuations joined, comments dropped) and python blocks, in order."""
+    """The shell commands (continuations joined, comments dropped) and python blocks, in order;
+    a command typed on several pages is kept where it first appears."""
     cmds: list[Command] = []
+    seen: set[tuple[str, str]] = set()
     for doc in DOCS:
         imports: list[str] = []  # a reader runs a document's snippets in one session
         for first, lang, body in _blocks(doc):
@@ -156,7 +170,12 @@ def documented_commands() -> list[Command]:
                 pending = ""
                 if text:
                     cmds.append(Command(doc, at, "bash", " ".join(text.split())))
-    return cmds
+    unique = []
+    for cmd in cmds:
+        if (cmd.kind, cmd.text) not in seen:
+            seen.add((cmd.kind, cmd.text))
+            unique.append(cmd)
+    return unique
 
 
 COMMANDS = documented_commands()
@@ -236,6 +255,8 @@ def test_documented_command_runs(cmd: Command, project: Path) -> None:
                                 f"{SKIPPED_OUTPUTS[needs[0]]}")
     if "../shared/realdata" in cmd.text and not REALDATA.is_dir():
         _skip_with_outputs(cmd, f"{REALDATA} is absent (the real clips and split files)")
+    if cmd.doc in FULL_DATA_DOCS:
+        _skip_with_outputs(cmd, FULL_DATA_DOCS[cmd.doc])
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
     env.pop("FRAME_SELECT_ENV_STORE", None)
     if cmd.text.startswith("bash scripts/quickstart.sh"):

@@ -80,20 +80,36 @@ def script():
     sys.modules.pop(spec.name, None)
 
 
-def test_train_reinforce_resume_keeps_the_recorded_store_and_epochs(script, stores,
-                                                                    tmp_path) -> None:
+def _refused(capsys: pytest.CaptureFixture[str], rc: int) -> str:
+    """The one ``error:`` line of a refused command (status 2, no traceback)."""
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("error: ")]
+    return line
+
+
+def test_train_reinforce_resume_keeps_the_recorded_store_and_epochs(script, stores, tmp_path,
+                                                                    capsys) -> None:
     out = tmp_path / "run"
     common = ["--out", str(out), "--seeds", "1", "--stream", "rgb", "--eval-m", "4",
               "--no-progress", "--threads", "1"]
-    script.main(["--store", str(stores["big"]), "--epochs", "2", *common])
+    assert script.main(["--store", str(stores["big"]), "--epochs", "2", *common]) == 0
     recorded = (out / "config.yaml").read_text()
+    capsys.readouterr()
 
-    with pytest.raises(ValueError, match="records the run's feature store") as err:
-        script.main(["--store", str(stores["small"]), "--epochs", "2", "--resume", *common])
-    assert str(out / "config.yaml") in str(err.value) and "(40 videos" in str(err.value)
-    with pytest.raises(ValueError, match="has already trained 2 epochs, more than epochs=1"):
-        script.main(["--store", str(stores["big"]), "--epochs", "1", "--resume", *common])
-    # neither refusal rewrote the run's record
+    line = _refused(capsys, script.main(["--store", str(stores["small"]), "--epochs", "2",
+                                         "--resume", *common]))
+    assert "records the run's feature store" in line
+    assert str(out / "config.yaml") in line and "(40 videos" in line
+    line = _refused(capsys, script.main(["--store", str(stores["big"]), "--epochs", "1",
+                                         "--resume", *common]))
+    assert "has already trained 2 epochs, more than epochs=1" in line
+    # without --resume (or --overwrite) the finished run is not written over
+    line = _refused(capsys, script.main(["--store", str(stores["big"]), "--epochs", "2",
+                                         *common]))
+    assert f"--out {str(out)!r} already holds a run (" in line and "agent_rgb.pt" in line
+    assert "pass --resume to continue it, --overwrite to replace it" in line
+    # none of the refusals rewrote the run's record
     assert (out / "config.yaml").read_text() == recorded
     _, meta = load_agent(out / "agent_rgb.pt")
     assert meta["epochs"] == 2 and meta["store"] == str(stores["big"])
@@ -117,3 +133,41 @@ def test_train_sb3_resume_refuses_another_store_or_hyperparameters(stores, tmp_p
         train_sb3("a2c", store=stores["big"], resume=True,
                   **{**kw, "overrides": {"n_envs": 2, "learning_rate": 0.5}})
     assert (tmp_path / "config.yaml").read_text() == recorded
+
+
+def test_resume_refuses_a_store_with_one_value_changed(script, stores, tmp_path,
+                                                       capsys) -> None:
+    """Issue 28, item 3: the same ids, labels and sizes, one feature changed, is another store."""
+    import h5py
+
+    from agents.reinforce import same_store, store_fingerprint
+    from frame_select_env.store import FeatureStore
+
+    edited = Path(shutil.copy(stores["big"], tmp_path / "edited.h5"))
+    with h5py.File(edited, "r+") as f:
+        f["streams/rgb/features"][3, 0, 0, 0] += 1.0
+    a, b = store_fingerprint(FeatureStore(stores["big"])), store_fingerprint(FeatureStore(edited))
+    assert {k: v for k, v in a.items() if k not in ("path", "sha256")} == {
+        k: v for k, v in b.items() if k not in ("path", "sha256")}  # ids and sizes agree
+    assert not same_store(a, b)
+    assert same_store(a, store_fingerprint(FeatureStore(stores["moved"])))  # a copy is the same
+    old = {k: v for k, v in a.items() if k != "sha256"}  # a run recorded before the digest
+    assert same_store(old, b)
+
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--seeds", "1", "--stream", "rgb", "--eval-m", "4",
+              "--no-progress", "--threads", "1", "--epochs", "1"]
+    assert script.main(["--store", str(stores["big"]), *common]) == 0
+    recorded = (out / "config.yaml").read_text()
+    capsys.readouterr()
+    line = _refused(capsys, script.main(["--store", str(edited), "--resume", *common]))
+    assert "records the run's feature store" in line
+    assert f"sha256 {a['sha256'][:12]}" in line and f"sha256 {b['sha256'][:12]}" in line
+    assert str(stores["big"]) in line and str(edited) in line
+    assert (out / "config.yaml").read_text() == recorded
+    # --overwrite replaces the run (on the edited store); --resume with it is refused
+    line = _refused(capsys, script.main(["--store", str(edited), "--resume", "--overwrite",
+                                         *common]))
+    assert "give one" in line
+    assert script.main(["--store", str(edited), "--overwrite", *common]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["store"] == str(edited)

@@ -93,11 +93,12 @@ def test_episode_returns_and_moving_average_baseline_by_hand() -> None:
 
 def test_training_beats_random_selection_on_builtin_data() -> None:
     torch.set_num_threads(1)
-    cfg = SeqReinforceConfig(tensorboard=False, epochs=5, max_frames=8, proj_dim=32,
+    # 2 epochs: seeds 0-2 gave 84-88% on val against random's 72% (5 epochs: 88%)
+    cfg = SeqReinforceConfig(tensorboard=False, epochs=2, max_frames=8, proj_dim=32,
                              hidden_size=32, seed=0)
     trainer = SeqReinforceTrainer(None, cfg)
     log = trainer.train()
-    assert [r["epoch"] for r in log] == [1, 2, 3, 4, 5]
+    assert [r["epoch"] for r in log] == [1, 2]
     assert log[-1]["return"] > log[0]["return"]
     trained = trainer.policy()
     trainer.close()
@@ -191,8 +192,7 @@ def test_train_seq_agent_script(tmp_path: Path) -> None:
     assert (out / "seed_0" / "seq_agent.pt").is_file() and (out / "table.md").is_file()
     assert (out / "accuracy_vs_cost.png").stat().st_size > 0
     log = (out / "train_log.csv").read_text()
-    with pytest.raises(SystemExit, match="pass --resume"):
-        main(args)
+    assert main(args) == 2  # "error: ... pass --resume ..."
     assert main([*args, "--resume"]) == 0  # finished: nothing retrained, the same agent kept
     assert (out / "train_log.csv").read_text() == log
     with pytest.raises(SystemExit):

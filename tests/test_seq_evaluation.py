@@ -164,7 +164,7 @@ def test_env_macs_equal_the_cost_model_macs() -> None:
 
 
 def test_drifting_env_accounting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    def wrong(cost: Any, src: Any, crops: int) -> tuple[float, float]:
+    def wrong(cost: Any, src: Any) -> tuple[float, float]:
         return 1.0, float("nan")  # e.g. one crop counted instead of ten
 
     monkeypatch.setattr(SeqCore, "_frame_cost", staticmethod(wrong))

@@ -238,7 +238,7 @@ def test_tsn_config_takes_registered_archs_and_trainable_streams() -> None:
     register_stream(SPEC)
     try:  # a stream the TSN data loader cannot read is refused, naming the field
         with pytest.raises(ConfigError, match=r"TSNConfig.stream: must be one of \('rgb', "
-                                              r"'flow'\) \(got 'rgbdiff_test'\)"):
+                                              r"'flow', 'preview'\) \(got 'rgbdiff_test'\)"):
             TSNConfig(stream=DIFF)
     finally:
         unregister_stream(DIFF)

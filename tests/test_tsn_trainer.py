@@ -187,7 +187,7 @@ def test_param_groups_follow_tsn_policy():
 
 
 def test_paper_configs_have_paper_schedules():
-    d = ROOT / "configs" / "tsn"
+    d = ROOT / "frame_select_env" / "configs" / "tsn"
     for ds in ("ucf101", "hmdb51"):
         rgb, flow = load_config(d / f"{ds}_rgb.yaml"), load_config(d / f"{ds}_flow.yaml")
         assert (rgb.stream, rgb.epochs, rgb.lr_steps, rgb.dropout) == ("rgb", 80, [30, 60], 0.8)
@@ -230,7 +230,7 @@ def test_config_errors_are_clear(tmp_path):
         load_config(tmp_path / "nope.yaml")
     # overrides are validated too
     with pytest.raises(ConfigError, match="batch_size"):
-        load_config(ROOT / "configs/tsn/ucf101_rgb.yaml", batch_size=0)
+        load_config("builtin:tsn/ucf101_rgb.yaml", batch_size=0)
 
 
 # ----------------------------------------------------------------------------- training

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -428,7 +428,8 @@ def calibrate_thresholds(policy: LiteEvalPolicy, data: SplitData, iters: int = 1
 
 def train(store: str | os.PathLike | FeatureStore | None, cfg: LiteEvalConfig | None = None, *,
           observe: str = "rgb", predict: str = "fused", seed: int = 0,
-          progress: bool = False) -> LiteEvalPolicy:
+          progress: bool = False,
+          on_epoch: Callable[[int, float], None] | None = None) -> LiteEvalPolicy:
     """Train LiteEval on a store's train split; keep the best epoch on val; calibrate ``for_m``.
 
     :param store: a feature store (path or open), or ``None`` for the built-in store.
@@ -437,6 +438,8 @@ def train(store: str | os.PathLike | FeatureStore | None, cfg: LiteEvalConfig | 
     :param predict: the expensive stream (or ``fused``) the fine LSTM reads on opened frames.
     :param seed: seeds the initialisation, the Gumbel noise and the views.
     :param progress: print one line per epoch.
+    :param on_epoch: called after each epoch with ``(epoch, val top-1 of its own classifier)``
+        when the store has a val split (its early-stopping value; a search reports it).
     :return: the trained :class:`LiteEvalPolicy`; ``train_log`` holds per epoch the loss, the
         skip ratio and, on val, its own classifier's and the frozen classifier's top-1.
     """
@@ -501,6 +504,8 @@ def train(store: str | os.PathLike | FeatureStore | None, cfg: LiteEvalConfig | 
                   f"{row.get('val_own_accuracy', float('nan')):.1f} tsn "
                   f"{row.get('val_tsn_accuracy', float('nan')):.1f} frames "
                   f"{row.get('val_frames', float('nan')):.1f}", flush=True)
+        if on_epoch is not None and "val_own_accuracy" in row:
+            on_epoch(epoch + 1, row["val_own_accuracy"])
     if best is not None:
         net.load_state_dict(best[1])
     net.eval()

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -456,7 +456,8 @@ def validation_accuracy(policy: Any, data: SplitData, m: int, observe: str, pred
 
 def train(store: str | os.PathLike | FeatureStore | None, cfg: OCSamplerConfig | None = None, *,
           observe: str = "rgb", predict: str = "fused", seed: int = 0,
-          progress: bool = False) -> OCSamplerPolicy:
+          progress: bool = False,
+          on_epoch: Callable[[int, float], None] | None = None) -> OCSamplerPolicy:
     """Train the OCSampler-style sampler on a store's train split; keep the best epoch on val.
 
     :param store: a feature store (path or open), or ``None`` for the built-in store.
@@ -465,6 +466,8 @@ def train(store: str | os.PathLike | FeatureStore | None, cfg: OCSamplerConfig |
     :param predict: the stream (or ``fused``) whose kept frames the reward scores.
     :param seed: seeds the initialisation, the draws and the views.
     :param progress: print one line per epoch.
+    :param on_epoch: called after each epoch with ``(epoch, val top-1 at cfg.m)`` when the store
+        has a val split (a hyperparameter search reports it; it may raise to stop training).
     :return: the trained :class:`OCSamplerPolicy` (its ``train_log`` holds the epochs).
     """
     cfg = cfg or OCSamplerConfig()
@@ -530,6 +533,8 @@ def train(store: str | os.PathLike | FeatureStore | None, cfg: OCSamplerConfig |
             print(f"[ocsampler] epoch {epoch + 1}/{cfg.epochs} reward {totals['reward']:+.4f} "
                   f"entropy {totals['entropy']:.3f} val top-1 "
                   f"{row.get('val_accuracy', float('nan')):.1f}", flush=True)
+        if on_epoch is not None and "val_accuracy" in row:
+            on_epoch(epoch + 1, row["val_accuracy"])
     if best is not None:  # early stopping: the epoch with the best val accuracy
         net.load_state_dict(best[1])
     net.eval()

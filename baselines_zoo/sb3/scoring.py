@@ -2,6 +2,8 @@
 
 * :class:`SB3SeqPolicy`: a ``FrameSelectionSeq-v0`` model as a
   :class:`frame_select_env.core.policy.SequentialPolicy` (deterministic, never a masked action);
+  :class:`RecurrentSB3SeqPolicy` the same for RecurrentPPO, which carries each episode's LSTM
+  state from one decision to the next; :func:`seq_policy_of` picks the class of a model and
   :func:`load_seq_sb3` loads one that :func:`baselines_zoo.sb3.train.train_sb3` saved, without
   unpickling anything.
 * :func:`quick_eval` / :func:`quick_eval_seq`: a model on a split beside its reference rows.
@@ -65,6 +67,7 @@ class SB3SeqPolicy:
     """
 
     uses_label = False  # it acts on the observation only
+    _actor: type[nn.Module] = _ActorLogits  # what one decision runs (its MACs are counted)
 
     def __init__(self, model: Any, name: str | None = None,
                  env_kwargs: Mapping[str, Any] | None = None, batch_size: int = 4096) -> None:
@@ -160,10 +163,156 @@ class SB3SeqPolicy:
             was_training = policy.training
             policy.set_training_mode(False)
             try:
-                self._macs[self.num_frames] = float(count_macs(_ActorLogits(policy), obs))
+                self._macs[self.num_frames] = float(count_macs(self._actor(policy), obs))
             finally:
                 policy.set_training_mode(was_training)
         return self._macs[self.num_frames]
+
+
+class _RecurrentActorLogits(nn.Module):
+    """One decision of a RecurrentPPO actor, ``obs -> (B, T + 1)`` logits (for its MACs).
+
+    The LSTM steps once from a zero state: the MACs of a step do not depend on the state.
+    """
+
+    def __init__(self, policy: Any) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, T + 1) logits of a batched observation, one LSTM step."""
+        p = self.policy
+        features = BasePolicy.extract_features(p, obs, p.pi_features_extractor)
+        latent, _ = p.lstm_actor(features.unsqueeze(0))
+        return p.action_net(p.mlp_extractor.forward_actor(latent.squeeze(0)))  # type: ignore[no-any-return]
+
+
+class RecurrentSB3SeqPolicy(SB3SeqPolicy):
+    """A RecurrentPPO model trained on ``FrameSelectionSeq-v0`` as a sequential policy.
+
+    The sequential evaluation calls :meth:`act` with the still-running episodes only, in their
+    order and without naming them (:func:`frame_select_env.envs.sequential.rollout.rollout`).
+    The LSTM state of each episode is carried across those calls by following the episodes:
+    a row that has paid no frame starts an episode; any other row continues the earliest
+    remaining episode of the previous call with the same cheap-stream observation (the video)
+    whose ``paid`` flags, plus the frame it chose, are the row's. Two episodes this cannot tell
+    apart (same video and same frames paid in order) have the same LSTM state, so the matching
+    is exact wherever it matters. A call that continues no episode of the previous one raises.
+
+    :param model: the trained RecurrentPPO algorithm.
+    :param name: display name (default: ``recurrentppo``).
+    :param env_kwargs: as :class:`SB3SeqPolicy`.
+    :param batch_size: as :class:`SB3SeqPolicy`.
+    """
+
+    _actor = _RecurrentActorLogits  # a decision: the extractor, one LSTM step and the head
+
+    def __init__(self, model: Any, name: str | None = None,
+                 env_kwargs: Mapping[str, Any] | None = None, batch_size: int = 4096) -> None:
+        super().__init__(model, name=name, env_kwargs=env_kwargs, batch_size=batch_size)
+        self._ident_keys = [k for k in self.keys if k.startswith("cheap_")]
+        self.reset()
+
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the episodes followed so far (the next call starts new ones)."""
+        self._prev: dict[str, np.ndarray] | None = None
+
+    def _ident(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(B, K) what stays the same through an episode: its cheap-stream observation."""
+        parts = [arrays[k].reshape(len(arrays[k]), -1) for k in self._ident_keys]
+        return np.concatenate(parts, 1) if parts else np.zeros((len(arrays["paid"]), 0))
+
+    def _states(self, arrays: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(B,) the previous call's row each row continues (-1: a new episode), and the starts."""
+        paid = np.asarray(arrays["paid"]) > 0.5
+        starts = np.asarray(~paid.any(1), dtype=bool)
+        source = np.full(len(paid), -1, np.int64)
+        prev = self._prev
+        if starts.all():
+            return source, starts
+        if prev is None or "actions" not in prev:
+            raise RuntimeError(f"{self.name}: episodes under way but none followed; call act on "
+                               f"the episodes from their first decision")
+        ident = self._ident(arrays)
+        after = prev["paid"].copy()  # the previous rows' paid flags after their chosen frame
+        paying = np.flatnonzero(prev["actions"] < self.num_frames)
+        after[paying, prev["actions"][paying]] = True
+        j = 0
+        for i in np.flatnonzero(~starts):
+            while j < len(after) and not (
+                    prev["actions"][j] < self.num_frames and np.array_equal(after[j], paid[i])
+                    and np.array_equal(prev["ident"][j], ident[i])):
+                j += 1
+            if j == len(after):
+                raise RuntimeError(f"{self.name}: an observation continues none of the episodes "
+                                   f"of the previous call; RecurrentSB3SeqPolicy follows the "
+                                   f"running episodes in order (reset() between rollouts)")
+            source[i] = j
+            j += 1
+        return source, starts
+
+    def logits(self, obs: Mapping[str, Any], action_masks: Any) -> np.ndarray:
+        """The model's action logits, masked actions at ``-inf``; the LSTM steps once.
+
+        :param obs: the batched observation (B, ...) of the running episodes, in order.
+        :param action_masks: (B, T + 1) bool, the allowed actions.
+        :return: (B, T + 1) float32.
+        :raises RuntimeError: rows that continue no episode of the previous call.
+        """
+        arrays, masks = self._check(obs, action_masks)
+        source, starts = self._states(arrays)
+        policy = self.model.policy
+        policy.set_training_mode(False)
+        shape = policy.lstm_hidden_state_shape  # (layers, 1, hidden)
+        h = np.zeros((shape[0], len(masks), shape[2]), np.float32)
+        c = np.zeros_like(h)
+        keep = source >= 0
+        if keep.any() and self._prev is not None:
+            h[:, keep] = self._prev["h"][:, source[keep]]
+            c[:, keep] = self._prev["c"][:, source[keep]]
+        chunks, hs, cs = [], [], []
+        with torch.no_grad():
+            for start in range(0, len(masks), self.batch_size):
+                cut = slice(start, start + self.batch_size)
+                obs_t, _ = policy.obs_to_tensor({k: v[cut] for k, v in arrays.items()})
+                state = (torch.as_tensor(h[:, cut], device=policy.device),
+                         torch.as_tensor(c[:, cut], device=policy.device))
+                dist, (h_new, c_new) = policy.get_distribution(
+                    obs_t, state, torch.as_tensor(starts[cut], dtype=torch.float32,
+                                                  device=policy.device))
+                chunks.append(dist.distribution.logits.float().cpu().numpy())
+                hs.append(h_new.cpu().numpy())
+                cs.append(c_new.cpu().numpy())
+        self._prev = {"paid": np.asarray(arrays["paid"]) > 0.5, "ident": self._ident(arrays),
+                      "h": np.concatenate(hs, 1), "c": np.concatenate(cs, 1)}
+        return np.where(masks, np.concatenate(chunks), -np.inf).astype(np.float32)
+
+    def act(self, obs: Mapping[str, Any], action_masks: Any) -> np.ndarray:
+        """The deterministic next action of each running episode, never a masked one.
+
+        :param obs: the batched observation (B, ...) of the running episodes, in order.
+        :param action_masks: (B, T + 1) bool.
+        :return: (B,) int64 in ``[0, T]`` (T = stop).
+        """
+        actions = super().act(obs, action_masks)
+        assert self._prev is not None
+        self._prev["actions"] = actions
+        return actions
+
+
+def seq_policy_of(model: Any, name: str | None = None,
+                  env_kwargs: Mapping[str, Any] | None = None) -> SB3SeqPolicy:
+    """A trained ``FrameSelectionSeq-v0`` model as the sequential policy that fits it.
+
+    :param model: a PPO, A2C, MaskablePPO or RecurrentPPO algorithm (loaded or in training).
+    :param name: display name.
+    :param env_kwargs: the env options it was trained with.
+    :return: a :class:`RecurrentSB3SeqPolicy` for a recurrent policy, else an
+        :class:`SB3SeqPolicy`.
+    """
+    recurrent = hasattr(model.policy, "lstm_actor")
+    cls = RecurrentSB3SeqPolicy if recurrent else SB3SeqPolicy
+    return cls(model, name=name, env_kwargs=env_kwargs)
 
 
 def load_seq_sb3(path: str | os.PathLike, device: str = "cpu") -> SB3SeqPolicy:
@@ -192,8 +341,8 @@ def load_seq_sb3(path: str | os.PathLike, device: str = "cpu") -> SB3SeqPolicy:
                          f"({str(path.parent / 'config.yaml')!r}), not {SEQ_ENV_ID}")
     model = load_sb3(path, device=device)
     env_kwargs = config.get("env_kwargs")
-    return SB3SeqPolicy(model, name=str(config["algo"]),
-                        env_kwargs=env_kwargs if isinstance(env_kwargs, dict) else None)
+    return seq_policy_of(model, name=str(config["algo"]),
+                         env_kwargs=env_kwargs if isinstance(env_kwargs, dict) else None)
 
 
 def quick_eval(model_path: str | os.PathLike, split: str = "val",

@@ -36,8 +36,9 @@ from torch import nn
 from agents.encoder import BiLSTMEncoder
 
 SEQ_ENV_ID = "FrameSelectionSeq-v0"
-#: the algorithms ``train_sb3`` trains on ``FrameSelectionSeq-v0`` (``Discrete`` actions)
-SEQ_ALGOS = ("ppo", "maskable_ppo")
+#: the algorithms ``train_sb3`` trains on ``FrameSelectionSeq-v0`` (``Discrete`` actions);
+#: ``recurrent_ppo`` is sb3-contrib's RecurrentPPO (an LSTM over the decisions of an episode)
+SEQ_ALGOS = ("ppo", "a2c", "maskable_ppo", "recurrent_ppo")
 SEQ_POLICY_NAMES = ("mlp", "bilstm", "bilstm-flat")
 #: per-frame observation parts, in the order they are concatenated (those the env's ``state``
 #: keeps are used)
@@ -272,7 +273,9 @@ def seq_policy_for(algo: str, policy: str, extractor_kwargs: dict[str, Any] | No
 
     ``mlp`` is the algorithm's ``MultiInputPolicy`` (flatten + MLP); ``bilstm`` is
     :class:`SeqExtractor` with the per-frame head; ``bilstm-flat`` is :class:`SeqExtractor` with
-    SB3's MLP head.
+    SB3's MLP head. ``recurrent_ppo`` gets sb3-contrib's ``MultiInputLstmPolicy`` (an LSTM over
+    the episode's decisions, then SB3's MLP head): on the flattened observation for ``mlp``, on
+    :class:`SeqExtractor`'s features for ``bilstm`` and ``bilstm-flat``.
 
     :param algo: one of :data:`SEQ_ALGOS`.
     :param policy: one of :data:`SEQ_POLICY_NAMES`.
@@ -283,10 +286,13 @@ def seq_policy_for(algo: str, policy: str, extractor_kwargs: dict[str, Any] | No
         raise ValueError(f"{SEQ_ENV_ID} trains with {SEQ_ALGOS}, not {algo!r}")
     if policy not in SEQ_POLICY_NAMES:
         raise ValueError(f"unknown policy {policy!r}; choose from {SEQ_POLICY_NAMES}")
+    base = "MultiInputLstmPolicy" if algo == "recurrent_ppo" else "MultiInputPolicy"
     if policy == "mlp":
-        return "MultiInputPolicy", {}
+        return base, {}
     kwargs: dict[str, Any] = {"features_extractor_class": SeqExtractor,
                               "features_extractor_kwargs": dict(extractor_kwargs or {})}
+    if algo == "recurrent_ppo":  # its LSTM sits between the extractor and the heads
+        return base, kwargs
     if policy == "bilstm":
         cls = MaskableSeqActorCriticPolicy if algo == "maskable_ppo" else SeqActorCriticPolicy
         return cls, kwargs

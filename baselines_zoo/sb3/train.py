@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,26 +40,32 @@ from baselines_zoo.sb3.loading import load_sb3_into
 from baselines_zoo.sb3.policies import OFF_POLICY, ON_POLICY, policy_for
 from baselines_zoo.sb3.sequential import SEQ_ALGOS, SEQ_ENV_ID, BudgetEndIsTerminal, seq_policy_for
 from baselines_zoo.sb3.wrappers import TopMScoresWrapper
-from frame_select_env.core.config import load_yaml
+from frame_select_env.core.config import Range, UserError, load_yaml
 from frame_select_env.store import FeatureStore
 from frame_select_env.store.atomic import atomic_path, atomic_write_text
 
 ENV_ID = frame_select_env.ENV_ID
 ENV_IDS = (ENV_ID, SEQ_ENV_ID)
-HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
-ALGOS = ON_POLICY + OFF_POLICY + ("maskable_ppo",)
+#: the packaged hyperparameter files (package data, so a wheel has them; an on-disk folder)
+HYPERPARAMS_DIR = Path(str(resources.files("baselines_zoo.sb3") / "hyperparams"))
+ALGOS = ON_POLICY + OFF_POLICY + ("maskable_ppo", "recurrent_ppo")
+#: the algorithms only FrameSelectionSeq-v0 trains (it alone has action masks and episodes)
+SEQ_ONLY = ("maskable_ppo", "recurrent_ppo")
 # Keys of the YAML entry that are ours, not SB3 constructor arguments.
 _OWN_KEYS = ("n_envs", "n_timesteps", "policy", "env_kwargs", "policy_kwargs", "extractor_kwargs",
              "top_m", "noise_type", "noise_std")
 
 
 def algo_class(algo: str) -> Any:
-    """The SB3 class of ``ppo``, ``a2c``, ``sac``, ``td3`` or ``maskable_ppo`` (sb3-contrib)."""
+    """The SB3 class of ``ppo``, ``a2c``, ``sac``, ``td3``, ``maskable_ppo`` or ``recurrent_ppo``.
+
+    The last two are sb3-contrib's MaskablePPO and RecurrentPPO.
+    """
     import stable_baselines3 as sb3
-    from sb3_contrib import MaskablePPO
+    from sb3_contrib import MaskablePPO, RecurrentPPO
 
     classes = {"ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC, "td3": sb3.TD3,
-               "maskable_ppo": MaskablePPO}
+               "maskable_ppo": MaskablePPO, "recurrent_ppo": RecurrentPPO}
     if algo not in classes:
         raise ValueError(f"unknown algorithm {algo!r}; choose from {sorted(classes)}")
     return classes[algo]
@@ -78,11 +85,42 @@ def check_algo_env(algo: str, env_id: str) -> None:
     if env_id == SEQ_ENV_ID and algo not in SEQ_ALGOS:
         raise ValueError(f"algorithm {algo!r} does not fit {SEQ_ENV_ID}'s Discrete(T + 1) "
                          f"actions; choose from {', '.join(SEQ_ALGOS)}")
-    if env_id != SEQ_ENV_ID and algo == "maskable_ppo":
-        raise ValueError(f"algorithm 'maskable_ppo' needs action masks, which only "
-                         f"{SEQ_ENV_ID} has, not {env_id}; train it on {SEQ_ENV_ID} "
-                         f"(--env / env_id=) or choose from "
+    if env_id != SEQ_ENV_ID and algo in SEQ_ONLY:
+        need = ("action masks" if algo == "maskable_ppo"
+                else "episodes of several steps (an LSTM over one-step episodes sees one step)")
+        raise ValueError(f"algorithm {algo!r} needs {need}, which only {SEQ_ENV_ID} has, not "
+                         f"{env_id}; train it on {SEQ_ENV_ID} (--env / env_id=) or choose from "
                          f"{', '.join(ON_POLICY + OFF_POLICY)}")
+
+
+#: the numbers of our own hyperparameter keys (SB3's own are checked by SB3, finite here)
+_OWN_RANGES = {"n_envs": Range(ge=1, integer=True), "n_timesteps": Range(ge=1),
+               "top_m": Range(ge=1, integer=True), "noise_std": Range(ge=0)}
+# SB3 constructor arguments train_sb3 passes itself: not hyperparameters
+_GIVEN = {"self", "policy", "env", "seed", "device", "verbose", "policy_kwargs",
+          "_init_setup_model", "tensorboard_log"}
+
+
+def check_hyperparams(algo: str, params: dict[str, Any], where: str = "hyperparameters") -> None:
+    """Refuse keys the algorithm does not take and numbers out of range, before any env is made.
+
+    :param algo: one of :data:`ALGOS`.
+    :param params: the YAML entry after ``--set`` overrides.
+    :param where: where the values came from, for the message.
+    :raises UserError: an unknown key (named, with the known ones), ``n_envs`` < 1, NaN, ...
+    """
+    import inspect
+
+    known = (set(inspect.signature(algo_class(algo).__init__).parameters) - _GIVEN) | set(
+        _OWN_KEYS)
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise UserError(f"{where}: {algo} takes no hyperparameter {unknown} (known: "
+                        f"{sorted(known)})")
+    for key, value in params.items():
+        rng = _OWN_RANGES.get(key, Range())
+        if key in _OWN_RANGES or isinstance(value, float):
+            rng.check(key, value, where)
 
 
 def load_hyperparams(algo: str, path: str | os.PathLike | None = None,
@@ -90,7 +128,7 @@ def load_hyperparams(algo: str, path: str | os.PathLike | None = None,
     """Read the YAML hyperparameters of ``algo`` for ``env_id`` (``yaml.safe_load``).
 
     :param algo: algorithm name.
-    :param path: a YAML file; defaults to ``baselines_zoo/hyperparams/<algo>.yml``.
+    :param path: a YAML file; defaults to the packaged ``baselines_zoo/sb3/hyperparams/<algo>.yml``.
     :param env_id: the top-level key.
     :return: the entry's hyperparameters.
     :raises FileNotFoundError: the file does not exist.
@@ -124,17 +162,29 @@ def env_make_kwargs(store: str | os.PathLike | None, stream: str, env_kwargs: di
 
 def make_env(store: str | os.PathLike | None, stream: str, algo: str, n_envs: int, seed: int,
              env_kwargs: dict[str, Any], top_m: Any = 8, split: str = "train",
-             env_id: str = ENV_ID) -> Any:
-    """The SB3 vector env: ``n_envs`` copies of ``env_id`` in a ``DummyVecEnv``.
+             env_id: str = ENV_ID, vec_env: str = "native") -> Any:
+    """The SB3 vector env of ``n_envs`` episodes of ``env_id``.
 
     SAC and TD3 get :class:`TopMScoresWrapper` (continuous scores -> top-m);
-    ``FrameSelectionSeq-v0`` gets :class:`~baselines_zoo.sb3.sequential.BudgetEndIsTerminal`. The
-    ``DummyVecEnv`` reaches each env's ``action_masks`` through the wrappers
-    (``env_method``/``get_wrapper_attr``), as MaskablePPO asks for it.
+    ``FrameSelectionSeq-v0`` gets :class:`~baselines_zoo.sb3.sequential.BudgetEndIsTerminal`.
+    ``vec_env="native"`` (the default) is the adapter over the env's native vector env
+    (:func:`baselines_zoo.sb3.vec_env.make_native_vec_env`), which applies both wrappers on the
+    batched arrays and gives the same transitions as ``vec_env="dummy"``: ``make_vec_env``'s
+    ``DummyVecEnv`` of wrapped single envs. Both give MaskablePPO the ``action_masks``.
+
+    :raises ValueError: ``vec_env`` is neither ``native`` nor ``dummy``.
     """
     from stable_baselines3.common.env_util import make_vec_env
 
+    from baselines_zoo.sb3.vec_env import make_native_vec_env
+
     kwargs = env_make_kwargs(store, stream, env_kwargs, split)
+    if vec_env == "native":
+        m = top_m if env_id != SEQ_ENV_ID and algo in OFF_POLICY else None
+        return make_native_vec_env(env_id, n_envs, seed, kwargs, top_m=m)
+    if vec_env != "dummy":
+        raise ValueError(f"vec_env must be 'native' (the adapter over gym.make_vec) or 'dummy' "
+                         f"(DummyVecEnv), got {vec_env!r}")
     wrapper: Any = None
     wrapper_kwargs = None
     if env_id == SEQ_ENV_ID:
@@ -232,11 +282,12 @@ def train_sb3(
     verbose: int = 0,
     num_threads: int | None = 1,
     env_id: str = ENV_ID,
+    callback: Any = None,
 ) -> Path:
     """Train and save an SB3 agent; returns the path of ``model.zip``.
 
-    :param algo: ``ppo``, ``a2c``, ``sac`` or ``td3``; ``ppo`` or ``maskable_ppo`` for
-        ``FrameSelectionSeq-v0``.
+    :param algo: ``ppo``, ``a2c``, ``sac`` or ``td3``; ``ppo``, ``a2c``, ``maskable_ppo`` or
+        ``recurrent_ppo`` for ``FrameSelectionSeq-v0``.
     :param policy: ``mlp``, ``bilstm`` or ``bilstm-flat`` (default: the YAML's ``policy``).
     :param n_timesteps: environment steps (= videos seen for ``FrameSelection-v0``, decisions
         for ``FrameSelectionSeq-v0``); default: the YAML's ``n_timesteps``.
@@ -245,8 +296,8 @@ def train_sb3(
     :param store: feature store; ``None`` = the built-in one.
     :param stream: ``rgb``, ``flow`` or ``fused``; for ``FrameSelectionSeq-v0`` the cheap
         stream, observed on every frame (the other one is paid for frame by frame).
-    :param hyperparams: YAML file (default ``baselines_zoo/hyperparams/<algo>.yml``), read at
-        the ``env_id`` key.
+    :param hyperparams: YAML file (default the packaged
+        ``baselines_zoo/sb3/hyperparams/<algo>.yml``), read at the ``env_id`` key.
     :param overrides: entries replacing the YAML's (e.g. ``{"n_envs": 2, "n_steps": 32}``).
     :param progress_bar: show SB3's progress bar (it needs tqdm and rich; without them training
         goes on without a bar and says so once).
@@ -258,6 +309,9 @@ def train_sb3(
     :param num_threads: torch CPU threads (1 is fastest for these small networks, and far faster
         on a busy machine); ``None`` leaves torch's default.
     :param env_id: ``FrameSelection-v0`` or ``FrameSelectionSeq-v0``.
+    :param callback: an SB3 callback run beside the checkpoints (e.g. the periodic validation
+        of :mod:`baselines_zoo.sb3.search`); when it stops training (``_on_step`` returns
+        ``False``) the model is still saved.
     :raises ValueError: an algorithm the env cannot train (:func:`check_algo_env`), bad
         hyperparameters, or a resume into another run.
     """
@@ -270,6 +324,7 @@ def train_sb3(
         torch.set_num_threads(int(num_threads))
     params = load_hyperparams(algo, hyperparams, env_id)
     params.update(overrides or {})
+    check_hyperparams(algo, params, "--set / hyperparameters" if overrides else "hyperparameters")
     policy = policy or params.get("policy", "bilstm")
     n_timesteps = int(n_timesteps if n_timesteps is not None else params.get("n_timesteps", 1e5))
     n_envs = int(params.get("n_envs", 1))
@@ -303,7 +358,8 @@ def train_sb3(
     atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
 
     if remaining > 0:
-        model.learn(remaining, callback=_checkpoint_callback(checkpoint, save_freq),
+        callbacks = [_checkpoint_callback(checkpoint, save_freq)]
+        model.learn(remaining, callback=callbacks + ([callback] if callback is not None else []),
                     progress_bar=progress_bar and progress_bar_available(),
                     reset_num_timesteps=reset)
     final = out / "model.zip"

@@ -23,7 +23,16 @@ The rules, the same for every script:
 * ``--help`` shows each field's help and default (``none`` for an empty list, or the field's
   ``default_text``);
 * a ``ValueError`` from the dataclass's ``__post_init__`` (cross-field checks) is reported like
-  any other bad argument: the message and exit status 2.
+  any other bad argument: the message and exit status 2;
+* numbers are range-checked before anything runs: ``option(0.0, ..., ge=0, le=1)`` (also
+  ``gt``, ``lt``); a float option is always finite (``--alpha nan`` is refused), and a list's
+  bounds hold for every item.
+
+Every script's ``main`` is wrapped by :func:`entry`: a mistake the user can act on
+(:class:`~frame_select_env.core.config.UserError` and the errors deriving from it, a missing or
+unreadable file, a full disk) is printed as one ``error: ...`` line with exit status 2 (a full
+disk: 1), without a traceback; anything else is a bug and keeps its traceback. ``FSE_TRACEBACK=1``
+shows the traceback of user errors too.
 
 The parsing and the help are ``tyro``'s (:func:`tyro.cli`). :func:`option` keeps the scripts'
 declarations short: its keywords are turned into ``tyro.conf`` annotations on a copy of the
@@ -36,16 +45,20 @@ setting for are kept by a small rewrite of the command line before tyro sees it
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
+import os
 import re
 import sys
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import tyro
+
+from frame_select_env.core.config import Range, UserError
 
 T = TypeVar("T")
 
@@ -56,7 +69,8 @@ def option(default: Any = _MISSING, help: str = "", *, choices: Sequence[Any] | 
            positional: bool = False, flag: str | None = None,
            metavar: str | tuple[str, ...] | None = None,
            group: str | None = None, nargs: str | None = None,
-           default_text: str | None = None) -> Any:
+           default_text: str | None = None, ge: float | None = None, gt: float | None = None,
+           le: float | None = None, lt: float | None = None, unbounded: bool = False) -> Any:
     """A dataclass field that :func:`parse` turns into a command-line argument.
 
     :param default: the default value (lists and dicts are copied per instance); omit it for a
@@ -71,10 +85,20 @@ def option(default: Any = _MISSING, help: str = "", *, choices: Sequence[Any] | 
         the default is ``"+"``, one or more.
     :param default_text: what ``--help`` shows as the default, when the value alone would not
         say it (e.g. ``"the config's"`` for a ``None`` that keeps a config file's value).
+    :param ge: the smallest value a number (or each number of a list) may take.
+    :param gt: an exclusive lower bound.
+    :param le: the largest value.
+    :param lt: an exclusive upper bound.
+    :param unbounded: a number option that needs no bounds (a seed may be any int); stated, so
+        that ``tests/test_user_errors.py`` can require bounds of every other number option.
     :return: a :func:`dataclasses.field`.
     """
+    bounds = {"ge": ge, "gt": gt, "le": le, "lt": lt}
     meta = {"help": help, "choices": choices, "positional": positional, "flag": flag,
-            "metavar": metavar, "group": group, "nargs": nargs, "default_text": default_text}
+            "metavar": metavar, "group": group, "nargs": nargs, "default_text": default_text,
+            "range": Range(ge=ge, gt=gt, le=le, lt=lt) if any(
+                v is not None for v in bounds.values()) else None,
+            "unbounded": unbounded}
     if isinstance(default, (list, dict, set)):
         value = default
         return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
@@ -298,9 +322,132 @@ def parse(cls: type[T], argv: Sequence[str] | None = None, description: str | No
         else:
             values[f.name] = value
     try:
+        check_numbers(cls, values)
         return cls(**values)
     except ValueError as err:  # __post_init__ validation: a usage error naming the argument
         _usage_error(prog, str(err))
+
+
+def check_numbers(cls: type, values: dict[str, Any]) -> None:
+    """Check every number option of ``cls`` in ``values`` against its bounds (and finiteness).
+
+    :param cls: the arguments dataclass.
+    :param values: field name -> parsed value.
+    :raises UserError: ``"--alpha must be a finite number in [0, 1], got nan"``.
+    """
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        rng, kind = f.metadata.get("range"), _number_kind(hints[f.name])
+        if rng is None and kind is float:
+            rng = Range()  # any float option: NaN and inf are never meant
+        if rng is not None and kind is int:
+            rng = dataclasses.replace(rng, integer=True)
+        if rng is not None and f.name in values:
+            rng.check(f"--{f.metadata.get('flag') or f.name.replace('_', '-')}", values[f.name])
+
+
+def _number_kind(tp: Any) -> type | None:
+    """``int`` or ``float`` for a number field (``X``, ``X | None``, ``list[X]``, ``tuple``)."""
+    inner = _strip_optional(tp)
+    if typing.get_origin(inner) in (list, tuple):
+        args = [a for a in typing.get_args(inner) if a is not Ellipsis]
+        inner = _strip_optional(args[0]) if args else None
+    return inner if inner in (int, float) else None
+
+
+def check_out_dir(out: str | os.PathLike, markers: Sequence[str], resume: bool,
+                  overwrite: bool) -> Path:
+    """Refuse to start a run in ``--out`` over another one, unless ``--resume`` or ``--overwrite``.
+
+    Called before anything is written, so a refused command leaves the old run as it was.
+
+    :param out: the output directory.
+    :param markers: glob patterns of the files a run leaves (``config.yaml``, ``agent*.pt``).
+    :param resume: ``--resume`` was given (continue the run: the caller checks it matches).
+    :param overwrite: ``--overwrite`` was given (replace the run's files).
+    :return: ``out`` as a path.
+    :raises UserError: ``--out`` is a file, both flags were given, or ``--out`` holds a run and
+        neither was given; the message names the files found.
+    """
+    path = Path(out)
+    if resume and overwrite:
+        raise UserError("--resume continues the run in --out, --overwrite replaces it: give one")
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {str(path)!r} is a file, not a directory: choose another --out")
+    if path.is_dir() and not resume and not overwrite:
+        found = sorted({p.name for pattern in markers for p in path.glob(pattern)})
+        if found:
+            shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+            raise UserError(f"--out {str(path)!r} already holds a run ({shown}): pass --resume "
+                            f"to continue it, --overwrite to replace it, or choose another --out")
+    return path
+
+
+TRACEBACK_ENV = "FSE_TRACEBACK"
+#: OSErrors that come from the user's paths or disk, not from a bug
+_USER_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR,
+                errno.EEXIST, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.ENAMETOOLONG}
+
+
+def user_message(err: BaseException) -> str | None:
+    """The one-line message of an error the user can act on; ``None`` for a bug.
+
+    :param err: the exception a script's ``main`` raised.
+    :return: ``str(err)`` of a :class:`~frame_select_env.core.config.UserError` (and the errors
+        deriving from it: ``StoreError``, ``ConfigError``, ``ListFormatError``, ...), or the
+        file and reason of an ``OSError`` about a path or the disk; ``None`` otherwise.
+    """
+    text: str | None
+    if isinstance(err, UserError):
+        text = str(err)
+    elif isinstance(err, OSError) and err.errno in _USER_ERRNOS:
+        text = str(err) if err.filename is None or str(err.filename) in str(err) else (
+            f"{err.strerror}: {str(err.filename)!r}")
+        if err.errno == errno.ENOSPC:
+            text += " (free some space and run the same command again: finished work is kept)"
+    elif isinstance(err, FileNotFoundError):  # raised with a message only, no errno
+        text = str(err)
+    else:
+        return None
+    # the first line is the error; more lines (a list of what is accepted) follow it as they are
+    return text.strip() or type(err).__name__
+
+
+def entry(main: Callable[..., int]) -> Callable[..., int]:
+    """Wrap a script's ``main(argv)``: user errors become one ``error:`` line and a status.
+
+    The status is 2 for a user mistake (as argparse exits for a bad argument) and 1 for a full
+    disk; a ``SystemExit`` with a message (``raise SystemExit("...")``) is printed the same way
+    with status 2. Any other exception is a bug and propagates with its traceback, as do all of
+    them when the environment variable ``FSE_TRACEBACK`` is set to anything but ``0``.
+
+    :param main: the script's ``main``; it returns the exit status.
+    :return: the wrapped ``main`` (``main.__wrapped__`` is the original).
+    """
+
+    @functools.wraps(main)
+    def wrapped(argv: Sequence[str] | None = None) -> int:
+        show = os.environ.get(TRACEBACK_ENV, "0") not in ("", "0")
+        try:
+            return main(argv)
+        except SystemExit as exit_:
+            if not isinstance(exit_.code, str):
+                raise  # argparse's usage errors and sys.exit(n): already reported
+            text = " ".join(exit_.code.split())
+            # old forms of the message: "error: ..." and "script.py: error: ..."
+            text = re.sub(r"^(\S+\.py: )?error: ", "", text)
+            print(f"error: {text}", file=sys.stderr)
+            return 2
+        except Exception as err:
+            message = user_message(err)
+            if message is None or show:
+                raise
+            print(f"error: {message}", file=sys.stderr)
+            disk = isinstance(err, OSError) and err.errno == errno.ENOSPC
+            return 1 if disk else 2
+
+    wrapped.__dict__["user_errors"] = True  # tests/test_user_errors.py checks every script
+    return wrapped
 
 
 def as_dict(args: Any) -> dict[str, Any]:

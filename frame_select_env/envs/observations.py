@@ -108,12 +108,15 @@ class ObservationSource:
         self.separate_predict = self.predict_streams != self.streams
         used = list(dict.fromkeys(self.streams + self.predict_streams))
         views = {s: store.num_views(s) for s in used}
-        if len(set(views.values())) != 1 and self.view not in ("mean",):
+        # a one-view stream (a preview's single centre crop) serves every view of the others
+        multi = {v for v in views.values() if v > 1}
+        if len(multi) > 1 and self.view not in ("mean",):
             raise ValueError(
                 f"stream 'fused' needs the same number of views in every stream, got "
                 f"{views}; use view='mean'"
             )
-        self.num_views = next(iter(views.values()))
+        self.num_views = max(views.values())
+        self.stream_views = views
         if isinstance(self.view, (int, np.integer)) and not isinstance(self.view, bool):
             if not 0 <= int(self.view) < self.num_views:
                 raise ValueError(f"view index {self.view} out of range for {self.num_views} views")
@@ -121,9 +124,7 @@ class ObservationSource:
             raise ValueError(f"view must be one of {VIEW_MODES} or an int, got {self.view!r}")
         self.rows = store.indices(self.split)
         if len(self.rows) == 0:
-            raise ValueError(
-                f"feature store {str(store.path)!r} has no videos in split {self.split!r}"
-            )
+            raise ValueError(store.empty_split_message(self.split))
         check_num_frames(self.num_frames)
         self.frames = frame_subset(store.num_frames, self.num_frames)
         self.num_frames = len(self.frames)
@@ -148,10 +149,10 @@ class ObservationSource:
                     f"{str(store.path)!r} has {store.streams}"
                 )
             return list(store.streams)
-        if stream not in store.streams:
+        if stream not in store.streams and stream not in store.observe_only:
             raise ValueError(
                 f"{what} {stream!r} is not in feature store {str(store.path)!r}; "
-                f"choose from {store.streams + ['fused']}"
+                f"choose from {store.all_streams + ['fused']}"
             )
         return [stream]
 
@@ -185,10 +186,14 @@ class ObservationSource:
         frames = slice(None) if self.num_frames == self.store.num_frames else self.frames
         feats, probs = [], {}
         for s in dict.fromkeys(self.streams + self.predict_streams):
-            p = softmax(self.store.to_float32(self.store.logits(s, rows, row_views)[:, frames]))
+            one = self.stream_views[s] == 1
+            s_views = np.zeros_like(row_views) if one and row_views is not None else row_views
+            p = self._views_of(s, softmax(self.store.to_float32(
+                self.store.logits(s, rows, s_views)[:, frames])), one, row_views)
             probs[s] = p.mean(axis=2) if self.view == "mean" else p
             if s in self.streams:  # features only of what the agent sees
-                f = self.store.to_float32(self.store.features(s, rows, row_views)[:, frames])
+                f = self._views_of(s, self.store.to_float32(
+                    self.store.features(s, rows, s_views)[:, frames]), one, row_views)
                 feats.append(f.mean(axis=2) if self.view == "mean" else f)
 
         def combined(streams: list[str]) -> np.ndarray:
@@ -202,6 +207,13 @@ class ObservationSource:
         if self.separate_predict:
             out[REWARD_KEY] = combined(self.predict_streams)
         return out
+
+    def _views_of(self, stream: str, values: np.ndarray, one: bool,
+                  row_views: np.ndarray | None) -> np.ndarray:
+        """A one-view stream's values repeated over the other streams' views, where kept."""
+        if one and row_views is None and self.num_views > 1:  # (B, T, 1, D) -> (B, T, V, D)
+            return np.repeat(values, self.num_views, axis=2)
+        return values
 
     def draw_views(self, rng: np.random.Generator, n: int) -> np.ndarray | None:
         """A view per episode for ``view='random'``; ``None`` otherwise."""
@@ -220,6 +232,8 @@ class ObservationSource:
             return self._read(self.rows[idx], views)
         if views is None:
             return {k: v[idx] for k, v in self._cache.items()}
+        if self.num_views == 1:  # a one-view source (a preview) serves every view asked for
+            views = np.zeros_like(np.asarray(views))
         # One fancy-index gather of (video, view) pairs straight out of the cached arrays.
         return {k: v[idx, :, views] for k, v in self._cache.items()}
 
@@ -227,8 +241,9 @@ class ObservationSource:
         """Classifier MACs of episodes that kept ``num_selected`` frames (the crops they use).
 
         The observed stream(s) run on all T frames; a ``predict``-only stream runs on the kept
-        frames only. One crop per frame, or every crop with ``view="mean"``. ``None`` when the
-        store records no cost (:func:`frame_select_env.store.cost_record.store_cost`).
+        frames only. One crop per frame, or every crop with ``view="mean"`` (a one-view stream,
+        a preview, computes its one crop). ``None`` when the store records no cost
+        (:func:`frame_select_env.store.cost_record.store_cost`).
 
         :param num_selected: (B,) kept frames per episode.
         """
@@ -238,17 +253,21 @@ class ObservationSource:
             cost = store_cost(self.store)
             self._macs_terms = None
             if cost is not None:
-                per = {s: float(v["macs_per_crop"]) for s, v in cost["streams"].items()}
-                crops = self.num_views if self.view == "mean" else 1
+                per = {s: float(v["macs_per_crop"]) * self.crops(s)
+                       for s, v in cost["streams"].items() if s in self.stream_views}
                 only_predict = [s for s in self.predict_streams if s not in self.streams]
                 self._macs_terms = (
-                    len(self.frames) * crops * sum(per[s] for s in self.streams),  # T frames
-                    crops * sum(per[s] for s in only_predict),
+                    len(self.frames) * sum(per[s] for s in self.streams),  # T frames
+                    sum(per[s] for s in only_predict),
                 )
         if self._macs_terms is None:
             return None
         observed, per_kept = self._macs_terms
         return observed + per_kept * np.asarray(num_selected, np.float64)
+
+    def crops(self, stream: str) -> int:
+        """Crops computed per frame of ``stream``: all its views with ``view="mean"``, else 1."""
+        return self.stream_views[stream] if self.view == "mean" else 1
 
     def reward_probs(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """The probabilities the reward scores in a :meth:`gather` result (``predict``)."""

@@ -34,9 +34,10 @@ _SUBMODULES = {
                    "has_own_cost", "run_episodes", "sequential_costing", "sequential_row",
                    "split_info"),
     "results": ("ROW_COLUMNS", "COMPARISON_COLUMNS", "CSV_FORMATS", "CsvFormat", "csv_columns",
-                "write_csv", "read_csv", "is_finite", "summarize", "metric_by_m"),
+                "write_csv", "read_csv", "is_finite", "summarize", "metric_by_m",
+                "TUNING_COLUMNS", "Tuning", "TRAINING_FREE", "with_tuning"),
     "tables": ("METRIC_TEXT", "ORACLE_MARK", "CROSS_MARK", "display_name", "summary_cells",
-               "markdown_table", "cost_table", "print_table", "report_best"),
+               "markdown_table", "cost_table", "print_table", "report_best", "tuning_table"),
     "plots": ("save_figure", "plot_accuracy_vs_m", "plot_accuracy_vs_cost"),
 }
 _EXPORTS = {name: f"{__name__}.{module}" for module, names in _SUBMODULES.items()

@@ -18,6 +18,8 @@
                                                                      ``results.csv``
   ========== ======================================================= ========================
 
+* :data:`TUNING_COLUMNS` say how a row's agent was tuned and trained (:class:`Tuning`,
+  :func:`with_tuning`): the comparison scripts add them to every row;
 * :func:`write_csv` / :func:`read_csv` write and read them;
 * :func:`summarize` is the mean and std over seeds of every metric, per group of rows;
   :func:`metric_by_m` reshapes it per agent, scheme and stream for the tables and figures.
@@ -29,7 +31,7 @@ import csv
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,62 @@ COMPARISON_COLUMNS: tuple[str, ...] = tuple(c for c in ROW_COLUMNS if c != "alph
 ACCURACY_METRICS: tuple[str, ...] = ("accuracy", "mean_class_accuracy", "precision")
 #: Columns :func:`read_csv` always returns as floats (NaN when empty or absent).
 FLOAT_COLUMNS: tuple[str, ...] = (*ACCURACY_METRICS, "threshold", *COST_METRICS)
+#: How a row's agent was tuned and trained (:class:`Tuning`), in file order.
+TUNING_COLUMNS: tuple[str, ...] = (
+    "tuning_trials", "tuning_seconds", "train_budget", "train_unit", "train_seconds", "reward")
 #: Columns :func:`read_csv` returns as integers when present.
-INT_COLUMNS: tuple[str, ...] = ("m", "seed", "num_seeds")
+INT_COLUMNS: tuple[str, ...] = ("m", "seed", "num_seeds", "tuning_trials", "train_budget")
+#: Columns :func:`read_csv` returns as floats when present (NaN when empty).
+OPTIONAL_FLOAT_COLUMNS: tuple[str, ...] = ("tuning_seconds", "train_seconds")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How one agent of a comparison was tuned and trained: its :data:`TUNING_COLUMNS`.
+
+    :param trials: finished trials of its hyperparameter search (completed or pruned; 0: it ran
+        with its default or given config).
+    :param search_seconds: wall-clock of that search in seconds (every session of a resumed one).
+    :param budget: training length of one run in ``unit`` (0: training-free).
+    :param unit: ``epochs`` or ``timesteps`` (empty for a training-free agent).
+    :param train_seconds: wall-clock of this seed's training run (NaN: not measured, e.g. a
+        checkpoint read back without its record).
+    :param reward: what training optimised (``eq4``, ``delta``, ``terminal``, ``confidence``,
+        ``true_class``, ``cross_entropy``; empty for a training-free agent).
+    """
+
+    trials: int = 0
+    search_seconds: float = 0.0
+    budget: int = 0
+    unit: str = ""
+    train_seconds: float = field(default=float("nan"))
+    reward: str = ""
+
+    def columns(self) -> dict[str, Any]:
+        """The :data:`TUNING_COLUMNS` cells of a row."""
+        return {"tuning_trials": int(self.trials), "tuning_seconds": float(self.search_seconds),
+                "train_budget": int(self.budget), "train_unit": self.unit,
+                "train_seconds": float(self.train_seconds), "reward": self.reward}
+
+
+#: A training-free agent (a heuristic, ``all``, ``uniform``).
+TRAINING_FREE = Tuning()
+
+
+def with_tuning(rows: Sequence[Mapping[str, Any]], tuning: Mapping[Any, Tuning]
+                ) -> list[dict[str, Any]]:
+    """The rows with their agent's :data:`TUNING_COLUMNS` appended.
+
+    :param rows: evaluation rows.
+    :param tuning: ``agent`` or ``(agent, seed)`` -> its :class:`Tuning` (the pair wins; an agent
+        in neither is :data:`TRAINING_FREE`).
+    :return: new rows, the tuning columns last.
+    """
+    out = []
+    for r in rows:
+        t = tuning.get((r.get("agent"), r.get("seed")), tuning.get(r.get("agent"), TRAINING_FREE))
+        out.append({**r, **t.columns()})
+    return out
 
 
 @dataclass(frozen=True)
@@ -118,8 +174,8 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Read a results file back with its numeric and boolean columns parsed.
 
     :data:`FLOAT_COLUMNS` are always floats (NaN when empty or absent); ``alpha``,
-    ``seconds_<method>`` and ``<metric>_std`` columns are floats and :data:`INT_COLUMNS`
-    integers when present; ``uses_label`` is a bool.
+    ``seconds_<method>``, ``<metric>_std`` and :data:`OPTIONAL_FLOAT_COLUMNS` columns are floats
+    and :data:`INT_COLUMNS` integers when present; ``uses_label`` is a bool.
 
     :param path: the CSV file.
     :return: the rows.
@@ -132,6 +188,9 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
                 r[k] = int(r[k])
         for k in FLOAT_COLUMNS:
             r[k] = _float_cell(r.get(k))
+        for k in OPTIONAL_FLOAT_COLUMNS:
+            if k in r:
+                r[k] = _float_cell(r[k])
         for k in list(r):
             if isinstance(k, str) and (k == "alpha" or k.startswith("seconds_")
                                        or k.endswith("_std")):

@@ -135,6 +135,10 @@ def load_split(
         obs[s] = src.gather(np.arange(src.num_videos))
     if src is None:
         raise ValueError("load_split: no streams given")
+    views = max(v["predictions"].shape[2] for v in obs.values())
+    for s, arrays in obs.items():  # a one-view stream (a preview) serves every view
+        if views > 1 and arrays["predictions"].shape[2] == 1:
+            obs[s] = {k: np.repeat(v, views, axis=2) for k, v in arrays.items()}
     rel = store.relevance(src.rows)
     if rel is not None:
         rel = np.asarray(rel)[:, src.frames]

@@ -163,14 +163,15 @@ def sequential_costing(core: SeqCore, cost: Any = "auto",
     :return: the costing.
     """
     src = core.cheap
+    # the paid streams' crops (a one-view preview observed leaves them at every crop)
     return RowCosting(cost, src.store, src.rows, src.num_videos, src.frames, core.num_frames,
-                      src.num_views, seconds_flow_methods)
+                      core.expensive.num_views, seconds_flow_methods)
 
 
 def _paid_masks(core: SeqCore, paid: np.ndarray) -> dict[str, np.ndarray]:
     """Expensive stream -> (B, T, V) crops computed: every crop of the paid frames."""
     b, t = paid.shape
-    mask = np.broadcast_to(paid[:, :, None], (b, t, core.cheap.num_views))
+    mask = np.broadcast_to(paid[:, :, None], (b, t, core.expensive.num_views))
     return {s: mask for s in core.expensive.streams}
 
 

@@ -4,6 +4,7 @@
   the best non-oracle entry per column in bold, oracle rows (they read the label: upper bounds)
   in their own block below;
 * :func:`cost_table`: accuracy and cost per video per agent and budget;
+* :func:`tuning_table`: how each agent was tuned and trained (the rows' tuning columns);
 * :func:`print_table` / :func:`report_best`: the console summary of ``train_reinforce.py``.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from frame_select_env.core.constants import SCHEMES
-from frame_select_env.evaluation.results import metric_by_m, summarize
+from frame_select_env.evaluation.results import is_finite, metric_by_m, summarize
 
 METRIC_TEXT = {"accuracy": "Top-1 accuracy (%)",
                "mean_class_accuracy": "Mean class accuracy (%)",
@@ -153,6 +154,53 @@ def cost_table(rows: Sequence[Mapping[str, Any]], stream: str | None = None,
                  f"{e['frames']:.1f}", f"{e['gmacs']:.3f}", f"{e['seconds']:.3f}",
                  *[f"{e.get(k, float('nan')):.3f}" for k in extra]]
         out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def tuning_cells(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One agent's tuning cells: search, training, seeds, s per run, reward.
+
+    :param rows: the agent's rows (every seed), with the tuning columns.
+    :return: the cells of :func:`tuning_table` after the agent's name.
+    """
+    first = rows[0]
+    budget = int(first.get("train_budget") or 0)
+    trials = int(first.get("tuning_trials") or 0)
+    if budget == 0:
+        search, training = "–", "training-free"
+    else:
+        search = (f"{trials} trials, {float(first['tuning_seconds']):.0f} s" if trials
+                  else "defaults")
+        training = f"{budget:g} {first.get('train_unit', '')}".strip()
+    seconds = [float(r["train_seconds"]) for r in rows if is_finite(r.get("train_seconds"))]
+    per_run = f"{sum(seconds) / len(seconds):.0f}" if seconds and budget else "–"
+    seeds = len({r.get("seed") for r in rows})
+    return [search, training, str(seeds), per_run, str(first.get("reward") or "–")]
+
+
+def tuning_table(rows: Sequence[Mapping[str, Any]], title: str = "How each row was tuned"
+                 ) -> str:
+    """Markdown table of how each agent was tuned and trained, one line per agent.
+
+    Read from the rows' :data:`~frame_select_env.evaluation.results.TUNING_COLUMNS`: the search
+    (finished trials and its wall-clock; ``defaults`` when untuned), the training length of one
+    run, the seeds trained, the mean wall-clock of one training run and the reward trained on.
+
+    :param rows: evaluation rows with the tuning columns (rows without them are left out).
+    :param title: the heading.
+    :return: the Markdown text (empty when no row has the columns).
+    """
+    by_agent: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        if "tuning_trials" in r:
+            by_agent.setdefault(str(r["agent"]), []).append(r)
+    if not by_agent:
+        return ""
+    head = ["agent", "search (trials, wall-clock)", "training / run", "seeds",
+            "s / training run", "reward"]
+    out = [f"## {title}", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    out += ["| " + " | ".join([agent, *tuning_cells(group)]) + " |"
+            for agent, group in by_agent.items()]
     return "\n".join(out) + "\n"
 
 

@@ -45,7 +45,7 @@ from frame_select_env.pipeline.video.decode import (
 )
 from frame_select_env.pipeline.video.flow import FLOW_METHODS
 from frame_select_env.pipeline.video.views import view_at
-from frame_select_env.store.atomic import atomic_path, atomic_write_text
+from frame_select_env.store.atomic import atomic_path, write_failures
 
 #: relevance callback: (record, sampled RGB frame indices (T,), frame count) -> (T,) 0/1
 RelevanceFn = Callable[[VideoRecord, np.ndarray, int], np.ndarray]
@@ -481,11 +481,7 @@ def extract_features(
             else:
                 done.append((i, part))
     failures.sort()
-    fail_path = Path(f"{out}.failures.txt")
-    if failures:
-        atomic_write_text(fail_path, "".join(f"{p}\t{why}\n" for p, why in failures))
-    else:
-        fail_path.unlink(missing_ok=True)
+    write_failures(out, failures)
     if not done:
         return ExtractResult(None, 0, skipped, failures, time.perf_counter() - t0)
 

@@ -8,8 +8,10 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from frame_select_env.core.config import UserError
 
-class DeviceUnavailableError(ValueError, RuntimeError):
+
+class DeviceUnavailableError(UserError, RuntimeError):
     """A CUDA device was asked for on a machine without one.
 
     It is a ``ValueError`` and a ``RuntimeError``, so callers of either kind catch it.

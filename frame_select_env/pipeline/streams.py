@@ -243,3 +243,13 @@ register_stream(StreamSpec(
     channels_ok=lambda c: c % 2 == 0, channels_doc="2L", input_doc="(T, V, 2L, H, W)",
     precomputed=_precomputed_flow, tsn_trainable=True,
 ))
+# The preview: RGB frames downscaled (the built-in store: 80x60, one 56 px centre crop) for a
+# small CNN that is observed on all T frames; rgb and flow are then paid frame by frame. It is an
+# observe-only stream of a store (not in its two-stream fusion), so its inputs are RGB's.
+PREVIEW = "preview"
+register_stream(StreamSpec(
+    name=PREVIEW, window=lambda length: 1, in_channels=lambda length: 3,
+    build=_build_rgb, preprocess=_preprocess_rgb, layout="hwc", dtype="uint8",
+    default_arch="small", dropout=0.0, channels_ok=lambda c: c == 3, channels_doc="3",
+    input_doc="(T, V, H, W, 3)", tsn_trainable=True,
+))

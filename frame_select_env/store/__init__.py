@@ -9,7 +9,7 @@ are imported from this package.
 from frame_select_env.store.checks import finite_half_to_float32, scan_finite, validate_store
 from frame_select_env.store.reader import FeatureStore
 from frame_select_env.store.schema import LAYOUTS, SCHEMA_VERSION, StoreError
-from frame_select_env.store.writer import StoreWriter, write_store
+from frame_select_env.store.writer import StoreWriter, append_observe_stream, write_store
 
 __all__ = [
     "LAYOUTS",
@@ -17,6 +17,7 @@ __all__ = [
     "FeatureStore",
     "StoreError",
     "StoreWriter",
+    "append_observe_stream",
     "finite_half_to_float32",
     "scan_finite",
     "validate_store",

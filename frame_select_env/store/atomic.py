@@ -202,6 +202,23 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
+def write_failures(out: str | os.PathLike, failures: Sequence[tuple[str, str]]) -> Path:
+    """List the inputs that failed beside a store: ``<out>.failures.txt``, ``path<TAB>reason``.
+
+    Written atomically; with no failures an old list is removed (a rerun that read them all).
+
+    :param out: the store the list belongs to.
+    :param failures: ``(path, reason)`` pairs.
+    :return: the list's path (it exists only when there were failures).
+    """
+    path = Path(f"{out}.failures.txt")
+    if failures:
+        atomic_write_text(path, "".join(f"{p}\t{why}\n" for p, why in failures))
+    else:
+        path.unlink(missing_ok=True)
+    return path
+
+
 def atomic_write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]],
                      columns: Sequence[str], float_format: str | None = None,
                      extra_keys: str = "raise") -> Path:

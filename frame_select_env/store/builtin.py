@@ -11,12 +11,17 @@ regenerates a split of them on demand (deterministically, resumably) under :func
 ``$FRAME_SELECT_ENV_CACHE`` or ``$XDG_CACHE_HOME/frame_select_env`` (default
 ``~/.cache/frame_select_env``). This module is part of the env's core: it only says where things
 are, so the env in store mode imports nothing of the video pipeline.
+
+The default configs (the AS recipes, the TSN schedules) ship in the package too
+(``frame_select_env/configs/``, found with :mod:`importlib.resources`, so a wheel has them): a
+``--config`` value is a path, or ``builtin:NAME`` for one of them (:func:`config_file`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,8 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 PACKAGED_STORE = DATA_DIR / "sparse_actions.h5"
 PACKAGED_SUMMARY = DATA_DIR / "sparse_actions.json"
 PACKAGED_CLASSIFIER = DATA_DIR / "sparse_actions_classifier.pt"
+#: how a ``--config`` value names a config that ships in the package (``builtin:as_paper.yaml``)
+BUILTIN_CONFIG = "builtin:"
 
 
 def builtin_store_path() -> Path:
@@ -109,3 +116,58 @@ def cache_dir() -> Path:
         return Path(override)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "frame_select_env"
+
+
+def configs_dir() -> Path:
+    """The folder of the configs that ship in the package (``frame_select_env/configs/``)."""
+    root = resources.files("frame_select_env") / "configs"
+    if not isinstance(root, Path) or not root.is_dir():  # e.g. a zip import: no folder to read
+        raise FileNotFoundError(f"the packaged configs {str(root)!r} are not a folder on disk; "
+                                f"install the package from a wheel or a checkout")
+    return root
+
+
+def builtin_config_names() -> list[str]:
+    """Names of the packaged configs, as ``builtin:NAME`` takes them (``tsn/ucf101_rgb.yaml``)."""
+    root = configs_dir()
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.yaml"))
+
+
+def builtin_config(name: str) -> Path:
+    """Path of the packaged config ``name`` (``as_paper.yaml``, ``tsn/ucf101_rgb.yaml``).
+
+    :raises FileNotFoundError: no such packaged config (the error lists them).
+    """
+    return config_file(BUILTIN_CONFIG + name, "packaged config")
+
+
+def config_file(value: str | os.PathLike, flag: str = "--config") -> Path:
+    """The YAML file a config option names: a path, or ``builtin:NAME`` (a packaged config).
+
+    A user's path always wins; a packaged config is read only when named so. A path that does
+    not exist is an error that lists the packaged configs (those that were ``configs/`` in a
+    checkout before they moved into the package), rather than a silent fallback to them.
+
+    :param value: a path, or ``builtin:NAME`` (``.yaml`` may be left out).
+    :param flag: how the caller names the option, for the errors.
+    :return: the file.
+    :raises FileNotFoundError: the path, or the packaged config, does not exist.
+    """
+    text = os.fspath(value)
+    names = builtin_config_names()
+    listed = f"{BUILTIN_CONFIG}NAME, NAME one of " + ", ".join(names)
+    if text.startswith(BUILTIN_CONFIG):
+        name = text[len(BUILTIN_CONFIG):]
+        name = name if name.endswith(".yaml") else name + ".yaml"
+        if name not in names:
+            raise FileNotFoundError(f"{flag} {text!r}: no packaged config {name!r}; give "
+                                    f"{listed}")
+        return configs_dir() / name
+    path = Path(text)
+    if not path.is_file():
+        moved = Path(*path.parts[1:]).as_posix() if path.parts[:1] == ("configs",) else None
+        hint = (f" (configs/ moved into the package: use {BUILTIN_CONFIG}{moved})"
+                if moved in names else "")
+        raise FileNotFoundError(f"{flag} {text!r} does not exist{hint}; give a YAML file, or "
+                                f"one of the packaged configs: {listed}")
+    return path

@@ -14,6 +14,7 @@ import numpy as np
 from frame_select_env.core.constants import SPLITS
 from frame_select_env.store.schema import (
     _SCAN_BYTES,
+    OBSERVE_ONLY_ATTR,
     SCHEMA_VERSION,
     _fail,
 )
@@ -82,6 +83,7 @@ def validate_store(
                 raise _fail(shown, f"missing dataset '/{key}'")
         try:
             streams = json.loads(f.attrs["streams"])
+            observe_only = json.loads(f.attrs.get(OBSERVE_ONLY_ATTR, "[]"))
             num_frames = int(f.attrs["num_frames"])
         except (KeyError, ValueError) as err:
             raise _fail(shown, f"bad root attributes ({err})") from err
@@ -99,7 +101,9 @@ def validate_store(
             )
         if not streams:
             raise _fail(shown, "no streams")
-        for s in streams:
+        if set(observe_only) & set(streams):
+            raise _fail(shown, f"observe-only streams {observe_only} overlap streams {streams}")
+        for s in streams + observe_only:
             for key in ("features", "logits"):
                 if f"streams/{s}/{key}" not in f:
                     raise _fail(shown, f"missing dataset '/streams/{s}/{key}'")
@@ -142,6 +146,7 @@ def validate_store(
             "num_frames": num_frames,
             "num_classes": c,
             "streams": streams,
+            "observe_only_streams": observe_only,
             "splits": {s: int(np.sum(splits == s)) for s in SPLITS},
         }
 

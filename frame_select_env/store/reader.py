@@ -13,6 +13,7 @@ import numpy as np
 
 from frame_select_env.core.constants import SPLITS
 from frame_select_env.store.checks import finite_half_to_float32, scan_finite, validate_store
+from frame_select_env.store.schema import OBSERVE_ONLY_ATTR
 
 # ((device, inode, size, mtime_ns), dataset name) pairs this process found free of NaN and inf.
 _SCANNED_CLEAN: set[tuple[tuple[int, ...], str]] = set()
@@ -50,6 +51,8 @@ class FeatureStore:
         f = self._h5
         self.num_frames: int = int(f.attrs["num_frames"])
         self.streams: list[str] = json.loads(f.attrs["streams"])
+        # streams an agent may observe that are not in the fusion (a preview); see the schema
+        self.observe_only: list[str] = json.loads(f.attrs.get(OBSERVE_ONLY_ATTR, "[]"))
         self.metadata: dict[str, Any] = json.loads(f.attrs.get("metadata", "{}"))
         self.class_names: list[str] = list(f["classes"].asstr()[:])
         self.video_ids: np.ndarray = f["videos/id"].asstr()[:]
@@ -93,6 +96,26 @@ class FeatureStore:
             for d in (self._dataset(stream, "features"), self._dataset(stream, "logits"))
         )
 
+    @property
+    def origin(self) -> str:
+        """Where the videos come from, as messages name it (here: the store file)."""
+        return f"feature store {str(self.path)!r}"
+
+    def empty_split_message(self, split: str | None) -> str:
+        """The error of a split with no videos: where they come from, the splits there are.
+
+        One wording for a store and for videos in online mode (their :attr:`origin` differs).
+
+        :param split: the split asked for (``None``: every split).
+        """
+        names, counts = np.unique(np.asarray(self.splits, dtype=str), return_counts=True)
+        has = ", ".join(f"{n}: {c}" for n, c in zip(names, counts, strict=True))
+        fix = (f"pass split={str(names[int(np.argmax(counts))])!r} (the env's split=, a "
+               f"script's --split), or give videos of split {split!r}" if len(names) else
+               "give it videos")
+        return (f"{self.origin} has no videos in split {split!r} (it has "
+                f"{has or 'no videos at all'}); {fix}")
+
     def indices(self, split: str | None = None) -> np.ndarray:
         """Row indices of a split (all rows for ``None``)."""
         if split is None:
@@ -108,11 +131,16 @@ class FeatureStore:
             raise KeyError(f"video id {video_id!r} is not in feature store {str(self.path)!r}")
         return int(hits[0])
 
+    @property
+    def all_streams(self) -> list[str]:
+        """The fused streams, then the observe-only ones."""
+        return self.streams + self.observe_only
+
     def _dataset(self, stream: str, key: str) -> h5py.Dataset:
-        if stream not in self.streams:
+        if stream not in self.streams and stream not in self.observe_only:
             raise KeyError(
                 f"stream {stream!r} is not in feature store {str(self.path)!r} "
-                f"(it has {self.streams})"
+                f"(it has {self.all_streams})"
             )
         return self._h5[f"streams/{stream}/{key}"]
 

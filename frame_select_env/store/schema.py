@@ -19,6 +19,12 @@ Schema (version 1)::
 ``<s>`` is a stream name (``rgb``, ``flow``, ...); V is the number of views (crops) and may
 differ per stream; D may differ per stream; C is shared.
 
+Observe-only streams (root attribute ``observe_only_streams``, a JSON list, optional): groups
+``/streams/<s>`` of the same layout that are not in ``streams``, so not in the two-stream fusion
+(``stream="fused"``): a cheap preview an agent observes before it pays for the others
+(``observe="preview"``). A reader that does not know the attribute sees the same store as
+before.
+
 Writers (:class:`StoreWriter`, :func:`write_store`) build the file under a temporary name in the
 same directory and rename it into place only after validation, so an interrupted write never
 leaves a half-written store at the final path. :class:`FeatureStore` opens the file lazily (an
@@ -31,7 +37,11 @@ import os
 
 import h5py
 
+from frame_select_env.core.config import UserError
+
 SCHEMA_VERSION = 1
+#: root attribute listing the observe-only streams (JSON), absent when there are none
+OBSERVE_ONLY_ATTR = "observe_only_streams"
 #: chunk layouts of the big arrays (:class:`StoreWriter`'s ``layout``)
 LAYOUTS = ("view", "video")
 _STR = h5py.string_dtype("utf-8")
@@ -42,7 +52,7 @@ _SCAN_BYTES = 32 << 20
 _HDF5_FULL = "the disk filled while HDF5 wrote the store; it was estimated to fit"
 
 
-class StoreError(ValueError):
+class StoreError(UserError):
     """A feature store is missing, malformed or inconsistent. The message names the file."""
 
 

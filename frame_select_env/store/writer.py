@@ -25,6 +25,7 @@ from frame_select_env.store.schema import (
     _HDF5_FULL,
     _STR,
     LAYOUTS,
+    OBSERVE_ONLY_ATTR,
     SCHEMA_VERSION,
 )
 
@@ -322,3 +323,67 @@ def write_store(
             )
         writer.write_block(0, arrays)
     return Path(path)
+
+
+def append_observe_stream(
+    path: str | os.PathLike,
+    name: str,
+    features: np.ndarray,
+    logits: np.ndarray,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    compression: str | None = "gzip",
+) -> Path:
+    """Add an observe-only stream (a preview) to a finished store, leaving the rest as it is.
+
+    The store is copied, the group ``/streams/<name>`` and the ``observe_only_streams``
+    attribute are written into the copy (the existing datasets are not touched, so every
+    figure of the other streams stays), the copy is validated and moved into place.
+
+    :param path: the store.
+    :param name: the new stream; not one of the store's streams.
+    :param features: (N, T, V, D) in the store's row order.
+    :param logits: (N, T, V, C).
+    :param metadata: keys merged into the store's metadata (e.g. the stream's extraction).
+    :param compression: h5py compression of the new datasets.
+    :return: ``path``.
+    :raises ValueError: the name is taken, or the arrays do not fit the store.
+    """
+    import shutil
+
+    path = Path(path)
+    validate_store(path, check_values=False)
+    with h5py.File(path, "r") as f:
+        streams = json.loads(f.attrs["streams"])
+        shape = (f["videos/id"].shape[0], int(f.attrs["num_frames"]))
+        num_classes = f["classes"].shape[0]
+        dtype = f[f"streams/{streams[0]}/features"].dtype
+    if name in streams or name == "fused":
+        raise ValueError(f"append_observe_stream: {str(path)!r} has a stream {name!r} already "
+                         f"(fused streams {streams}); pick another name")
+    if features.ndim != 4 or features.shape[:2] != shape or logits.shape != (
+            *features.shape[:3], num_classes):
+        raise ValueError(f"append_observe_stream: features (N, T, V, D) and logits (N, T, V, C) "
+                         f"must be {shape} x V x ... with C={num_classes} for {str(path)!r}, "
+                         f"got {features.shape} and {logits.shape}")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.append{path.suffix}")
+    try:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "a") as f:
+            others = [s for s in json.loads(f.attrs.get(OBSERVE_ONLY_ATTR, "[]")) if s != name]
+            if f"streams/{name}" in f:
+                del f[f"streams/{name}"]
+            t, v = features.shape[1:3]
+            for key, arr in (("features", features), ("logits", logits)):
+                f.create_dataset(f"streams/{name}/{key}", data=arr.astype(dtype),
+                                 chunks=(1, t, v, arr.shape[3]), compression=compression,
+                                 track_times=False)
+            f.attrs[OBSERVE_ONLY_ATTR] = json.dumps([*others, name])
+            if metadata:
+                merged = {**json.loads(f.attrs.get("metadata", "{}")), **metadata}
+                f.attrs["metadata"] = json.dumps(merged, sort_keys=True, default=str)
+        validate_store(tmp, display_path=path)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -21,6 +21,8 @@ from frame_select_env.envs.observations import ObservationSource
 from frame_select_env.envs.sources import EnvOptions, _opt, make_source, source_kwargs
 
 COST_UNITS = ("macs", "seconds")
+#: the pay step's reward rules (``reward=``); ``eq4``, the paper's rule per step, is the default
+REWARDS = ("eq4", "delta", "terminal")
 
 
 def _number(value: Any, name: str, minimum: float, allow_none: bool = False) -> Any:
@@ -50,6 +52,11 @@ class SeqOptions(EnvOptions):
                                   "``None`` = T.")
     budget_gmacs: float | None = _opt(
         None, "the most GMACs per video, the cheap pass included; ``None`` = no limit.")
+    reward: str = _opt("eq4", "``eq4`` (Eq. 4's rule between the predictions before and after "
+                       "each pay step), ``delta`` (the change of the true-class probability, "
+                       "summing to final minus initial) or ``terminal`` (Eq. 4 between the "
+                       "cheap-only and the final prediction, paid at the end); each minus the "
+                       "cost term.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -63,6 +70,9 @@ class SeqOptions(EnvOptions):
                 self.max_frames, (int, np.integer)) or self.max_frames < 1):
             raise ValueError(f"max_frames must be an int >= 1 or None, got {self.max_frames!r}")
         self.budget_gmacs = _number(self.budget_gmacs, "budget_gmacs", 0.0, allow_none=True)
+        if self.reward not in REWARDS:
+            raise ValueError(f"FrameSelectionSeq-v0: reward must be one of {REWARDS}, got "
+                             f"{self.reward!r}")
 
 
 @dataclass
@@ -117,11 +127,14 @@ class SeqCore:
             pay = options.pay
         else:
             others = [s for s in store.streams if s not in self.cheap.streams]
-            if len(others) != 1:
+            if len(others) > 1 and cheap_name in store.observe_only:
+                pay = "fused"  # observing a preview: paying a frame = all its fused streams
+            elif len(others) != 1:
                 raise ValueError(f"FrameSelectionSeq-v0: pay=None needs exactly one stream "
                                  f"besides {cheap_name!r} in {str(store.path)!r}, which has "
                                  f"{store.streams}; pass pay=")
-            pay = others[0]
+            else:
+                pay = others[0]
         if set(self.cheap._resolve_streams(store, pay, "pay")) & set(self.cheap.streams):
             raise ValueError(f"pay {pay!r} overlaps the cheap stream {cheap_name!r}")
         # The expensive stream reads the cheap source's own store: in online mode that store
@@ -131,7 +144,10 @@ class SeqCore:
                   max_memory_bytes=self.cheap.max_memory_bytes)
         self.expensive: ObservationSource = type(self.cheap)(store, **kw)
         self.cheap_name, self.pay_name = cheap_name, pay
-        if options.view != "mean" and self.cheap.num_views != self.expensive.num_views:
+        # an observe-only cheap stream (a preview) is not part of the prediction once paid
+        self.cheap_in_prediction = cheap_name not in store.observe_only
+        if options.view != "mean" and self.cheap.num_views != self.expensive.num_views \
+                and self.cheap.num_views > 1:  # a one-view preview serves every view
             raise ValueError(f"streams {cheap_name!r} and {pay!r} have {self.cheap.num_views} "
                              f"and {self.expensive.num_views} views; use view='mean'")
         self.num_frames = int(cast(int, self.cheap.num_frames))
@@ -139,6 +155,7 @@ class SeqCore:
         self.num_videos = self.cheap.num_videos
         self.omega = options.omega
         self.cost_weight = options.cost_weight
+        self.reward = options.reward
         self.max_frames = options.max_frames or self.num_frames
         self._set_costs(options)
 
@@ -147,12 +164,11 @@ class SeqCore:
         from frame_select_env.store.cost_record import store_cost
 
         cost = store_cost(self.cheap.store)
-        crops = self.cheap.num_views if options.view == "mean" else 1
         nan = float("nan")
         self.cheap_macs = self.pay_macs = self.cheap_seconds = self.pay_seconds = nan
         if cost is not None:
-            self.cheap_macs, self.cheap_seconds = self._frame_cost(cost, self.cheap, crops)
-            self.pay_macs, self.pay_seconds = self._frame_cost(cost, self.expensive, crops)
+            self.cheap_macs, self.cheap_seconds = self._frame_cost(cost, self.cheap)
+            self.pay_macs, self.pay_seconds = self._frame_cost(cost, self.expensive)
         unit = self.pay_macs / 1e9 if options.cost_unit == "macs" else self.pay_seconds
         if np.isnan(unit) and (options.cost_weight > 0 or options.budget_gmacs is not None):
             raise ValueError(f"cost_weight/budget_gmacs need the {options.cost_unit} the store "
@@ -166,9 +182,8 @@ class SeqCore:
                 f"({(self.start_macs + self.pay_macs) / 1e9:.6g} GMACs)")
 
     @staticmethod
-    def _frame_cost(cost: dict[str, Any], src: ObservationSource,
-                    crops: int) -> tuple[float, float]:
-        """MACs and seconds of one frame of ``src``'s stream(s), ``crops`` crops.
+    def _frame_cost(cost: dict[str, Any], src: ObservationSource) -> tuple[float, float]:
+        """MACs and seconds of one frame of ``src``'s stream(s), the crops it computes.
 
         Seconds are the CNN's per crop plus, for a flow stream (``in_channels`` = 2 x the flow
         length), its flow pairs and decoded frames; frames shared by overlapping windows are
@@ -179,6 +194,7 @@ class SeqCore:
         length = int(cost.get("flow_length", 0))
         for s in src.streams:
             spec = cost["streams"][s]
+            crops = src.crops(s)  # every crop with view="mean"; a preview has one
             macs += crops * float(spec["macs_per_crop"])
             if "seconds_per_crop" not in spec or not secs:
                 seconds = float("nan")
@@ -191,6 +207,11 @@ class SeqCore:
             else:
                 seconds += retrieve
         return macs, seconds
+
+    @property
+    def num_views(self) -> int:
+        """Views an episode may be drawn at: the paid streams' (a one-view preview serves all)."""
+        return max(self.cheap.num_views, self.expensive.num_views)
 
     # ------------------------------------------------------------------------------- spaces
 
@@ -215,8 +236,7 @@ class SeqCore:
     def draw(self, rng: np.random.Generator) -> tuple[int, int | None]:
         """A video (and, with ``view="random"``, a view) drawn as one sub-env draws it."""
         idx = int(rng.integers(self.num_videos))
-        view = int(rng.integers(0, self.cheap.num_views)) if self.cheap.view == "random" \
-            else None
+        view = int(rng.integers(0, self.num_views)) if self.cheap.view == "random" else None
         return idx, view
 
     def check_max_frames(self, max_frames: Any, batch: int, what: str = "max_frames"
@@ -276,14 +296,25 @@ class SeqCore:
     def predict(self, state: SeqState) -> np.ndarray:
         """The current prediction: both streams fused over the paid frames, else the cheap one.
 
+        Observing a preview (an observe-only stream), the paid stream is ``fused`` (rgb and
+        flow), and the prediction is its fusion over the paid frames alone; before any frame is
+        paid it is the preview's average over all T frames.
+
         :return: (B, C) float32.
         """
         cheap_p, exp_p = state.cheap["predictions"], state.expensive["predictions"]
         n = state.paid.sum(-1)
         w = state.paid.astype(np.float32) / np.maximum(n, 1)[:, None]
-        fused = fuse_streams({"cheap": np.einsum("bt,btc->bc", w, cheap_p),
-                              "pay": np.einsum("bt,btc->bc", w, exp_p)})
-        return np.where((n > 0)[:, None], fused, cheap_p.mean(1)).astype(np.float32)
+        paid_p = {"pay": np.einsum("bt,btc->bc", w, exp_p)}
+        if self.cheap_in_prediction:
+            paid_p = {"cheap": np.einsum("bt,btc->bc", w, cheap_p), **paid_p}
+        fused = fuse_streams(paid_p)
+        return np.where((n > 0)[:, None], fused, self.cheap_only(state)).astype(np.float32)
+
+    @staticmethod
+    def cheap_only(state: SeqState) -> np.ndarray:
+        """(B, C) the prediction before any frame is paid: the cheap stream over all T frames."""
+        return state.cheap["predictions"].mean(1).astype(np.float32)
 
     def budget_left(self, state: SeqState) -> np.ndarray:
         """(B,) fraction of the budget left: the tighter of pay actions and GMACs."""
@@ -336,6 +367,12 @@ class SeqCore:
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Apply one action per episode (in place) and score it.
 
+        The reward is the option ``reward``'s (:data:`REWARDS`) minus ``cost_weight`` x the
+        step's cost: ``eq4`` Eq. 4's rule between the predictions before and after a pay step
+        (0 on stop); ``delta`` the true-class probability after minus before; ``terminal`` 0
+        until the episode ends (stop, or a truncating pay step), then Eq. 4's rule between the
+        cheap-only and the final prediction.
+
         :param state: the episodes (none of them ended).
         :param actions: (B,) checked actions; T = stop.
         :return: ``(reward float32, terminated, truncated, details)`` per episode; details has
@@ -356,16 +393,24 @@ class SeqCore:
         state.seconds[rows] += self.pay_seconds
         before = state.prediction
         after = self.predict(state)
-        change, _, _, pred_before, _ = prediction_change_reward(
+        change, p_before, p_after, pred_before, _ = prediction_change_reward(
             before, after, state.labels, self.omega, t)
         cost = np.where(pay, self.step_cost, 0.0)
-        reward = np.where(pay, change - self.cost_weight * cost, 0.0).astype(np.float32)
         state.prediction = after
         over_budget = state.steps >= state.max_frames
         if self.budget_macs is not None:
             # truncate when the next frame no longer fits, so the budget is never overspent
             over_budget |= state.macs + self.pay_macs > self.budget_macs
         truncated = pay & (over_budget | state.paid.all(-1))
+        if self.reward == "delta":  # telescopes: an episode sums to final minus initial
+            gain = np.where(pay, p_after - p_before, 0.0)
+        elif self.reward == "terminal":
+            final = prediction_change_reward(self.cheap_only(state), after, state.labels,
+                                             self.omega, t)[0]
+            gain = np.where(stop | truncated, final, 0.0)
+        else:
+            gain = np.where(pay, change, 0.0)
+        reward = (gain - self.cost_weight * cost).astype(np.float32)
         return reward, stop.copy(), truncated, {"cost": cost, "pred_before": pred_before}
 
     def info(self, state: SeqState) -> dict[str, np.ndarray]:

@@ -56,10 +56,23 @@ class FrameSelectionSeqEnv(gym.Env):
 
     ## Rewards
 
-    A pay step: Eq. 4's rule between the prediction before and after it
-    (:func:`frame_select_env.core.reward.prediction_change_reward`: ``+omega`` wrong to right,
-    ``-omega`` right to wrong, else the sign of the true-class probability's change) minus
-    ``cost_weight`` x the frame's cost (GMACs, or seconds with ``cost_unit="seconds"``). Stop: 0.
+    Every pay step costs ``cost_weight`` x the frame's cost (GMACs, or seconds with
+    ``cost_unit="seconds"``); a stop costs nothing. ``reward`` says what is paid besides:
+
+    * ``"eq4"`` (the default, the paper's rule per step): on a pay step, Eq. 4's rule between the
+      prediction before and after it
+      (:func:`frame_select_env.core.reward.prediction_change_reward`: ``+omega`` wrong to right,
+      ``-omega`` right to wrong, else the sign of the true-class probability's change); 0 on
+      stop. The sign term makes every frame that lowers the true class cost a full point.
+    * ``"delta"``: the change of the true-class probability of the prediction, after minus
+      before; an episode sums to the final minus the cheap-only true-class probability.
+      ``omega`` does not apply.
+    * ``"terminal"``: 0 until the episode ends (stop, or the pay step that truncates it), then
+      Eq. 4's rule between the cheap-only prediction and the final one, once.
+
+    The agents of this package are trained on the default, ``eq4``: the sequential AS agent
+    (its config has no reward option) and SB3's PPO and MaskablePPO (their hyperparameter
+    YAMLs' ``env_kwargs`` set none; ``env_kwargs: {reward: delta}`` there trains on another).
 
     ## Episode End
 
@@ -116,9 +129,9 @@ class FrameSelectionSeqEnv(gym.Env):
                 raise ValueError(f"reset: index {idx} out of range [0, {self.core.num_videos})")
         if "view" in options:
             v = check_index(options.pop("view"), "options['view']")
-            if view is None or not 0 <= v < self.core.cheap.num_views:
+            if view is None or not 0 <= v < self.core.num_views:
                 raise ValueError(f"reset: options['view'] {v} needs view='random' and a view "
-                                 f"in [0, {self.core.cheap.num_views})")
+                                 f"in [0, {self.core.num_views})")
             view = v
         budget = None
         if "max_frames" in options:

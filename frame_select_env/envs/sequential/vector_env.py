@@ -75,7 +75,7 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
                              "options['views'] too")
         idx = check_reset_rows(idx, "indices", self.num_envs, self.core.num_videos)
         if views is not None:
-            views = check_reset_rows(views, "views", self.num_envs, self.core.cheap.num_views)
+            views = check_reset_rows(views, "views", self.num_envs, self.core.num_views)
         return idx, views
 
     def _draw(self, rows: np.ndarray,

@@ -19,10 +19,24 @@ from frame_select_env.core.config import load_yaml
 from frame_select_env.pipeline.cost.model import build_cost
 from frame_select_env.pipeline.cost.timing import measure_seconds
 from frame_select_env.pipeline.video.decode import sample_indices
-from frame_select_env.store.builtin import builtin_summary
+from frame_select_env.store.builtin import BUILTIN_CONFIG, builtin_summary, config_file
 
-#: the checkout (``sparse_actions.json`` names the TSN configs relative to it)
-REPO_ROOT = Path(__file__).resolve().parents[3]
+#: how the shipped ``sparse_actions.json`` names its TSN configs: by their checkout path from
+#: before the configs moved into the package (``configs/tsn/X`` is now ``builtin:tsn/X``)
+CHECKOUT_CONFIGS = "configs/"
+
+
+def recorded_tsn_config(cfg: str) -> Path | None:
+    """The file a build summary's TSN config names, or ``None`` when it is gone.
+
+    :param cfg: the summary's entry: ``builtin:NAME``, a path, or the shipped ``configs/...``.
+    """
+    if cfg.startswith(CHECKOUT_CONFIGS):
+        cfg = BUILTIN_CONFIG + cfg[len(CHECKOUT_CONFIGS):]
+    try:
+        return config_file(cfg, "TSN config")
+    except FileNotFoundError:
+        return None
 
 
 def builtin_architecture(meta_json: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -42,8 +56,8 @@ def builtin_architecture(meta_json: Mapping[str, Any]) -> dict[str, dict[str, An
     for stream, info in training.items():
         arch = "small"
         cfg = (meta_json.get("tsn_configs") or {}).get(stream)
-        path = REPO_ROOT / cfg if cfg else None
-        if path is not None and path.is_file():
+        path = recorded_tsn_config(cfg) if cfg else None
+        if path is not None:
             arch = load_yaml(path, "TSN config").get("arch", arch)
         out[stream] = {"arch": arch, "backbone_kwargs": dict(info.get("arch_kwargs") or {})}
     return out

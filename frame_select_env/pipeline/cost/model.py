@@ -210,6 +210,14 @@ class CostModel:
                              f"(have {sorted(self.cost['streams'])})")
         return int(self.cost["streams"][stream]["macs_per_crop"])
 
+    def stream_views(self, stream: str) -> int:
+        """Crops per frame of ``stream``: its own ``num_views`` (a preview's 1), else the dict's.
+
+        :param stream: a stream of the cost dict.
+        """
+        self.macs_per_crop(stream)  # names the stream when it is not in the dict
+        return int(self.cost["streams"][stream].get("num_views", self.num_views))
+
     def _counts(self, batch: int) -> np.ndarray:
         """Per-video frame counts (B,)."""
         if self.counts is None:
@@ -246,22 +254,25 @@ class CostModel:
         if batch is None:
             raise ValueError("CostModel.video_cost: give batch when no mask is given")
         t = len(self.frames)
-        full = np.ones((batch, t, self.num_views), bool)
         macs = np.zeros(batch, np.float64)
         cnn_seconds = np.zeros(batch, np.float64)
         needed: dict[str, np.ndarray] = {}  # stream -> (B, T) frames with any crop computed
         for stream, mask in computed.items():
-            mask = full if mask is None else np.asarray(mask, bool)
-            if mask.ndim == 2:
-                mask = np.broadcast_to(mask[:, :, None], (batch, t, self.num_views))
-            if mask.shape != (batch, t, self.num_views):
+            views = self.stream_views(stream)
+            done: np.ndarray = (np.ones((batch, t, views), bool) if mask is None
+                                else np.asarray(mask, bool))
+            if done.ndim == 2:
+                done = np.broadcast_to(done[:, :, None], (batch, t, views))
+            if views == 1 and done.shape == (batch, t, self.num_views):
+                done = np.asarray(done.any(-1, keepdims=True))  # a one-crop stream (a preview)
+            if done.shape != (batch, t, views):
                 raise ValueError(f"CostModel.video_cost: mask of {stream!r} has shape "
-                                 f"{mask.shape}, expected {(batch, t, self.num_views)}")
-            crops = mask.sum((1, 2))
+                                 f"{done.shape}, expected {(batch, t, views)}")
+            crops = done.sum((1, 2))
             macs += crops * float(self.macs_per_crop(stream))
             if self.has_seconds:
                 cnn_seconds += crops * float(self.cost["streams"][stream]["seconds_per_crop"])
-            needed[stream] = needed.get(stream, np.zeros((batch, t), bool)) | mask.any(-1)
+            needed[stream] = needed.get(stream, np.zeros((batch, t), bool)) | done.any(-1)
         seconds = np.full(batch, np.nan)
         if self.has_seconds:
             decoded, passed, pairs = self._decode_and_pairs(needed, batch)
@@ -308,11 +319,11 @@ def cost_summary(cost: Mapping[str, Any]) -> str:
     :return: the lines, joined by newlines.
     """
     lines = [f"unit: {cost['unit_macs']}"]
-    v = cost["num_views"]
     for name, s in cost["streams"].items():
+        v, crop = s.get("num_views", cost["num_views"]), s.get("crop", cost["crop"])
         line = (f"{name}: {s['arch']} {s['backbone_kwargs']} {s['macs_per_crop'] / 1e6:.2f} MMACs "
-                f"per {cost['crop']}x{cost['crop']} crop, {s['macs_per_crop'] * v / 1e6:.1f} "
-                f"MMACs per frame ({v} crops)")
+                f"per {crop}x{crop} crop, {s['macs_per_crop'] * v / 1e6:.1f} "
+                f"MMACs per frame ({v} crop{'s' if v > 1 else ''})")
         if "seconds_per_crop" in s:
             line += f", {s['seconds_per_crop'] * v * 1e3:.2f} ms per frame"
         lines.append(line)

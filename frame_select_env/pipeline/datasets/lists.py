@@ -12,6 +12,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from frame_select_env.core.config import UserError
+
 #: the subsets of the official UCF101 / HMDB51 split files
 OFFICIAL_SPLITS = ("train", "test")
 
@@ -35,7 +37,7 @@ class VideoRecord:
         return str(Path(self.path).with_suffix("")).replace(os.sep, "/")
 
 
-class ListFormatError(ValueError):
+class ListFormatError(UserError):
     """A malformed line of a list file; the message names the file and the line number."""
 
     def __init__(self, path: str | os.PathLike, line_no: int | None, msg: str) -> None:

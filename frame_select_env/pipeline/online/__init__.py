@@ -18,20 +18,20 @@ why threads), and once every video of the split has states it switches to store 
 gather.
 
 Modules: :mod:`.classifier` (the frozen classifier and its id), :mod:`.videos` (the ``videos``
-argument as records), :mod:`.store` (:class:`OnlineStore`, its cache, :func:`open_online_store`,
-:func:`materialize`), :mod:`.source` (:class:`OnlineSource`, :func:`online_source`: the
-``online`` state source of :mod:`frame_select_env.envs.sources`). See :mod:`.store` for the caching.
+argument as records), :mod:`.store` (:class:`OnlineStore` and its cache; :mod:`.parts`, the
+fold's lock), :mod:`.open_store` (:func:`open_online_store`, :func:`materialize`),
+:mod:`.source` (:class:`OnlineSource`, :func:`online_source`: the ``online`` state source of
+:mod:`frame_select_env.envs.sources`). See :mod:`.store` for the caching.
 """
 
 from frame_select_env.pipeline.online.classifier import resolve_classifier
+from frame_select_env.pipeline.online.open_store import materialize, open_online_store
 from frame_select_env.pipeline.online.source import OnlineSource, online_source
 from frame_select_env.pipeline.online.store import (
     DEFAULT_FLUSH_EVERY,
     DEFAULT_LRU_BYTES,
     OPTION_KEYS,
     OnlineStore,
-    materialize,
-    open_online_store,
 )
 from frame_select_env.pipeline.online.videos import VIDEO_SUFFIXES, resolve_videos
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from frame_select_env.envs.observations import DEFAULT_MAX_MEMORY_BYTES, ObservationSource
 from frame_select_env.envs.sources import EnvOptions, source_kwargs
-from frame_select_env.pipeline.online.store import open_online_store
+from frame_select_env.pipeline.online.open_store import open_online_store
 
 
 class OnlineSource(ObservationSource):

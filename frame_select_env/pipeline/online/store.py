@@ -21,7 +21,6 @@ an LRU of ``lru_bytes`` bounds the memory.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import hashlib
 import json
 import os
@@ -29,7 +28,6 @@ import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -51,8 +49,8 @@ from frame_select_env.pipeline.extract import (
     video_part,
     write_parts_store,
 )
-from frame_select_env.pipeline.online.classifier import resolve_classifier
-from frame_select_env.pipeline.online.videos import _probe, resolve_videos
+from frame_select_env.pipeline.online.parts import _locked, _StoreRow
+from frame_select_env.pipeline.online.videos import _probe
 from frame_select_env.pipeline.streams import ordered_streams
 from frame_select_env.pipeline.video.decode import VideoReadError
 from frame_select_env.store import FeatureStore, StoreError
@@ -79,42 +77,6 @@ def _cost_metadata(clf: Any, cfg: ExtractConfig) -> dict[str, Any]:
     except ValueError:
         return {}  # a backbone that records no architecture has no counted cost
     return {"cost": build_cost(streams, int(clf.num_classes), asdict(cfg))}
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock beside the cache, so two processes never fold parts at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-class _StoreRow(Mapping):
-    """One row of a store as a read-on-demand part (folding never loads a whole store)."""
-
-    def __init__(self, store: FeatureStore, row: int) -> None:
-        self.store, self.row = store, row
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        if key == "relevance":
-            rel = self.store.relevance(self.row)
-            if rel is None:
-                raise KeyError(key)
-            return rel
-        stream, _, what = key.partition("_")
-        return self.store.features(stream, self.row) if what == "features" else (
-            self.store.logits(stream, self.row))
-
-    def __iter__(self) -> Iterator[str]:
-        keys = [f"{s}_{k}" for s in self.store.streams for k in ("features", "logits")]
-        return iter(keys + (["relevance"] if self.store.has_relevance else []))
-
-    def __len__(self) -> int:
-        return len(list(iter(self)))
 
 
 class OnlineStore(FeatureStore):
@@ -260,6 +222,12 @@ class OnlineStore(FeatureStore):
         """D of ``stream``: the classifier's feature size."""
         self._check_stream(stream)
         return int(self.clf.feature_dim(stream))
+
+    @property
+    def origin(self) -> str:
+        """Where the videos come from: the ``videos=`` the user gave, and the cache."""
+        cached = f", cached in {str(self.cache)!r}" if self.cache is not None else ""
+        return f"videos={str(self.metadata.get('videos', self.root))!r} (online mode{cached})"
 
     def nbytes(self, stream: str) -> int:
         """Bytes of ``stream``'s features and logits of every video, in the store dtype."""
@@ -548,6 +516,15 @@ class OnlineStore(FeatureStore):
                 f"setting (classifier {meta.get('classifier')!r}, config {meta.get('config')}; "
                 f"now {self.classifier_id!r}, {want}); pass another cache path or delete it"
             )
+        # ids with '..' were how a list's videos outside its folder were named before the ids
+        # became relative to their common folder: reusing such a cache would double every video
+        old_ids = [str(v) for v in st.video_ids if ".." in str(v).split("/")]
+        if old_ids:
+            raise StoreError(
+                f"cache {str(self.cache)!r} holds videos by their old ids ({old_ids[0]!r}: a "
+                f"path with '..'), from before a list's ids were made relative to its videos' "
+                f"common folder; delete it (its states are recomputed) or pass another cache path"
+            )
 
     def _fold_parts(self) -> int:
         """Fold every part of this classifier/setting into the cache store (locked, atomic)."""
@@ -605,112 +582,3 @@ class OnlineStore(FeatureStore):
         self._fold_parts()
         self._new_parts = []
         self._open_cache()
-
-
-def open_online_store(
-    videos: Any,
-    classifier: Any = "builtin",
-    *,
-    device: str = "auto",
-    flow: str | None = None,
-    views: int | None = None,
-    cache: str | os.PathLike | None = None,
-    skip_bad: bool = False,
-    default_split: str = "test",
-    options: Mapping[str, Any] | None = None,
-) -> tuple[OnlineStore, str | None]:
-    """Build the :class:`OnlineStore` of the env's online arguments.
-
-    :param videos: see :func:`resolve_videos`
-    :param classifier: see :func:`resolve_classifier`
-    :param device: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ...
-    :param flow: flow method (``dis``, ``tvl1``, ``farneback``); default: the classifier's
-        recorded setting, else ``dis``
-    :param views: V = 1 (centre crop) or 10 (ten-crop); default: recorded, else 1
-    :param cache: cache store path (None: memory only)
-    :param skip_bad: see :class:`OnlineStore`
-    :param default_split: split of videos that carry none
-    :param options: ``frames`` (T), ``flow_length``, ``size``, ``crop``, ``dtype``,
-        ``batch_size``, ``workers``, ``pool``, ``lru_bytes``, ``flush_every``, ``video_root``,
-        ``amp_dtype``, ``progress``
-    :return: the store and the split the ``videos`` spec fixes (``builtin:<split>``) or None
-    """
-    opt = dict(options or {})
-    if unknown := sorted(set(opt) - set(OPTION_KEYS)):
-        raise ValueError(f"online_options: unknown keys {unknown}; known: {list(OPTION_KEYS)}")
-    clf, clf_id, rec = resolve_classifier(classifier, device, opt.get("amp_dtype", "float16"))
-    cfg = ExtractConfig(
-        num_frames=int(opt.get("frames", rec.get("num_frames", 25))),
-        flow_length=int(opt.get("flow_length", rec.get("flow_length", clf.flow_length or 5))),
-        flow_method=flow or rec.get("flow_method", "dis"),
-        num_views=int(views or rec.get("num_views", 1)),
-        size=tuple(opt.get("size", rec.get("size", (340, 256)))),
-        crop=int(opt.get("crop", rec.get("crop", 224))),
-        dtype=str(opt.get("dtype", rec.get("dtype", "float16"))),
-    )
-    workers, pool = int(opt.get("workers", 2)), str(opt.get("pool", "thread"))
-    # builtin videos are generated in this process unless processes were asked for: the
-    # generator holds the GIL, so threads would not help (bench_online.py), and processes
-    # cannot start from an unguarded script or a daemonic worker
-    root, records, relevance_fn, fixed_split = resolve_videos(
-        videos, clf.class_names, default_split, opt.get("video_root"),
-        max(1, workers) if pool == "process" else 1)
-    store = OnlineStore(
-        records, root, clf, cfg, clf_id, cache=cache, skip_bad=skip_bad, workers=workers,
-        pool=pool,
-        batch_size=int(opt.get("batch_size", rec.get("batch_size", 256))),
-        lru_bytes=int(opt.get("lru_bytes", DEFAULT_LRU_BYTES)),
-        flush_every=int(opt.get("flush_every", DEFAULT_FLUSH_EVERY)),
-        relevance_fn=relevance_fn, progress=bool(opt.get("progress", False)),
-        metadata={"videos": videos if isinstance(videos, str) else str(root)},
-    )
-    return store, fixed_split
-
-
-def materialize(
-    videos: Any,
-    classifier: Any = "builtin",
-    cache: str | os.PathLike | None = None,
-    *,
-    splits: Sequence[str] | None = None,
-    chunk: int = 32,
-    **kwargs: Any,
-) -> Path:
-    """Compute (or read from the cache) every video's states and return the cache store.
-
-    For the scripts: ``train_reinforce.py --videos ...`` trains on the states of the videos
-    through the same online path, then reads them as a store.
-
-    :param videos: see :func:`resolve_videos`
-    :param classifier: see :func:`resolve_classifier`
-    :param cache: the store to fill (default: ``cache_dir()/online/<hash>.h5``)
-    :param splits: only the videos of these splits (default: all)
-    :param chunk: videos per batch
-    :param kwargs: the other :func:`open_online_store` arguments
-    :return: the cache store path
-    """
-    if cache is None:
-        from frame_select_env.store.builtin import cache_dir
-
-        key = hashlib.sha1(json.dumps([str(videos), str(classifier), sorted(
-            (k, str(v)) for k, v in kwargs.items())]).encode()).hexdigest()[:16]
-        cache = cache_dir() / "online" / f"{key}.h5"
-    opts = dict(kwargs.pop("options", None) or {})
-    opts.setdefault("progress", True)
-    store, _ = open_online_store(videos, classifier, cache=cache, options=opts, **kwargs)
-    try:
-        rows = np.arange(len(store)) if splits is None else np.flatnonzero(
-            np.isin(store.splits, list(splits)))
-        if len(rows) == 0:
-            raise ValueError(f"videos={videos!r}: none in splits {splits}")
-        todo = [int(r) for r in rows if not store.is_ready([r])]
-        for s in range(0, len(todo), chunk):
-            store.ensure(todo[s : s + chunk])
-            store._lru.clear()  # the cache holds them; memory stays flat
-            store._lru_used = 0
-        store.flush()
-    finally:
-        store.close()
-    if skipped := store.skipped:
-        warnings.warn(f"{len(skipped)} videos skipped, e.g. {skipped[:3]}", stacklevel=2)
-    return Path(cache)

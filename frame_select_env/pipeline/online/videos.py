@@ -124,12 +124,12 @@ def resolve_videos(
         elif path.suffix == ".txt" and path.is_file():
             from frame_select_env.pipeline.datasets.lists import read_plain_list
 
-            root = Path(video_root) if video_root is not None else path.parent
             recs = read_plain_list(path)
-            videos = [(r.path, r.label, r.split) for r in recs]
             for r in recs:
                 if r.label is None:
                     raise ValueError(f"videos={str(path)!r}: {r.path!r} has no label")
+            root, files = list_root(path, [r.path for r in recs], video_root)
+            videos = [(f, r.label, r.split) for f, r in zip(files, recs, strict=True)]
             return root, _records(videos, root, class_names, default_split), None, None
         elif path.exists():
             videos, root = [path], None
@@ -145,6 +145,34 @@ def resolve_videos(
                          v[0] if isinstance(v, tuple) else v).resolve() for v in videos]
         root = Path(os.path.commonpath([p.parent for p in absolute]))
     return root, _records(videos, root, class_names, default_split), None, None
+
+
+def list_root(list_file: Path, paths: Sequence[str], video_root: str | os.PathLike | None
+              ) -> tuple[Path, list[Path]]:
+    """The root a list's ids are relative to, and its videos as absolute paths.
+
+    A relative path is read against ``video_root`` (or the list's folder), never the working
+    folder, so the ids are the same wherever the caller runs. The root is ``video_root`` when
+    given, else the list's folder when every video is below it, else the common folder of the
+    videos: an id never has a ``..`` part (``v_Basketball_g01_c02``, not
+    ``../../data/ucf101_clips/v_Basketball_g01_c02``).
+
+    :param list_file: the plain list.
+    :param paths: its paths, as written.
+    :param video_root: the user's ``root=``, or ``None``.
+    :return: (root, absolute resolved paths, in the list's order).
+    :raises ValueError: a video is not below ``video_root``.
+    """
+    base = Path(video_root) if video_root is not None else list_file.parent
+    files = [(base / p).resolve() for p in paths]  # an absolute p stays itself
+    root = base.resolve()
+    outside = [str(f) for f in files if not f.is_relative_to(root)]
+    if outside and video_root is not None:
+        raise ValueError(f"videos={str(list_file)!r}: {outside[0]!r} is not below "
+                         f"video_root={str(video_root)!r}; give a root above every listed video")
+    if outside:
+        root = Path(os.path.commonpath([f.parent for f in files]))
+    return root, files
 
 
 def _records(items: Sequence[Any], root: Path, class_names: Sequence[str],

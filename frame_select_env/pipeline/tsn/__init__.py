@@ -8,11 +8,10 @@ from frame_select_env.pipeline.tsn.data import (
     sample_multiscale_crop,
     train_offsets,
 )
+from frame_select_env.pipeline.tsn.model import build_model, param_groups
 from frame_select_env.pipeline.tsn.trainer import (
-    build_model,
     evaluate,
     load_training_checkpoint,
-    param_groups,
     read_log,
     train_tsn,
 )

@@ -6,15 +6,15 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from frame_select_env.core.config import from_dict, load_yaml
+from frame_select_env.core.config import UserError, from_dict, load_yaml
 from frame_select_env.pipeline.archs import ARCHS
 from frame_select_env.pipeline.streams import STREAM_SPECS, stream_spec
+from frame_select_env.store.builtin import config_file
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """An invalid TSN configuration (unknown key, wrong type or out-of-range value)."""
 
 
@@ -23,7 +23,7 @@ class TSNConfig:
     """Hyper-parameters of one TSN stream (Wang et al., 2016), as used by :func:`train_tsn`.
 
     Defaults are TSN's spatial-stream recipe for BN-Inception (``ucf101_rgb.yaml``); the
-    per-stream numbers are in ``configs/tsn/*.yaml``.
+    per-stream numbers are in ``frame_select_env/configs/tsn/*.yaml`` (``builtin:tsn/NAME``).
 
     :param stream: ``"rgb"`` (spatial) or ``"flow"`` (temporal)
     :param arch: backbone name for :func:`frame_select_env.pipeline.models.build_backbone`
@@ -102,7 +102,12 @@ class TSNConfig:
     @property
     def new_length(self) -> int:
         """Frames (RGB) or flow fields (flow) read per segment."""
-        return 1 if self.stream == "rgb" else self.flow_length
+        return 1 if self.reads_frames else self.flow_length
+
+    @property
+    def reads_frames(self) -> bool:
+        """Whether the stream's input is an RGB frame (``rgb``, ``preview``), not a flow stack."""
+        return stream_spec(self.stream).layout == "hwc"
 
     @property
     def eval_segments(self) -> int:
@@ -235,13 +240,14 @@ class TSNConfig:
 def load_config(path: str | os.PathLike, **overrides: Any) -> TSNConfig:
     """Read a TSN config from YAML.
 
-    :param path: YAML file with TSNConfig keys
+    :param path: YAML file with TSNConfig keys, or ``builtin:NAME`` (a packaged config,
+        ``builtin:tsn/ucf101_rgb.yaml``: :func:`frame_select_env.store.builtin.config_file`)
     :param overrides: field values that replace the file's (``None`` = keep the file's)
     :return: the validated config
     :raises ConfigError: unknown keys or bad values (the message names the file)
     :raises FileNotFoundError: missing file
     """
-    path = Path(path)
+    path = config_file(path, "TSN config")
     try:
         data = load_yaml(path, "TSN config")
     except ValueError as e:  # not YAML, or not a mapping

@@ -211,7 +211,7 @@ class TSNDataset(Dataset):
         record = self.records[int(index)]
         rng = np.random.default_rng([self.cfg.seed, int(epoch), int(index), int(self.train)])
         folder = frames_dir(self.frames_root, record)
-        rgb = self.cfg.stream == "rgb"
+        rgb = self.cfg.reads_frames
         n = count_rawframes(folder, "img_" if rgb else "flow_x_")
         length = self.cfg.new_length
         if n < length:
