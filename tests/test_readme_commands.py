@@ -43,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: comparisons that read them); every page of the docs site is listed (tests/test_docs.py checks)
 DOCS = ("README.md", "docs/quickstart.md", "docs/install.md", "docs/envs.md",
         "docs/feature-stores.md", "docs/agents.md", "docs/comparisons.md", "docs/cost.md",
-        "docs/extraction.md", "docs/online.md", "docs/benchmarks.md", "docs/REPRODUCE.md",
+        "docs/extraction.md", "docs/online.md", "docs/errors.md", "docs/benchmarks.md",
+        "docs/REPRODUCE.md",
         "docs/development.md", "docs/layout.md", "docs/index.md", "examples/README.md")
 LINKED = ("scripts", "examples", "frame_select_env", "agents", "baselines_zoo", "pyproject.toml")
 

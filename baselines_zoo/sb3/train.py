@@ -446,7 +446,7 @@ def check_same_run(path: Path, config: dict[str, Any]) -> None:
 
     :param path: the run's ``config.yaml``.
     :param config: the config the resumed run would record.
-    :raises ValueError: a difference; the message names the file and both values.
+    :raises UserError: a difference; the message names the file and both values.
     """
     old = load_yaml(path, "run config")
     # compare as YAML would store it (tuples become lists, floats stay floats)
@@ -454,11 +454,11 @@ def check_same_run(path: Path, config: dict[str, Any]) -> None:
     old_fp, new_fp = old.get("store_fingerprint"), new.get("store_fingerprint")
     if isinstance(old_fp, dict) and isinstance(new_fp, dict):
         if not same_store(old_fp, new_fp):
-            raise ValueError(f"--resume: {str(path)!r} records the run's feature store "
+            raise UserError(f"--resume: {str(path)!r} records the run's feature store "
                              f"{describe_store(old_fp)}, not {describe_store(new_fp)}; resume "
                              f"with that store or use a new --out")
     elif old.get("store") != new.get("store"):  # run directories from before the fingerprint
-        raise ValueError(f"--resume: {str(path)!r} records the run's feature store "
+        raise UserError(f"--resume: {str(path)!r} records the run's feature store "
                          f"{old.get('store')!r}, not {new.get('store')!r}; resume with that "
                          f"store or use a new --out")
     hyper = "hyperparams"
@@ -469,7 +469,7 @@ def check_same_run(path: Path, config: dict[str, Any]) -> None:
             was = {k: v for k, v in was.items() if k not in _RESUMABLE}
             now = {k: v for k, v in now.items() if k not in _RESUMABLE}
         if was != now:
-            raise ValueError(f"--resume: {str(path)!r} records {key}={was!r}, but this run has "
+            raise UserError(f"--resume: {str(path)!r} records {key}={was!r}, but this run has "
                              f"{key}={now!r}; resume with the same options or use a new --out")
 
 

@@ -127,6 +127,8 @@ class OnlineStore(FeatureStore):
                              f"{sorted(classifier.streams)}")
         # every stream of the classifier is computed and cached (registry order, as extraction)
         self.streams = ordered_streams(classifier.streams)
+        # online mode computes the classifier's streams only (no observe-only preview)
+        self.observe_only: list[str] = []
         if classifier.flow_length != cfg.flow_length:
             raise ValueError(f"classifier flow stream takes L={classifier.flow_length}, the "
                              f"settings have L={cfg.flow_length}")
