@@ -340,3 +340,19 @@ def test_a_store_without_cost_gives_nan_cost_columns(small_store: Path) -> None:
     (row,) = evaluate_sequential({"c": SeqConfidencePolicy(3)}, small_store, "test")
     assert row["frames"] == 3 and math.isnan(row["gmacs"]) and math.isnan(row["seconds"])
     assert 0.0 <= row["accuracy"] <= 100.0 and 0.0 <= row["precision"] <= 100.0
+
+
+def test_recurrent_and_a2c_specs_check_the_run_algorithm(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Named:
+        def __init__(self, path: str) -> None:
+            self.path, self.env_kwargs = path, {"max_frames": 5}
+            self.name = "recurrent_ppo" if "lstm" in path else "a2c"
+
+    monkeypatch.setitem(sys.modules, "baselines_zoo.sb3.scoring",
+                        types.SimpleNamespace(load_seq_sb3=Named))
+    lstm, a2c, wrong = parse_seq_agent_specs(["recurrent_ppo:runs/lstm_{seed}",
+                                              "a2c:runs/a2c_{seed}", "mine=a2c:runs/lstm_{seed}"])
+    assert lstm.policies(seed=0)[0].name == "recurrent_ppo"
+    assert a2c.policies(seed=1)[0].path == "runs/a2c_1"
+    with pytest.raises(AgentSpecError, match="holds a recurrent_ppo model, not a2c"):
+        wrong.policies(seed=0)

@@ -21,7 +21,9 @@ from baselines_zoo.registry.common import (
 from baselines_zoo.seq_policies import SEQ_BUILTIN, make_seq_policies
 
 #: The prefixes of sequential SB3 runs (``baselines_zoo.sb3.sequential``).
-SEQ_SB3_PREFIXES = ("maskable_ppo", "ppo")
+#: the algorithms train_sb3 trains on FrameSelectionSeq-v0 (baselines_zoo.sb3.sequential.SEQ_ALGOS,
+#: not imported here: the registry parses specs without importing SB3)
+SEQ_SB3_PREFIXES = ("maskable_ppo", "ppo", "recurrent_ppo", "a2c")
 #: The prefixes of the sequential AS agent: paying its whole budget, or stopping on its own.
 SEQ_AS_PREFIXES = ("seq-as", "seq-as-stop")
 
@@ -127,6 +129,10 @@ class SeqAgentEntry:
                 raise _seq_error(self.spec, f"{target!r} holds a "
                                             f"{'MaskablePPO' if maskable else 'PPO'} model, not "
                                             f"{self.algo}")
+            # an SB3 policy is named after the algorithm its run's config.yaml records
+            name = getattr(policy, "name", None)
+            if self.kind == "sb3" and name in SEQ_SB3_PREFIXES and name != self.algo:
+                raise _seq_error(self.spec, f"{target!r} holds a {name} model, not {self.algo}")
         self._cache[key] = policies
         return list(policies)
 

@@ -47,7 +47,11 @@ class _ActorLogits(nn.Module):
         p = self.policy
         # BasePolicy's: the actor's extractor alone, whether or not the critic shares it
         features = BasePolicy.extract_features(p, obs, p.pi_features_extractor)
-        return p.action_net(p.mlp_extractor.forward_actor(features))  # type: ignore[no-any-return]
+        return p.action_net(p.mlp_extractor.forward_actor(self.latent(features)))  # type: ignore[no-any-return]
+
+    def latent(self, features: torch.Tensor) -> torch.Tensor:
+        """What the actor's MLP reads: the extracted features themselves."""
+        return features
 
 
 class SB3SeqPolicy:
@@ -169,22 +173,16 @@ class SB3SeqPolicy:
         return self._macs[self.num_frames]
 
 
-class _RecurrentActorLogits(nn.Module):
+class _RecurrentActorLogits(_ActorLogits):
     """One decision of a RecurrentPPO actor, ``obs -> (B, T + 1)`` logits (for its MACs).
 
     The LSTM steps once from a zero state: the MACs of a step do not depend on the state.
     """
 
-    def __init__(self, policy: Any) -> None:
-        super().__init__()
-        self.policy = policy
-
-    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, T + 1) logits of a batched observation, one LSTM step."""
-        p = self.policy
-        features = BasePolicy.extract_features(p, obs, p.pi_features_extractor)
-        latent, _ = p.lstm_actor(features.unsqueeze(0))
-        return p.action_net(p.mlp_extractor.forward_actor(latent.squeeze(0)))  # type: ignore[no-any-return]
+    def latent(self, features: torch.Tensor) -> torch.Tensor:
+        """The features after one step of the actor's LSTM."""
+        out, _ = self.policy.lstm_actor(features.unsqueeze(0))
+        return out.squeeze(0)  # type: ignore[no-any-return]
 
 
 class RecurrentSB3SeqPolicy(SB3SeqPolicy):
