@@ -28,9 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.encoder import BiLSTMEncoder
+from agents.encoder import BiLSTMEncoder, check_architecture
 from frame_select_env.core.config import from_dict
-from frame_select_env.core.constants import STATES
 from frame_select_env.core.policy import Observation
 from frame_select_env.pipeline.models.weights import load_torch_file
 from frame_select_env.store.atomic import atomic_torch_save
@@ -65,11 +64,8 @@ class ASAgentConfig:
     log_predictions: bool = False
 
     def __post_init__(self) -> None:
-        if self.state not in STATES:
-            raise ValueError(f"ASAgentConfig: state must be one of {STATES}, got {self.state!r}")
-        for name in ("feature_dim", "num_classes", "proj_dim", "hidden_size", "num_layers"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"ASAgentConfig: {name} must be >= 1, got {getattr(self, name)}")
+        check_architecture(self, ("feature_dim", "num_classes", "proj_dim", "hidden_size",
+                                  "num_layers"))
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"ASAgentConfig: dropout must be in [0, 1), got {self.dropout}")
 

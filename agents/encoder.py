@@ -9,10 +9,29 @@ T frames. :class:`agents.as_agent.ASAgent` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
+
+from frame_select_env.core.constants import STATES
+
+
+def check_architecture(config: Any, sizes: Sequence[str]) -> None:
+    """Refuse an agent's architecture config with an unknown ``state`` or a size below 1.
+
+    :param config: an agent's config dataclass (with ``state``), named in the messages.
+    :param sizes: the fields that must be ints >= 1 (input sizes, layer sizes).
+    :raises ValueError: ``"<class>: state must be one of ..."`` or ``"<class>: <size> must be
+        >= 1, got ..."``.
+    """
+    who = type(config).__name__
+    if config.state not in STATES:
+        raise ValueError(f"{who}: state must be one of {STATES}, got {config.state!r}")
+    for name in sizes:
+        if int(getattr(config, name)) < 1:
+            raise ValueError(f"{who}: {name} must be >= 1, got {getattr(config, name)}")
 
 
 class BiLSTMEncoder(nn.Module):

@@ -24,30 +24,25 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from agents.as_agent import ASAgent, ASAgentConfig
-from agents.training import EpochTrainer
-from frame_select_env.core.config import Range, UserError, check_ranges, from_dict, load_yaml
-from frame_select_env.core.reward import DEFAULT_OMEGA
+from agents.training import BASELINE_INITS as BASELINE_INITS
+from agents.training import BASELINE_MODES as BASELINE_MODES
+from agents.training import EpochTrainer, TrainingOptions, stats_videos
+from frame_select_env.core.config import Range, UserError, load_yaml
 from frame_select_env.envs.one_step.vector_env import FrameSelectionVectorEnv
 from frame_select_env.pipeline.runtime import resolve_device
 from frame_select_env.store import FeatureStore
 from frame_select_env.store.atomic import sha256_file
 
-if TYPE_CHECKING:
-    from torch.utils.tensorboard import SummaryWriter
-
-BASELINE_INITS = ("zero", "first")
-BASELINE_MODES = ("moving_average", "episode_mean")
 LOGPROB_REDUCTIONS = ("sum", "mean")
 LOG_COLUMNS = (
     "epoch", "reward", "accuracy", "accuracy_before", "mean_p", "num_selected", "loss",
@@ -68,7 +63,7 @@ CONFIG_RANGES = {
 
 
 @dataclass
-class ReinforceConfig:
+class ReinforceConfig(TrainingOptions):
     """Everything that defines a training run (saved with checkpoints and agents).
 
     The paper's values: ``epochs=45, lr=1e-5, weight_decay=1e-5, lr_milestones=(20, 40),
@@ -111,72 +106,29 @@ class ReinforceConfig:
     :param seed: the one seed of the run.
     :param device: ``cpu``, ``cuda``, ``cuda:1``, ...
     :param tensorboard: also write TensorBoard events when tensorboard is installed.
+    :param extra: free-form notes kept with the run.
+
+    The options both trainers have, with these defaults, are
+    :class:`agents.training.TrainingOptions`; this class adds the rest.
     """
 
-    epochs: int = 45
-    lr: float = 1e-5
-    weight_decay: float = 1e-5
-    lr_milestones: tuple[int, ...] = (20, 40)
-    lr_gamma: float = 0.1
     beta: float = 0.1
-    omega: float = DEFAULT_OMEGA
     m: int = 12
-    num_episodes: int = 8
-    batch_size: int = 32
-    baseline_momentum: float = 0.9
-    baseline_mode: str = "moving_average"
-    baseline_init: str = "zero"
     logprob_reduce: str = "sum"
-    grad_clip: float = 5.0
-    proj_dim: int = 128
-    hidden_size: int = 128
-    num_layers: int = 1
     dropout: float = 0.0
-    log_predictions: bool = False
-    state: str = "both"
-    view: str = "random"
     shared_view: bool = True
-    num_frames: int | None = None
     observe: str | None = None
     predict: str | None = None
-    seed: int = 0
-    device: str = "cpu"
-    tensorboard: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        check_ranges(self, CONFIG_RANGES)
-        self.lr_milestones = tuple(int(x) for x in self.lr_milestones)
-        checks = [
-            (self.baseline_mode in BASELINE_MODES,
-             f"baseline_mode must be one of {BASELINE_MODES}"),
-            (self.baseline_mode == "moving_average" or self.num_episodes >= 2,
-             "baseline_mode='episode_mean' needs num_episodes >= 2"),
-            (self.baseline_init in BASELINE_INITS,
-             f"baseline_init must be one of {BASELINE_INITS}"),
-            (self.logprob_reduce in LOGPROB_REDUCTIONS,
-             f"logprob_reduce must be one of {LOGPROB_REDUCTIONS}"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise UserError(f"ReinforceConfig: {msg}")
+    def option_ranges(self) -> Mapping[str, Range]:
+        """:data:`CONFIG_RANGES`."""
+        return CONFIG_RANGES
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "config") -> ReinforceConfig:
-        """Build from a (YAML) dict; unknown keys are an error naming ``where``.
-
-        :param data: field values.
-        :param where: where they came from (a file, ``config``), for the error.
-        :return: the validated config.
-        :raises ValueError: an unknown key or a bad value.
-        """
-        return from_dict(cls, data, where=where, what="training options")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Primitives only (YAML- and ``weights_only``-safe)."""
-        out = asdict(self)
-        out["lr_milestones"] = list(self.lr_milestones)
-        return out
+    def option_checks(self) -> list[tuple[bool, str]]:
+        """The baseline options' checks and ``logprob_reduce``'s."""
+        return [*super().option_checks(),
+                (self.logprob_reduce in LOGPROB_REDUCTIONS,
+                 f"logprob_reduce must be one of {LOGPROB_REDUCTIONS}")]
 
     def agent_config(self, feature_dim: int, num_classes: int) -> ASAgentConfig:
         """The :class:`ASAgentConfig` of the agent these options train.
@@ -233,6 +185,11 @@ def store_fingerprint(store: FeatureStore) -> dict[str, Any]:
             "num_frames": int(store.num_frames), "num_classes": int(store.num_classes),
             "feature_dims": {s: store.feature_dim(s) for s in store.streams},
             "digest": digest.hexdigest()[:16], "sha256": store_digest(store.path)}
+
+
+def fingerprint_of(store: Any) -> dict[str, Any] | None:
+    """:func:`store_fingerprint` of a :class:`FeatureStore`; ``None`` for any other source."""
+    return store_fingerprint(store) if isinstance(store, FeatureStore) else None
 
 
 def same_store(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -412,26 +369,11 @@ class ReinforceTrainer(EpochTrainer):
         torch.manual_seed(cfg.seed)
         self.agent = ASAgent(cfg.agent_config(src.feature_dim, src.num_classes))
         # Input standardisation from (up to 512 videos of) the training split, every view.
-        stats_idx = np.linspace(0, self.num_videos - 1, min(self.num_videos, 512)).astype(int)
-        self.agent.set_input_stats(src.gather(np.unique(stats_idx)))
-        self.agent.to(self.device)
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=cfg.lr,
-                                          weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            self.optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma)
-        self.baselines = np.zeros(self.num_videos, dtype=np.float64)
-        self.baseline_seen = np.zeros(self.num_videos, dtype=bool)
-        self.rng = np.random.default_rng(cfg.seed)
-        self.sampler = torch.Generator(device=self.device)
-        self.sampler.manual_seed(cfg.seed)
+        self.agent.set_input_stats(src.gather(stats_videos(self.num_videos)))
+        self.init_training(self.num_videos)
         self.env.reset(seed=cfg.seed)
-        store_obj = getattr(src, "store", None)
         #: the store's :func:`store_fingerprint`, saved in checkpoints so a resume can tell
-        self.store_fingerprint = (store_fingerprint(store_obj)
-                                  if isinstance(store_obj, FeatureStore) else None)
-        self.epoch = 0
-        self.log: list[dict[str, Any]] = []
-        self._tb: SummaryWriter | None = None
+        self.store_fingerprint = fingerprint_of(getattr(src, "store", None))
 
     # ----------------------------------------------------------------------------- training
 
@@ -487,11 +429,7 @@ class ReinforceTrainer(EpochTrainer):
             torch.as_tensor(weight.reshape(-1), dtype=torch.float32, device=self.device),
         )
         loss = loss_pg + loss_sampling
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.grad_clip)
-        self.optimizer.step()
+        self.update(loss)
         # Algorithm 1: the baseline moves towards the mean reward of this video's episodes.
         mom = cfg.baseline_momentum
         self.baselines[videos] = mom * base + (1.0 - mom) * mean_reward
@@ -506,31 +444,16 @@ class ReinforceTrainer(EpochTrainer):
             "loss_sampling": loss_sampling.item() * real, "episodes": real * n, "videos": real,
         }
 
-    def train_epoch(self) -> dict[str, Any]:
-        """One pass over the training split in a random order; returns the epoch's log row."""
-        cfg = self.config
-        start = time.perf_counter()
-        order = self.rng.permutation(self.num_videos)
-        lr = self.optimizer.param_groups[0]["lr"]
-        totals: dict[str, float] = {}
-        for s in range(0, self.num_videos, cfg.batch_size):
-            for k, v in self.train_step(order[s:s + cfg.batch_size]).items():
-                totals[k] = totals.get(k, 0.0) + v
-        self.scheduler.step()  # the paper's schedule is per epoch
-        self.epoch += 1
-        seconds = time.perf_counter() - start
+    def epoch_figures(self, totals: Mapping[str, float]) -> dict[str, Any]:
+        """Per episode: reward, accuracies, mean ``p^a``, frames kept; per video: the losses."""
         ep, vids = totals["episodes"], totals["videos"]
-        row = {
-            "epoch": self.epoch, "reward": totals["reward"] / ep,
-            "accuracy": 100 * totals["correct"] / ep,
+        return {
+            "reward": totals["reward"] / ep, "accuracy": 100 * totals["correct"] / ep,
             "accuracy_before": 100 * totals["correct_before"] / ep, "mean_p": totals["mean_p"] / ep,
             "num_selected": totals["num_selected"] / ep, "loss": totals["loss"] / vids,
             "loss_pg": totals["loss_pg"] / vids, "loss_sampling": totals["loss_sampling"] / vids,
-            "baseline": float(self.baselines.mean()), "lr": lr, "seconds": seconds,
-            "videos_per_s": vids / max(seconds, 1e-9),
+            "baseline": float(self.baselines.mean()),
         }
-        self.log.append(row)
-        return row
 
     def bar_postfix(self, row: Mapping[str, Any]) -> dict[str, str]:
         """The progress bar's figures: reward, accuracy and mean ``p^a`` of the epoch."""

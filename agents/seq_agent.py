@@ -32,9 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.encoder import BiLSTMEncoder
+from agents.encoder import BiLSTMEncoder, check_architecture
 from frame_select_env.core.config import from_dict
-from frame_select_env.core.constants import STATES
 from frame_select_env.core.policy import Observation, without_stop
 from frame_select_env.pipeline.models.weights import load_torch_file
 from frame_select_env.store.atomic import atomic_torch_save
@@ -70,13 +69,8 @@ class SeqAgentConfig:
     log_predictions: bool = True
 
     def __post_init__(self) -> None:
-        if self.state not in STATES:
-            raise ValueError(f"SeqAgentConfig: state must be one of {STATES}, got {self.state!r}")
-        for name in ("cheap_dim", "expensive_dim", "num_classes", "proj_dim", "hidden_size",
-                     "num_layers"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"SeqAgentConfig: {name} must be >= 1, got "
-                                 f"{getattr(self, name)}")
+        check_architecture(self, ("cheap_dim", "expensive_dim", "num_classes", "proj_dim",
+                                  "hidden_size", "num_layers"))
 
     @property
     def kinds(self) -> tuple[str, ...]:

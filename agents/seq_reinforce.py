@@ -21,31 +21,22 @@ by ``config.seed`` and saved in every checkpoint, so a resumed run equals an uni
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from agents.reinforce import (
-    BASELINE_INITS,
-    BASELINE_MODES,
-    CONFIG_RANGES,
-    check_resume,
-    store_fingerprint,
-)
+from agents.reinforce import CONFIG_RANGES, check_resume, fingerprint_of
 from agents.seq_agent import SeqAgentConfig, SeqASAgent, SeqASPolicy, save_seq_agent
-from agents.training import EpochTrainer
-from frame_select_env.core.config import Range, UserError, check_ranges, from_dict
+from agents.training import EpochTrainer, TrainingOptions, stats_videos
+from frame_select_env.core.config import Range
 from frame_select_env.core.policy import without_stop
-from frame_select_env.core.reward import DEFAULT_OMEGA
 from frame_select_env.envs.sequential.env import FrameSelectionSeqEnv
 from frame_select_env.envs.sequential.rollout import rollout
 from frame_select_env.pipeline.runtime import resolve_device
-from frame_select_env.store import FeatureStore
 
 CHECKPOINT_FORMAT = "seq_reinforce/1"
 LOG_COLUMNS = (
@@ -66,7 +57,7 @@ SEQ_CONFIG_RANGES = {
 
 
 @dataclass
-class SeqReinforceConfig:
+class SeqReinforceConfig(TrainingOptions):
     """Everything that defines a training run of the sequential agent.
 
     Env options (``FrameSelectionSeq-v0``'s, recorded with the agent so the evaluation rebuilds
@@ -102,80 +93,44 @@ class SeqReinforceConfig:
     :param seed: the one seed of the run.
     :param device: ``cpu``, ``cuda``, ...
     :param tensorboard: also write TensorBoard events when tensorboard is installed.
+    :param extra: free-form notes kept with the run.
+
+    The options both trainers have are :class:`agents.training.TrainingOptions`; this class
+    changes some of their defaults and adds the rest.
     """
 
     epochs: int = 30
     lr: float = 1e-3
-    weight_decay: float = 1e-5
     lr_milestones: tuple[int, ...] = (20, 27)
-    lr_gamma: float = 0.1
-    num_episodes: int = 8
-    batch_size: int = 32
-    baseline_mode: str = "moving_average"
-    baseline_momentum: float = 0.9
     baseline_init: str = "first"
-    entropy_coef: float = 0.01
-    grad_clip: float = 5.0
     proj_dim: int = 64
     hidden_size: int = 64
-    num_layers: int = 1
     log_predictions: bool = True
+    entropy_coef: float = 0.01
     observe: str = "rgb"
     pay: str | None = None
     max_frames: int | None = 8
     cost_weight: float = 0.0
     cost_unit: str = "macs"
     budget_gmacs: float | None = None
-    omega: float = DEFAULT_OMEGA
-    state: str = "both"
-    num_frames: int | None = None
-    view: str = "random"
     train_budgets: tuple[int, ...] | None = None
     stop: bool = True
-    seed: int = 0
-    device: str = "cpu"
-    tensorboard: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        check_ranges(self, SEQ_CONFIG_RANGES)
-        self.lr_milestones = tuple(int(x) for x in self.lr_milestones)
+    def option_ranges(self) -> Mapping[str, Range]:
+        """:data:`SEQ_CONFIG_RANGES`."""
+        return SEQ_CONFIG_RANGES
+
+    def normalize(self) -> None:
+        """``lr_milestones`` and ``train_budgets`` as tuples of ints (the budgets sorted, once)."""
+        super().normalize()
         if self.train_budgets is not None:
             self.train_budgets = tuple(sorted({int(b) for b in self.train_budgets}))
-        checks = [
-            (self.train_budgets is None or (len(self.train_budgets) > 0
-                                            and min(self.train_budgets) >= 1),
-             "train_budgets must be None or ints >= 1"),
-            (self.epochs >= 0, "epochs must be >= 0"),
-            (self.lr > 0, "lr must be > 0"),
-            (self.num_episodes >= 1, "num_episodes must be >= 1"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.baseline_mode in BASELINE_MODES,
-             f"baseline_mode must be one of {BASELINE_MODES}"),
-            (self.baseline_mode == "moving_average" or self.num_episodes >= 2,
-             "baseline_mode='episode_mean' needs num_episodes >= 2"),
-            (0.0 <= self.baseline_momentum < 1.0, "baseline_momentum must be in [0, 1)"),
-            (self.baseline_init in BASELINE_INITS,
-             f"baseline_init must be one of {BASELINE_INITS}"),
-            (self.entropy_coef >= 0, "entropy_coef must be >= 0"),
-            (self.grad_clip >= 0, "grad_clip must be >= 0"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise UserError(f"SeqReinforceConfig: {msg}")
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "config") -> SeqReinforceConfig:
-        """Build from a (YAML) dict; unknown keys are an error naming ``where``."""
-        return from_dict(cls, data, where=where, what="training options")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Primitives only (YAML- and ``weights_only``-safe)."""
-        out = asdict(self)
-        out["lr_milestones"] = list(self.lr_milestones)
-        if self.train_budgets is not None:
-            out["train_budgets"] = list(self.train_budgets)
-        return out
+    def option_checks(self) -> list[tuple[bool, str]]:
+        """``train_budgets`` not empty, then the baseline options' checks."""
+        return [(self.train_budgets is None or (len(self.train_budgets) > 0
+                                                 and min(self.train_budgets) >= 1),
+                 "train_budgets must be None or ints >= 1"), *super().option_checks()]
 
     @property
     def budgets(self) -> tuple[int | None, ...]:
@@ -255,30 +210,15 @@ class SeqReinforceTrainer(EpochTrainer):
             hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
             log_predictions=cfg.log_predictions))
         # Standardisation from (up to 512 videos of) the training split, every view.
-        stats_idx = np.unique(np.linspace(0, self.num_videos - 1,
-                                          min(self.num_videos, 512)).astype(int))
+        stats_idx = stats_videos(self.num_videos)
         stats = {}
         for name, src in (("cheap", core.cheap), ("expensive", core.expensive)):
             got = src.gather(stats_idx)
             stats.update({f"{name}_{k}": got[k] for k in kinds})
         self.agent.set_input_stats(stats)
-        self.agent.to(self.device)
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=cfg.lr,
-                                          weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            self.optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma)
-        steps = self.num_frames + 1  # an episode takes at most T + 1 decisions
-        self.baselines = np.zeros((self.num_videos, steps), dtype=np.float64)
-        self.baseline_seen = np.zeros((self.num_videos, steps), dtype=bool)
-        self.rng = np.random.default_rng(cfg.seed)
-        self.sampler = torch.Generator(device=self.device)
-        self.sampler.manual_seed(cfg.seed)
-        store_obj = core.cheap.store
-        self.store_fingerprint = (store_fingerprint(store_obj)
-                                  if isinstance(store_obj, FeatureStore) else None)
-        self.epoch = 0
-        self.log: list[dict[str, Any]] = []
-        self._tb: Any = None
+        # the baselines are per video and step: an episode takes at most T + 1 decisions
+        self.init_training((self.num_videos, self.num_frames + 1))
+        self.store_fingerprint = fingerprint_of(core.cheap.store)
 
     def policy(self, name: str = "seq_as", budget: int | None = None) -> SeqASPolicy:
         """The trained agent as a :class:`SeqASPolicy` (on the CPU) with its env options.
@@ -349,11 +289,7 @@ class SeqReinforceTrainer(EpochTrainer):
         num = len(episodes)
         decisions = float(out.active.sum())
         loss = loss_pg / num - cfg.entropy_coef * entropy / max(decisions, 1.0)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.agent.parameters(), cfg.grad_clip)
-        self.optimizer.step()
+        self.update(loss)
         info = out.info
         return {"return": float(out.returns.sum()), "correct": float(info["correct"].sum()),
                 "correct_cheap": float(info["cheap_correct"].sum()),
@@ -361,29 +297,14 @@ class SeqReinforceTrainer(EpochTrainer):
                 "entropy": float(entropy.item()), "loss": loss.item() * len(videos),
                 "episodes": num, "videos": len(videos)}
 
-    def train_epoch(self) -> dict[str, Any]:
-        """One pass over the training split in a random order; returns the epoch's log row."""
-        cfg = self.config
-        start = time.perf_counter()
-        order = self.rng.permutation(self.num_videos)
-        lr = self.optimizer.param_groups[0]["lr"]
-        totals: dict[str, float] = {}
-        for s in range(0, self.num_videos, cfg.batch_size):
-            for k, v in self.train_step(order[s:s + cfg.batch_size]).items():
-                totals[k] = totals.get(k, 0.0) + v
-        self.scheduler.step()
-        self.epoch += 1
-        seconds = time.perf_counter() - start
+    def epoch_figures(self, totals: Mapping[str, float]) -> dict[str, Any]:
+        """Per episode: return, accuracies, flow frames, decisions; entropy per decision."""
         ep = totals["episodes"]
-        row = {"epoch": self.epoch, "return": totals["return"] / ep,
-               "accuracy": 100 * totals["correct"] / ep,
-               "accuracy_cheap": 100 * totals["correct_cheap"] / ep,
-               "frames": totals["frames"] / ep, "decisions": totals["decisions"] / ep,
-               "entropy": totals["entropy"] / max(totals["decisions"], 1.0),
-               "loss": totals["loss"] / totals["videos"], "lr": lr, "seconds": seconds,
-               "videos_per_s": totals["videos"] / max(seconds, 1e-9)}
-        self.log.append(row)
-        return row
+        return {"return": totals["return"] / ep, "accuracy": 100 * totals["correct"] / ep,
+                "accuracy_cheap": 100 * totals["correct_cheap"] / ep,
+                "frames": totals["frames"] / ep, "decisions": totals["decisions"] / ep,
+                "entropy": totals["entropy"] / max(totals["decisions"], 1.0),
+                "loss": totals["loss"] / totals["videos"]}
 
     def bar_postfix(self, row: Mapping[str, Any]) -> dict[str, str]:
         """The progress bar's figures: return, accuracy and flow frames paid of the epoch."""

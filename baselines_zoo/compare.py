@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from baselines_zoo.registry import AgentEntry, parse_agent_specs
+from frame_select_env.core.config import UserError
 from frame_select_env.core.constants import DEFAULT_MS, SCHEMES, STREAMS
 from frame_select_env.evaluation.plots import (
     plot_accuracy_vs_cost,
@@ -94,11 +95,13 @@ def evaluate_agents(
                          f"{fs.streams})")
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     shapes = _input_shapes(fs, streams)
-    data = load_split(fs, split, list(streams))
+    data = None
     rows: list[dict[str, Any]] = []
     for seed in tqdm(seed_list, desc="seeds", disable=not progress):
         policies = {e.name: e.policies(streams, seed=seed, cross_stream=cross_stream,
                                        input_shapes=shapes) for e in entries}
+        if data is None:  # read the split once, with the streams the policies observe
+            data = load_split(fs, split, [*streams, *_observed_streams(policies, streams, fs)])
         rows += evaluate_policies(policies, fs, split=split, streams=tuple(streams), ms=ms,
                                   schemes=schemes, alpha=alpha, fusion_weights=fusion_weights,
                                   seed=seed, include_all=False, data=data)
@@ -116,6 +119,22 @@ def evaluate_agents(
     tidy.sort(key=lambda r: (order.get(r["agent"], 99), r["scheme"], stream_order.get(
         r["stream"], 99), r["m"], r["seed"]))
     return tidy
+
+
+def _observed_streams(policies: dict[str, Any], streams: Sequence[str],
+                      fs: FeatureStore) -> list[str]:
+    """The streams the policies observe besides ``streams`` (e.g. a selector on the preview).
+
+    :raises UserError: a policy observes a stream the store lacks.
+    """
+    observed = {getattr(p, "observe", None) for per in policies.values() for p in per.values()}
+    extra = sorted(str(s) for s in observed if s and s not in streams)
+    for name in extra:
+        if name not in fs.all_streams:
+            raise UserError(f"an agent observes stream {name!r}, which feature store "
+                             f"{fs.path!s} lacks (it has {fs.all_streams}); evaluate it on the "
+                             f"store it was trained on (--store)")
+    return extra
 
 
 def plot_selections(entries: Sequence[AgentEntry], store: str | os.PathLike,

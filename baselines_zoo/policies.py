@@ -114,14 +114,16 @@ def nested_spread_order(num_frames: int) -> np.ndarray:
 class BaselinePolicy:
     """Base class: a name, ``uses_label`` and a ``scores`` method.
 
-    :param name: name shown in tables and plots.
+    :param name: name shown in tables and plots (``None``: the class's :attr:`default_name`).
     """
 
     uses_label: bool = False
     keeps_all: bool = False
+    #: the name when none is given (each built-in baseline's own)
+    default_name: str = ""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str | None = None) -> None:
+        self.name = self.default_name if name is None else name
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
         """Per-frame importance scores of a batch; the top-m of them are kept.
@@ -136,11 +138,34 @@ class BaselinePolicy:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-class RandomPolicy(BaselinePolicy):
-    """Keeps m frames drawn uniformly at random.
+class OwnGenerator:
+    """A random policy's own ``np.random.Generator`` (a mixin of the random baselines).
 
-    The policy owns its ``np.random.Generator``, so a seed reproduces a whole evaluation and no
-    global random state is touched.
+    A seed reproduces a whole evaluation and no global random state is touched; ``reset(seed)``
+    restarts the generator, as the evaluation does for each of its seeds.
+    """
+
+    seed: int | None
+    rng: np.random.Generator
+
+    def start_generator(self, seed: int | None) -> None:
+        """Start the generator from ``seed`` (``None``: fresh entropy); the constructors' step.
+
+        :param seed: the seed, kept as :attr:`seed`.
+        """
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Restart the generator (with ``seed``, or the constructor's seed).
+
+        :param seed: the new seed; ``None`` keeps the current one.
+        """
+        self.start_generator(self.seed if seed is None else seed)
+
+
+class RandomPolicy(OwnGenerator, BaselinePolicy):
+    """Keeps m frames drawn uniformly at random, from its own generator (:class:`OwnGenerator`).
 
     :param seed: seed of the generator.
     :param name: display name.
@@ -150,13 +175,7 @@ class RandomPolicy(BaselinePolicy):
 
     def __init__(self, seed: int | None = 0, name: str = "random") -> None:
         super().__init__(name)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
-
-    def reset(self, seed: int | None = None) -> None:
-        """Restart the generator (with ``seed``, or the constructor's seed)."""
-        self.seed = self.seed if seed is None else seed
-        self.rng = np.random.default_rng(self.seed)
+        self.start_generator(seed)
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
         """I.i.d. uniform scores from the policy's own generator.
@@ -233,9 +252,7 @@ class AllPolicy(BaselinePolicy):
     """
 
     keeps_all = True
-
-    def __init__(self, name: str = "all") -> None:
-        super().__init__(name)
+    default_name = "all"
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
         """The same score for every frame (evaluate at ``m = T``).
@@ -289,9 +306,7 @@ class OraclePolicy(BaselinePolicy):
     """
 
     uses_label = True
-
-    def __init__(self, name: str = "oracle") -> None:
-        super().__init__(name)
+    default_name = "oracle"
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
         """Each frame's probability of the video's true class.
@@ -322,9 +337,7 @@ class RelevanceOraclePolicy(BaselinePolicy):
     """
 
     uses_label = True
-
-    def __init__(self, name: str = "relevance-oracle") -> None:
-        super().__init__(name)
+    default_name = "relevance-oracle"
 
     def scores(self, obs: Observation, info: Mapping[str, Any] | None = None) -> np.ndarray:
         """Each frame's ground-truth relevance, ties broken by the nested spread order.
@@ -369,6 +382,6 @@ def make_policy(name: str, seed: int = 0) -> BaselinePolicy:
 
 __all__ = [
     "AllPolicy", "BUILTIN_POLICIES", "BaselinePolicy", "ConfidencePolicy", "OraclePolicy",
-    "RandomPolicy", "RelevanceOraclePolicy", "UniformPolicy", "make_policy", "nested_spread_order",
-    "segment_centres",
+    "OwnGenerator", "RandomPolicy", "RelevanceOraclePolicy", "UniformPolicy", "make_policy",
+    "nested_spread_order", "segment_centres",
 ]

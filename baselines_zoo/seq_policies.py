@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines_zoo.policies import UniformPolicy
+from baselines_zoo.policies import OwnGenerator, UniformPolicy
 from frame_select_env.core.sampling import segment_centres
 
 Observation = Mapping[str, np.ndarray]
@@ -87,11 +87,11 @@ class _BudgetPolicy:
         return f"{type(self).__name__}(budget={self.budget}, name={self.name!r})"
 
 
-class SeqRandomPolicy(_BudgetPolicy):
+class SeqRandomPolicy(OwnGenerator, _BudgetPolicy):
     """Pays random unpaid frames until its budget is spent, then stops.
 
-    The policy owns its ``np.random.Generator``, so a seed reproduces a whole evaluation and no
-    global random state is touched.
+    The frames come from the policy's own generator
+    (:class:`~baselines_zoo.policies.OwnGenerator`).
 
     :param budget: the most frames paid.
     :param seed: seed of the generator.
@@ -100,16 +100,7 @@ class SeqRandomPolicy(_BudgetPolicy):
 
     def __init__(self, budget: int, seed: int | None = 0, name: str = "seq-random") -> None:
         super().__init__(budget, name)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
-
-    def reset(self, seed: int | None = None) -> None:
-        """Restart the generator (with ``seed``, or the constructor's seed).
-
-        :param seed: the new seed; ``None`` keeps the current one.
-        """
-        self.seed = self.seed if seed is None else seed
-        self.rng = np.random.default_rng(self.seed)
+        self.start_generator(seed)
 
     def act(self, obs: Observation, action_masks: np.ndarray) -> np.ndarray:
         """A uniformly random unpaid frame per episode, or stop once the budget is spent.

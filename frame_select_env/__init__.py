@@ -21,7 +21,7 @@ from frame_select_env.store import (
 from frame_select_env.store.builtin import builtin_store_path
 
 #: the one version (pyproject.toml reads it; CHANGELOG.md's first release heading names it)
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 ENV_ID = "FrameSelection-v0"
 
 if ENV_ID not in registry:

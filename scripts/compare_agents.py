@@ -9,8 +9,9 @@ Example::
 
 Every agent is evaluated with frame_select_env.evaluation.evaluate_policies at m in
 {4,8,12,16,20,25}, frame- and region-based, per stream and fused. Writes OUT/results.csv
-(tidy), OUT/table.md (mean ± std over seeds; best per column in bold; oracles, which read the
-label, set apart), OUT/accuracy_vs_m.png and OUT/selections.png; where the store records cost
+(tidy; its alpha column is the --alpha each row was scored with), OUT/table.md (mean ± std
+over seeds; best per column in bold; oracles, which read the label, set apart),
+OUT/accuracy_vs_m.png and OUT/selections.png; where the store records cost
 (frame_select_env.pipeline.cost), results.csv also has frames, gmacs and seconds per video,
 table.md an
 accuracy-and-cost table and OUT/accuracy_vs_cost.png the accuracy against cost. Without

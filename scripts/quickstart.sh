@@ -37,7 +37,9 @@ case "${1:-train}" in
         ;;
     test)
         shift
-        exec "$VENV/bin/python" -m pytest -q "$@"
+        # two workers (pytest-xdist), a test file per worker at a time: the suite's subprocesses
+        # and fixtures stay in their file's order; PYTEST_WORKERS=0 runs it in one process
+        exec "$VENV/bin/python" -m pytest -q -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
         ;;
     setup)
         echo "[quickstart] $VENV is ready: source $VENV/bin/activate"

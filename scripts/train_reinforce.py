@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +37,9 @@ from agents.reinforce import (
     check_run_store,
     store_fingerprint,
 )
-from frame_select_env.cli import as_dict, check_out_dir, entry, option, parse
-from frame_select_env.core.config import UserError, load_yaml
+from agents.runs import run_directory, script_main, training_config
+from frame_select_env.cli import as_dict, option, parse
+from frame_select_env.core.config import UserError
 from frame_select_env.core.constants import DEFAULT_MS, SPLITS, STATES
 from frame_select_env.evaluation import (
     evaluate_policies,
@@ -54,7 +54,7 @@ from frame_select_env.evaluation import (
 from frame_select_env.pipeline.models.weights import load_torch_file
 from frame_select_env.store import FeatureStore
 from frame_select_env.store.atomic import atomic_write_text
-from frame_select_env.store.builtin import config_file, resolve_store
+from frame_select_env.store.builtin import resolve_store
 
 #: the packaged config (``frame_select_env/configs/``) read when ``--config`` is not given
 DEFAULT_CONFIG = "builtin:as_sparse_actions.yaml"
@@ -104,12 +104,11 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 def load_config(args: Args) -> ReinforceConfig:
     """Config file, then the command-line overrides."""
-    path = config_file(args.config or DEFAULT_CONFIG)
-    data = load_yaml(path, "--config")
-    overrides = {"m": args.m, "epochs": args.epochs, "device": args.device, "state": args.state}
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    data["seed"] = args.seed
-    return ReinforceConfig.from_dict(data, where=f"config {str(path)!r}")
+    config: ReinforceConfig = training_config(
+        ReinforceConfig, args.config, DEFAULT_CONFIG,
+        {"m": args.m, "epochs": args.epochs, "device": args.device, "state": args.state,
+         "seed": args.seed})
+    return config
 
 
 def random_policy(seed: int) -> Any:
@@ -179,13 +178,6 @@ def check_sizes(args: Args, config: ReinforceConfig, store: FeatureStore,
                         f"give m in 1..{frames}")
 
 
-@entry
-def main(argv: list[str] | None = None) -> int:
-    """Train and evaluate as the command line says; the exit status."""
-    run(parse_args(argv))
-    return 0
-
-
 def run(args: Args) -> Path:
     """Train, evaluate, write the outputs; the output directory."""
     torch.set_num_threads(max(1, args.threads))
@@ -201,10 +193,7 @@ def run(args: Args) -> Path:
     streams = list(store.streams) if args.stream == "both" else [args.stream]
     check_sizes(args, config, store, streams)
     ms = list(args.eval_m)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
-    out = check_out_dir(args.out or Path("runs") / f"as_{stamp}", RUN_FILES, args.resume,
-                        args.overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    out = run_directory(args.out, "as", RUN_FILES, args.resume, args.overwrite)
     variants = {"as": config.state}
     if args.ablation and config.state != "features":
         variants["as_features"] = "features"
@@ -281,6 +270,8 @@ def run(args: Args) -> Path:
     print(f"training {train_seconds:.1f} s, evaluation {eval_seconds:.1f} s; results in {out}")
     return out
 
+
+main = script_main(run, parse_args)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -75,6 +75,9 @@ class Args:
     progress: bool = option(True, "a progress bar")
     device: str = option("cpu", "torch device of the agent")
     threads: int = option(1, "torch CPU threads", ge=1)
+    vec_env: str = option("native", "SB3 vector env: the adapter over the env's native vector "
+                                    "env, or SB3's DummyVecEnv over single envs (same "
+                                    "transitions, slower)", choices=("native", "dummy"))
     eval_split: str = option("val", "print a quick accuracy on this split ('' to skip): "
                                     "frame-based top-m, or for FrameSelectionSeq-v0 the "
                                     "deterministic episodes with all crops averaged")
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out, store=args.store, stream=args.stream, hyperparams=args.hyperparams,
         overrides=overrides, progress_bar=args.progress,
         save_freq=args.save_freq, resume=args.resume, device=args.device,
-        num_threads=args.threads, env_id=args.env,
+        num_threads=args.threads, env_id=args.env, vec_env=args.vec_env,
     )
     print(f"saved {path}")
     if args.eval_split and args.env == SEQ_ENV_ID:

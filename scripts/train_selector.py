@@ -1,13 +1,15 @@
 #!/usr/bin/env python
 r"""Train one of the field's learned frame selectors (OCSampler, LiteEval, FrameExit) on a store.
 
-The selector observes the cheap stream (``--observe``, RGB) and the evaluation predicts with the
-expensive one (``--predict``, fused) on the frames it chooses. Hyperparameters are the method's
+The selector observes a cheap stream (``--observe``: ``rgb``, the default, or an observe-only
+stream of the store such as the built-in ``preview``) on every frame and the evaluation predicts
+with ``--predict`` (fused: rgb + flow) on the frames it chooses. Hyperparameters are the method's
 config dataclass (``baselines_zoo/field/<method>.py``); ``--set KEY=VALUE`` overrides entries::
 
     python scripts/train_selector.py --method frameexit --out runs/frameexit
     python scripts/train_selector.py --method ocsampler --store my_store.h5 --seed 1 \
         --out runs/ocs --set epochs=50
+    python scripts/train_selector.py --method liteeval --observe preview --out runs/le_preview
 
 Writes ``OUT/<method>.pt`` (loadable with ``torch.load(..., weights_only=True)``; the agent spec
 ``<method>:OUT`` of ``compare_agents.py`` reads it) and ``OUT/config.yaml``, both atomically. A
@@ -33,13 +35,12 @@ from typing import Any
 
 import yaml
 
-from baselines_zoo.field import METHODS, get_method
+from baselines_zoo.field import METHODS, get_method, script_store
 from frame_select_env.cli import entry, option, parse
 from frame_select_env.cli.overrides import parse_overrides
 from frame_select_env.core.config import from_dict
-from frame_select_env.core.constants import STREAM_CHOICES, STREAMS
+from frame_select_env.core.constants import STREAM_CHOICES
 from frame_select_env.store.atomic import atomic_write_text
-from frame_select_env.store.builtin import resolve_store
 
 LEARNED = tuple(n for n, s in METHODS.items() if not s.builtin)
 
@@ -52,7 +53,8 @@ class Args:
     out: str = option(help="output directory")
     store: str | None = option(None, "feature store (default: the built-in one)")
     seed: int = option(0, "training seed", ge=0)
-    observe: str = option("rgb", "the cheap stream the selector reads", choices=STREAMS)
+    observe: str = option("rgb", "the stream the selector reads on every frame: rgb, flow or an "
+                                 "observe-only stream of the store (the built-in's preview)")
     predict: str = option("fused", "the stream predicted with on the chosen frames",
                           choices=STREAM_CHOICES)
     set: list[str] = option([], "override config entries, e.g. --set epochs=50", nargs="*",
@@ -102,7 +104,7 @@ def optimize(args: Args, store: Path, base: dict[str, Any], out: Path,
 
     result = tune(args.method, store, TuningBudget(args.n_trials, args.timeout, seed=args.seed),
                   base=base, ms=args.tune_ms, seed=args.seed, storage=args.storage,
-                  study_name=args.study_name)
+                  study_name=args.study_name, observe=args.observe)
     command = "python scripts/train_selector.py " + " ".join(sys.argv[1:] if argv is None
                                                              else argv)
     write_tuned(out / "tuned.yaml", result, command)
@@ -121,10 +123,13 @@ def run_record(args: Args, store: Path, cfg: Any) -> dict[str, Any]:
 
 def quick_eval(policy: Any, store: Path, split: str) -> str:
     """Fused, frame-based accuracy and frames used on ``split`` at m in {4, 8, 12}, as text."""
-    from frame_select_env.evaluation import evaluate_policies
+    from baselines_zoo.field.search import split_streams
+    from frame_select_env.evaluation import evaluate_policies, load_split
 
+    data = load_split(store, split, split_streams(policy.observe))
     rows = evaluate_policies({policy.name: {"rgb": policy, "flow": policy}}, store, split=split,
-                             ms=(4, 8, 12), schemes=("frame",), include_all=False, cost=None)
+                             ms=(4, 8, 12), schemes=("frame",), include_all=False, cost=None,
+                             data=data)
     return ", ".join(f"m={r['m']}: {r['accuracy']:.1f}% ({r['frames']:.1f} frames)"
                      for r in rows if r["stream"] == "fused")
 
@@ -133,11 +138,8 @@ def quick_eval(policy: Any, store: Path, split: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Train (or find) the selector the command line names; the exit status."""
     args = parse(Args, argv, description=__doc__)
-    import torch
-
-    torch.set_num_threads(max(1, args.threads))
     try:
-        store = resolve_store(args.store, "--store")
+        store = script_store(args.store, args.threads, args.observe)
         tuned = {}
         if args.config is not None:
             from baselines_zoo.field.search import read_tuned

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,11 @@ import torch
 import yaml
 
 from agents.reinforce import check_run_store, store_fingerprint
+from agents.runs import run_directory, script_main, training_config
 from agents.seq_agent import load_seq_policies
 from agents.seq_reinforce import SeqReinforceConfig, SeqReinforceTrainer
 from baselines_zoo.seq_policies import make_seq_policies
-from frame_select_env.cli import as_dict, check_out_dir, entry, option, parse
-from frame_select_env.cli.overrides import parse_overrides
-from frame_select_env.core.config import load_yaml
+from frame_select_env.cli import as_dict, option, parse
 from frame_select_env.core.constants import SPLITS
 from frame_select_env.evaluation import (
     cost_table,
@@ -47,7 +45,7 @@ from frame_select_env.evaluation import (
 )
 from frame_select_env.store import FeatureStore
 from frame_select_env.store.atomic import atomic_write_text
-from frame_select_env.store.builtin import config_file, resolve_store
+from frame_select_env.store.builtin import resolve_store
 
 #: the packaged config (``frame_select_env/configs/``) read when ``--config`` is not given
 DEFAULT_CONFIG = "builtin:seq_as_sparse_actions.yaml"
@@ -93,15 +91,10 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 def load_config(args: Args) -> SeqReinforceConfig:
     """Config file, then ``--set`` and the other command-line overrides."""
-    path = config_file(args.config or DEFAULT_CONFIG)
-    data = load_yaml(path, "--config")
-    try:
-        data.update(parse_overrides(args.set))
-    except ValueError as err:
-        raise SystemExit(f"train_seq_agent.py: error: --set: {err}") from None
-    overrides = {"epochs": args.epochs, "device": args.device}
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return SeqReinforceConfig.from_dict(data, where=f"config {str(path)!r}")
+    config: SeqReinforceConfig = training_config(
+        SeqReinforceConfig, args.config, DEFAULT_CONFIG,
+        {"epochs": args.epochs, "device": args.device}, sets=args.set)
+    return config
 
 
 def train_one(store: Path, cfg: SeqReinforceConfig, folder: Path, tag: str, resume: bool,
@@ -122,28 +115,19 @@ def train_one(store: Path, cfg: SeqReinforceConfig, folder: Path, tag: str, resu
     return agent_path, log
 
 
-@entry
-def main(argv: list[str] | None = None) -> int:
-    """Train and evaluate as the command line says; the exit status."""
-    run(parse_args(argv))
-    return 0
-
-
 def run(args: Args) -> Path:
     """Train, evaluate, write the outputs; the output directory."""
     torch.set_num_threads(max(1, args.threads))
     config = load_config(args)
     store_path = resolve_store(args.store, "--store")
     store = FeatureStore(store_path)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
     # before anything in --out is rewritten: a run there is continued or replaced only when asked
-    out = check_out_dir(args.out or Path("runs") / f"seq_as_{stamp}",
+    out = run_directory(args.out, "seq_as",
                         ("config.yaml", "seed_*/seq_agent.pt", "seed_*/checkpoint_*.pt"),
                         args.resume, args.overwrite)
     fingerprint = store_fingerprint(store)
     if args.resume:
         check_run_store(out / "config.yaml", store)
-    out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seed, args.seed + args.seeds))
     num_frames = int(config.num_frames or store.num_frames)  # a budget of None is every frame
     budgets = sorted({int(num_frames if b is None else b)
@@ -193,6 +177,8 @@ def run(args: Args) -> Path:
     print(f"training {train_seconds:.0f} s; results in {out}")
     return out
 
+
+main = script_main(run, parse_args)
 
 if __name__ == "__main__":
     raise SystemExit(main())

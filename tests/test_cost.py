@@ -4,6 +4,7 @@ hand, threshold selection's frame counts, and the observe/predict split of the e
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -338,15 +339,8 @@ def test_trainer_observes_rgb_and_is_rewarded_on_fused(small_store) -> None:
 
 
 def test_compare_cost_script_costs(tmp_path) -> None:
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from scripts import compare_cost as module
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "compare_cost.py"
-    spec = importlib.util.spec_from_file_location("compare_cost", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its Args dataclass looks its module up there
-    spec.loader.exec_module(module)
     assert module.main(["--out", str(tmp_path), "--seeds", "1", "--epochs", "1", "--ms", "4",
                         "--thresholds", "0.5", "--agents", "scsampler"]) == 0
     rows = list(__import__("csv").DictReader(open(tmp_path / "results.csv")))

@@ -8,7 +8,6 @@ skipped with the reason otherwise). The writers run in a subprocess where HDF5 u
 from __future__ import annotations
 
 import errno
-import importlib.util
 import os
 import pickle
 import signal
@@ -26,27 +25,14 @@ import pytest
 import frame_select_env  # noqa: F401  (registers the env)
 from frame_select_env.pipeline.datasets.lists import VideoRecord
 from frame_select_env.pipeline.extract import ExtractConfig, _part_path, _save_part, part_key
-from frame_select_env.store import (
-    FeatureStore,
-    StoreError,
-    StoreWriter,
-    validate_store,
-    write_store,
-)
+from frame_select_env.store import FeatureStore, StoreError, validate_store
 from frame_select_env.store import reader as store_module
 from frame_select_env.store.atomic import atomic_torch_save
 from frame_select_env.store.synthetic import make_synthetic_store
+from frame_select_env.store.writer import StoreWriter, write_store
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its Args dataclass looks its module up there
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _hidden(folder: Path) -> list[str]:
@@ -339,7 +325,8 @@ def test_env_refuses_nan_and_inf_naming_dataset_row_and_video(tmp_path) -> None:
 def test_train_reinforce_refuses_a_nan_store(tmp_path, capsys) -> None:
     path = _store(tmp_path / "nan.h5")
     vid = _poison(path, "streams/rgb/logits", [17], np.nan)
-    main = _script("train_reinforce").main
+    from scripts.train_reinforce import main
+
     rc = main(["--store", str(path), "--stream", "rgb", "--epochs", "1", "--seeds", "1",
                "--m", "4", "--eval-m", "4", "--out", str(tmp_path / "run"), "--no-progress"])
     err = capsys.readouterr().err
@@ -352,7 +339,8 @@ def test_train_reinforce_refuses_a_nan_store(tmp_path, capsys) -> None:
 def test_compare_agents_refuses_inf_in_test_videos(tmp_path, capsys) -> None:
     path = _store(tmp_path / "inf.h5")
     vid = _poison(path, "streams/rgb/features", [30, 33, 36], np.inf)
-    main = _script("compare_agents").main
+    from scripts.compare_agents import main
+
     out = tmp_path / "cmp"
     rc = main(["--agents", "random", "uniform", "--store", str(path), "--seeds", "1",
                "--ms", "2", "--out", str(out), "--no-progress"])
@@ -368,7 +356,9 @@ def test_merge_refuses_a_nan_input_naming_it(tmp_path, capsys) -> None:
     with h5py.File(bad, "r+") as f:  # other ids than a.h5's, one NaN
         f["videos/id"][:] = np.array([f"b{i}" for i in range(4)], dtype=object)
     _poison(bad, "streams/flow/features", [3], np.nan)
-    rc = _script("merge_stores").main([str(good), str(bad), "--out", str(tmp_path / "m.h5")])
+    from scripts.merge_stores import main
+
+    rc = main([str(good), str(bad), "--out", str(tmp_path / "m.h5")])
     err = capsys.readouterr().err
     assert rc == 2 and str(bad) in err and "'/streams/flow/features' has NaN/inf at row 3" in err
     assert not (tmp_path / "m.h5").exists()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,8 @@ from frame_select_env.pipeline.extract import (
 )
 from frame_select_env.pipeline.models.classifier import TwoStreamClassifier
 from frame_select_env.store import FeatureStore, validate_store
+from scripts import extract_features as extract_script
+from scripts import merge_stores
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = REPO.parent / "shared" / "realdata" / "ucf101_clips"
@@ -28,14 +28,6 @@ pytestmark = pytest.mark.skipif(
 )
 SMALL = ["--num-frames", "5", "--size", "128", "96", "--crop", "96", "--arch", "small",
          "--random-init", "--device", "cpu", "--no-progress", "--seed", "3"]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its Args dataclass looks its module up there
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +54,7 @@ def data(tmp_path_factory):
 def test_end_to_end_failures_resume_and_values(data, tmp_path, capsys):
     root, lst, cls, classes, clips = data
     out = tmp_path / "feats.h5"
-    main = _script("extract_features").main
+    main = extract_script.main
     argv = ["--list", str(lst), "--classes", str(cls), "--root", str(root), "--out", str(out),
             "--workers", "1", *SMALL]
     assert main(argv) == 1  # two videos failed
@@ -139,7 +131,7 @@ def test_relevance_callback_and_shards_merge(data, tmp_path):
                                progress=False)
         shards.append(str(res.store_path))
     assert len(FeatureStore(shards[0])) == 2 and len(FeatureStore(shards[1])) == 1
-    merge = _script("merge_stores").main
+    merge = merge_stores.main
     assert merge([*shards, "--out", str(tmp_path / "merged.h5"), "--sort-ids"]) == 0
     merged = FeatureStore(tmp_path / "merged.h5")
     assert sorted(merged.video_ids) == list(merged.video_ids) == sorted(store.video_ids)

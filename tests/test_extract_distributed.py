@@ -9,7 +9,6 @@ to the single-process one.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,6 +19,8 @@ import cv2
 import h5py
 import numpy as np
 import pytest
+
+from scripts import extract_features
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "extract_features.py"
@@ -92,7 +93,7 @@ def _contents(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
 def test_torchrun_matches_single_process_and_resumes_a_failed_rank(videos, tmp_path):
     import torch
 
-    module = _load_script()
+    module = extract_features
     ref = tmp_path / "single" / "feats.h5"
     threads = torch.get_num_threads()
     # the threads each of the 2 ranks gets (its half of the cores, no decode workers): float
@@ -151,17 +152,9 @@ def test_torchrun_matches_single_process_and_resumes_a_failed_rank(videos, tmp_p
     assert meta_a == meta_b and meta_b["num_failed"] == 1 and len(meta_b["video_frames"]) == 6
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("_dist_extract", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its Args dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_shard_flag_and_failed_rank_are_reported(videos, tmp_path, capsys):
     # in-process: the checks before the process group and rank 0's verdict on the reports
-    module = _load_script()
+    module = extract_features
     out = tmp_path / "feats.h5"
     args = module.parse(module.Args, [*_argv(videos, out), "--shard", "0/2"])
     with pytest.raises(SystemExit, match="--shard splits the list by hand"):

@@ -42,7 +42,7 @@ def test_compare_field_table_values(small_store: Path, tmp_path: Path) -> None:
         else:  # top-m methods keep exactly m frames
             assert r["frames"] == r["m"], r
     table = (out / "table.md").read_text()
-    assert "### 1 view (centre crop)" in table and "| frameexit | m=8 |" in table
+    assert "### 1 view (centre crop)" in table and "| frameexit | rgb | m=8 |" in table
     # a rerun reads the finished seed back instead of retraining: the same file
     before = (out / "results.csv").read_bytes()
     assert compare_field.main(argv) == 0

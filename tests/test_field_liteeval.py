@@ -17,14 +17,7 @@ from frame_select_env.evaluation.runner import (
 )
 from frame_select_env.store.builtin import builtin_store_path
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny recurrent steps: one thread is fastest on a busy machine (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

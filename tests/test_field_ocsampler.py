@@ -14,14 +14,7 @@ from baselines_zoo.policies import RandomPolicy
 from frame_select_env.evaluation.runner import evaluate_policies, load_split
 from frame_select_env.store.builtin import builtin_store_path
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks: one thread is fastest on a busy machine (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _torch_brute_force(logits: torch.Tensor, subset: tuple[int, ...]) -> torch.Tensor:

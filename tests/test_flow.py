@@ -6,15 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from frame_select_env.pipeline.video import flow as flowlib
 from frame_select_env.pipeline.video.decode import load_flow_segments, load_segments, sample_indices
-from frame_select_env.pipeline.video.flow import (
-    compute_flow,
-    dequantize_flow,
-    flow_stack,
-    quantize_flow,
-    scale_flow,
-    video_flow_stacks,
-)
 from frame_select_env.pipeline.video.rawframes import build_rawframes, extract_rawframes
 
 H, W = 96, 128
@@ -42,25 +35,25 @@ def _shifted_frames(dx: int, dy: int, n: int = 2) -> np.ndarray:
 def test_methods_recover_translation(method):
     dx, dy = 3, -2
     frames = _shifted_frames(dx, dy)
-    flow = compute_flow(frames[0], frames[1], method)
+    flow = flowlib.compute_flow(frames[0], frames[1], method)
     assert flow.shape == (H, W, 2) and flow.dtype == np.float32
     inner = flow[16:-16, 16:-16]
     assert np.median(inner[..., 0]) == pytest.approx(dx, abs=0.35)
     assert np.median(inner[..., 1]) == pytest.approx(dy, abs=0.35)
     # the opposite motion gives the opposite sign
-    back = compute_flow(frames[1], frames[0], method)[16:-16, 16:-16]
+    back = flowlib.compute_flow(frames[1], frames[0], method)[16:-16, 16:-16]
     assert np.median(back[..., 0]) == pytest.approx(-dx, abs=0.35)
 
 
 def test_unknown_method():
     f = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(ValueError, match="unknown flow method"):
-        compute_flow(f, f, "lucas")
+        flowlib.compute_flow(f, f, "lucas")
 
 
 def test_flow_stack_order_and_scaling():
     frames = _shifted_frames(4, 2, n=4)  # L = 3 fields
-    stack = flow_stack(frames, "dis")
+    stack = flowlib.flow_stack(frames, "dis")
     assert stack.shape == (6, H, W) and stack.dtype == np.float32
     assert stack.min() >= -1 and stack.max() <= 1
     inner = stack[:, 16:-16, 16:-16]
@@ -71,20 +64,21 @@ def test_flow_stack_order_and_scaling():
 
 def test_scale_and_quantise():
     f = np.array([-40.0, -20.0, -10.0, 0.0, 5.0, 20.0, 33.0], np.float32)
-    np.testing.assert_allclose(scale_flow(f), [-1, -1, -0.5, 0, 0.25, 1, 1])
-    q = quantize_flow(f)
+    np.testing.assert_allclose(flowlib.scale_flow(f), [-1, -1, -0.5, 0, 0.25, 1, 1])
+    q = flowlib.quantize_flow(f)
     np.testing.assert_array_equal(q, [0, 0, 64, 128, 159, 255, 255])
-    back = dequantize_flow(q)
-    assert np.abs(back - scale_flow(f)).max() <= 0.5 / 127.5 + 1e-6
+    back = flowlib.dequantize_flow(q)
+    assert np.abs(back - flowlib.scale_flow(f)).max() <= 0.5 / 127.5 + 1e-6
 
 
 def test_video_flow_stacks_match_per_window():
     frames = _shifted_frames(1, 1, n=8)
     starts = np.array([0, 1, 3])
     windows = np.stack([frames[s:s + 4] for s in starts])
-    stacks = video_flow_stacks(windows, starts, "farneback")
+    stacks = flowlib.video_flow_stacks(windows, starts, "farneback")
     for t, s in enumerate(starts):  # the shared pair cache must not change the numbers
-        np.testing.assert_allclose(stacks[t], flow_stack(frames[s:s + 4], "farneback"), atol=1e-6)
+        np.testing.assert_allclose(stacks[t], flowlib.flow_stack(frames[s:s + 4], "farneback"),
+                                   atol=1e-6)
 
 
 def test_extract_rawframes_roundtrip(tmp_path):
@@ -107,7 +101,7 @@ def test_extract_rawframes_roundtrip(tmp_path):
     flow = load_flow_segments(d, 2, 3, size=None)
     rgb, starts, _ = load_segments(video, 2, 4, size=None, return_indices=True)
     assert np.array_equal(starts, sample_indices(7, 2, 3))
-    direct = video_flow_stacks(rgb, starts, "dis")
+    direct = flowlib.video_flow_stacks(rgb, starts, "dis")
     inner = (slice(None), slice(None), slice(16, -16), slice(16, -16))
     assert np.median(flow[inner][:, 0::2]) == pytest.approx(2 / 20, abs=0.02)
     assert np.abs(np.median(flow[inner] - direct[inner])) < 0.02

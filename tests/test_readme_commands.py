@@ -6,12 +6,16 @@ editing this file. They run in document order in one scratch project directory (
 repository's ``scripts/``, ``examples/``, the package and ``.venv``, a fresh ``runs/``), so chained
 commands use each other's real outputs (``runs/as`` from training feeds the comparison).
 
-Two things differ from a user's terminal, both on purpose and listed here:
+Three things differ from a user's terminal, all on purpose and listed here:
 
 * ``SMALL_SIZE`` flags are appended to a script's command line so the suite stays fast on 2 CPU
-  cores (argparse keeps the last value, so the typed command is otherwise unchanged);
-  ``README_FULL_SIZE=1 python -m pytest -s tests/test_readme_commands.py`` runs them exactly as
-  typed, at their documented sizes, and prints what each took;
+  cores (argparse keeps the last value, so the typed command is otherwise unchanged); the bare
+  ``bash scripts/quickstart.sh`` runs as its explicit form ``bash scripts/quickstart.sh train``
+  with ``scripts/train_reinforce.py``'s flags;
+* in ``python`` blocks, the sizes of ``SMALL_PYTHON`` are replaced (``builtin:test``, 250
+  videos to generate on a fresh machine, becomes its first four videos);
+  ``README_FULL_SIZE=1 python -m pytest -s tests/test_readme_commands.py`` runs every command
+  exactly as typed, at its documented size, and prints what each took;
 * files that a user brings (``my_features.npz``) are made by :func:`user_files` first.
 
 ``bash scripts/quickstart.sh test`` is not run here: it is the command that runs this suite.
@@ -52,14 +56,20 @@ LINKED = ("scripts", "examples", "frame_select_env", "agents", "baselines_zoo", 
 SMALL_SIZE: dict[str, list[str]] = {
     "scripts/train_reinforce.py": ["--epochs", "3", "--seeds", "1", "--eval-m", "4,8"],
     "scripts/train_sb3.py": ["--n-timesteps", "256", "--eval-split", "", "--set", "n_envs=2"],
-    "scripts/compare_agents.py": ["--seeds", "1"],
-    "scripts/extract_features.py": ["--num-frames", "5"],
+    "scripts/compare_agents.py": ["--seeds", "1", "--ms", "4", "8"],
+    "scripts/extract_features.py": ["--num-frames", "5", "--size", "128", "96", "--crop", "96",
+                                    "--arch", "small"],
     "scripts/compare_cost.py": ["--seeds", "1", "--epochs", "3", "--ms", "4", "8"],
     "scripts/train_selector.py": ["--set", "epochs=2"],
-    "scripts/compare_field.py": ["--seeds", "1", "--epochs", "2", "--ms", "4,8"],
+    "scripts/compare_field.py": ["--seeds", "1", "--epochs", "2", "--ms", "4,8", "--views", "1"],
     "scripts/train_seq_agent.py": ["--epochs", "1", "--seeds", "1", "--budgets", "4", "--set",
                                    "num_episodes=2", "hidden_size=16", "proj_dim=16"],
 }
+#: the quick start's command without a subcommand trains AS: it gets train_reinforce.py's flags
+QUICKSTART = "scripts/quickstart.sh"
+#: replaced in ``python`` blocks to keep the suite small (typed text -> the text run)
+SMALL_PYTHON = {'videos="builtin:test",': 'videos="builtin:test:4",',
+                "n_steps=256).learn(2_048)": "n_steps=256).learn(512)"}
 #: documented commands this test does not run, with the reason
 NOT_RUN = {
     "bash scripts/quickstart.sh test": "it runs this test suite (CI runs it)",
@@ -229,9 +239,23 @@ def argv_of(cmd: Command) -> list[str]:
     words = shlex.split(cmd.text)
     if words[0] == "python":
         words[0] = sys.executable  # the venv's python, as after `source .venv/bin/activate`
-    if len(words) > 1 and words[1] in SMALL_SIZE and not os.environ.get("README_FULL_SIZE"):
+    if os.environ.get("README_FULL_SIZE"):
+        return words
+    if words[1:] in ([QUICKSTART], [QUICKSTART, "train"]):
+        return [*words[:2], "train", *SMALL_SIZE["scripts/train_reinforce.py"]]
+    if len(words) > 1 and words[1] in SMALL_SIZE:
         words += SMALL_SIZE[words[1]]
     return words
+
+
+def code_of(cmd: Command) -> str:
+    """A ``python`` block's code as run: ``SMALL_PYTHON``'s sizes replaced."""
+    if os.environ.get("README_FULL_SIZE"):
+        return cmd.text
+    code = cmd.text
+    for typed, small in SMALL_PYTHON.items():
+        code = code.replace(typed, small)
+    return code
 
 
 def test_readme_commands_were_found() -> None:
@@ -243,6 +267,10 @@ def test_readme_commands_were_found() -> None:
     assert sum(c.kind == "python" for c in COMMANDS) >= 3
     for prefix in EXPECTED_OUTPUTS:
         assert any(t.startswith(prefix) for t in texts), f"no documented command {prefix!r}"
+    for typed in SMALL_PYTHON:  # a size replaced in no block is a stale entry
+        assert any(typed in c.text for c in COMMANDS if c.kind == "python"), typed
+    quick = next(c for c in COMMANDS if c.text == f"bash {QUICKSTART}")
+    assert argv_of(quick)[2:4] == ["train", "--epochs"] or os.environ.get("README_FULL_SIZE")
 
 
 @pytest.mark.slow
@@ -268,7 +296,7 @@ def test_documented_command_runs(cmd: Command, project: Path) -> None:
             pytest.skip(f"{sys.prefix} was not set up by scripts/quickstart.sh for this "
                         f"pyproject.toml")
     if cmd.kind == "python":
-        argv = [sys.executable, "-c", cmd.text]  # -c: the project directory is on sys.path
+        argv = [sys.executable, "-c", code_of(cmd)]  # -c: the project directory is on sys.path
     else:
         argv = argv_of(cmd)
     start = time.perf_counter()

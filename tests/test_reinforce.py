@@ -13,14 +13,7 @@ from agents.reinforce import ReinforceConfig, ReinforceTrainer, reinforce_losses
 from frame_select_env.evaluation import evaluate_policies
 from frame_select_env.store.synthetic import make_synthetic_store
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small BiLSTM batches: one thread is fastest on a busy machine (and restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

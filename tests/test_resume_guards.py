@@ -8,29 +8,19 @@ anything in the run directory is rewritten; a store moved to another path is the
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from agents.as_agent import load_agent
 from agents.reinforce import ReinforceConfig, ReinforceTrainer
 from baselines_zoo.sb3.train import train_sb3
 from frame_select_env.store.synthetic import make_synthetic_store
+from scripts import train_reinforce as script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_reinforce.py"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +60,6 @@ def test_trainer_refuses_another_store_and_a_checkpoint_past_epochs(stores, tmp_
         fewer.load_checkpoint()
 
 
-@pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("train_reinforce_guards", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
-
-
 def _refused(capsys: pytest.CaptureFixture[str], rc: int) -> str:
     """The one ``error:`` line of a refused command (status 2, no traceback)."""
     err = capsys.readouterr().err
@@ -88,7 +68,7 @@ def _refused(capsys: pytest.CaptureFixture[str], rc: int) -> str:
     return line
 
 
-def test_train_reinforce_resume_keeps_the_recorded_store_and_epochs(script, stores, tmp_path,
+def test_train_reinforce_resume_keeps_the_recorded_store_and_epochs(stores, tmp_path,
                                                                     capsys) -> None:
     out = tmp_path / "run"
     common = ["--out", str(out), "--seeds", "1", "--stream", "rgb", "--eval-m", "4",
@@ -135,7 +115,7 @@ def test_train_sb3_resume_refuses_another_store_or_hyperparameters(stores, tmp_p
     assert (tmp_path / "config.yaml").read_text() == recorded
 
 
-def test_resume_refuses_a_store_with_one_value_changed(script, stores, tmp_path,
+def test_resume_refuses_a_store_with_one_value_changed(stores, tmp_path,
                                                        capsys) -> None:
     """Issue 28, item 3: the same ids, labels and sizes, one feature changed, is another store."""
     import h5py

@@ -36,7 +36,7 @@ EVAL_KWARGS = {**TRAIN_KWARGS, "view": "mean"}
 SHORT = {"n_envs": 8, "n_steps": 64, "batch_size": 128, "n_epochs": 4, "learning_rate": 3e-3,
          "ent_coef": 0.0, "env_kwargs": TRAIN_KWARGS,
          "extractor_kwargs": {"proj_dim": 16, "hidden_size": 16}}
-STEPS = 6144
+STEPS = 4096
 TINY = ["n_envs=2", "n_steps=16", "batch_size=16", "n_epochs=1",
         "extractor_kwargs={proj_dim: 4, hidden_size: 4}"]
 ALGOS = ("ppo", "maskable_ppo")
@@ -52,12 +52,7 @@ def random_seq(seed: int):
     return act
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +88,12 @@ def test_hyperparams_have_a_seq_entry() -> None:
 def test_learns_above_random(runs: dict[str, Path], eval_core, algo: str) -> None:
     """A deterministic policy well above a random one on the test split, all crops averaged.
 
-    Seeds 0-4 of both algorithms at these settings gave a mean return of -0.1 to 0.3 against
+    Seeds 0-4 of both algorithms at 6144 steps gave a mean return of -0.1 to 0.3 against
     -14.2 for random and an accuracy of 73.6-81.6% against 70.7% (the cheap stream alone:
-    74.0%). This short, the agents mostly learn when not to pay (a random frame lowers the
-    true-class probability more often than not); the longer runs learn which frame to pay.
+    74.0%); seeds 0-1 at these 4096 steps gave -0.16 to 0.0 and 73.2-74.0%, seed 0 paying 6
+    (PPO) and 13 (MaskablePPO) flow frames over the 250 test videos. This short, the agents
+    mostly learn when not to pay (a random frame lowers the true-class probability more often
+    than not); the longer runs learn which frame to pay.
     """
     idx = np.arange(eval_core.num_videos)
     policy = load_seq_sb3(runs[algo])
@@ -109,8 +106,9 @@ def test_learns_above_random(runs: dict[str, Path], eval_core, algo: str) -> Non
     rand_acc = np.mean([r.info["correct"].mean() for r in rand])
     assert learned.returns.mean() > rand_return + 5.0
     assert learned.info["correct"].mean() > rand_acc
-    # the deterministic policy never pays a frame twice
+    # the deterministic policy never pays a frame twice (and pays some: the check is not empty)
     np.testing.assert_array_equal(learned.info["num_paid"], learned.info["steps"])
+    assert learned.info["num_paid"].sum() > 0
 
 
 def test_training_env_gives_masks_and_ends_at_the_budget() -> None:

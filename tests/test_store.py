@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -86,33 +88,27 @@ def test_shape_mismatch_is_rejected(tmp_path: Path) -> None:
         validate_store(path)
 
 
+@contextlib.contextmanager
+def _first_row_only(path: Path) -> Iterator[StoreWriter]:
+    """A writer of a 2-video store at ``path`` that has written video 0 only (closed after)."""
+    with StoreWriter(path, 2, 4, {"rgb": (2, 3)}, ["a", "b"]) as w:
+        w.write(0, video_id="x", label=0, split="train", features={"rgb": np.zeros((4, 2, 3))},
+                logits={"rgb": np.zeros((4, 2, 2))})
+        yield w
+
+
 def test_failed_write_leaves_previous_store_untouched(tmp_path: Path) -> None:
     path = write_store(tmp_path / "s.h5", **arrays(), dtype="float32")
     before = path.read_bytes()
     with pytest.raises(RuntimeError):
-        with StoreWriter(path, 2, 4, {"rgb": (2, 3)}, ["a", "b"]) as w:
-            w.write(
-                0,
-                video_id="x",
-                label=0,
-                split="train",
-                features={"rgb": np.zeros((4, 2, 3))},
-                logits={"rgb": np.zeros((4, 2, 2))},
-            )
+        with _first_row_only(path):
             raise RuntimeError("killed")
     assert path.read_bytes() == before
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
     # An unfinished store (row 1 never written) is refused, and nothing replaces the old one.
     with pytest.raises(StoreError, match="never written"):
-        with StoreWriter(path, 2, 4, {"rgb": (2, 3)}, ["a", "b"]) as w:
-            w.write(
-                0,
-                video_id="x",
-                label=0,
-                split="train",
-                features={"rgb": np.zeros((4, 2, 3))},
-                logits={"rgb": np.zeros((4, 2, 2))},
-            )
+        with _first_row_only(path):
+            pass
     assert path.read_bytes() == before
 
 

@@ -6,8 +6,6 @@ still merge; the batched reader must return rows in the order asked for.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -17,6 +15,7 @@ import pytest
 
 import frame_select_env  # noqa: F401  (registers the env)
 from frame_select_env.store import FeatureStore, StoreWriter, finite_half_to_float32, write_store
+from scripts.merge_stores import merge_stores
 
 ROOT = Path(__file__).resolve().parents[1]
 N, T, V, D, C = 24, 6, 3, 8, 5
@@ -102,21 +101,11 @@ def test_both_layouts_give_identical_observations(stores, view, stream) -> None:
                                        atol=1e-7)
 
 
-def _merge_stores():
-    spec = importlib.util.spec_from_file_location("merge_stores_script",
-                                                  ROOT / "scripts" / "merge_stores.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its Args dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module.merge_stores
-
-
 def test_old_and_new_layout_shards_merge_into_the_new_layout(tmp_path: Path) -> None:
     a, b = arrays(10, seed=1), arrays(7, seed=2, first=10)
     s0 = write_store(tmp_path / "s.h5.shard0", **a, layout="video")  # an older shard
     s1 = write_store(tmp_path / "s.h5.shard1", **b)
-    merged = _merge_stores()([s0, s1], tmp_path / "s.h5")
+    merged = merge_stores([s0, s1], tmp_path / "s.h5")
     with h5py.File(merged, "r") as f:
         assert f["streams/rgb/features"].chunks == (1, T, 1, D)
     st = FeatureStore(merged)

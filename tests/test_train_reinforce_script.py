@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,18 +11,7 @@ import yaml
 
 from agents.as_agent import load_agent
 from frame_select_env.store.synthetic import make_synthetic_store
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_reinforce.py"
-
-
-@pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("train_reinforce_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+from scripts import train_reinforce as script
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +25,7 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_end_to_end_and_resume(script, tiny_store, tmp_path, capsys) -> None:
+def test_end_to_end_and_resume(tiny_store, tmp_path, capsys) -> None:
     out = tmp_path / "run"
     args = ["--store", str(tiny_store), "--out", str(out), "--epochs", "2", "--seeds", "2",
             "--ablation", "--eval-m", "4,25", "--no-progress"]
@@ -86,7 +73,7 @@ def test_end_to_end_and_resume(script, tiny_store, tmp_path, capsys) -> None:
     assert [r["epoch"] for r in log[:3]] == ["1", "2", "3"]
 
 
-def test_single_stream_and_bad_input(script, tiny_store, tmp_path, capsys) -> None:
+def test_single_stream_and_bad_input(tiny_store, tmp_path, capsys) -> None:
     out = tmp_path / "rgb_only"
     script.main(["--store", str(tiny_store), "--out", str(out), "--epochs", "1", "--stream",
                  "rgb", "--state", "predictions", "--eval-m", "8", "--no-progress", "--seeds",
@@ -109,7 +96,7 @@ def test_single_stream_and_bad_input(script, tiny_store, tmp_path, capsys) -> No
 
 
 @pytest.mark.parametrize("name", ["as_paper.yaml", "as_sparse_actions.yaml"])
-def test_shipped_configs_load(script, name) -> None:
+def test_shipped_configs_load(name) -> None:
     args = script.parse_args(["--config", f"builtin:{name}", "--epochs", "7", "--seed", "4"])
     config = script.load_config(args)
     assert config.epochs == 7 and config.seed == 4  # command line over the file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -296,11 +295,8 @@ def test_cli_plain_lists(synth, tmp_path, capsys):
     cfg.write_text("stream: rgb\narch: small\nepochs: 1\nbatch_size: 8\nlr_steps: [5]\n"
                    "crop_size: 32\nworkers: 0\namp: false\n")
     out = tmp_path / "out"
-    path = ROOT / "scripts" / "train_baseline.py"
-    spec = importlib.util.spec_from_file_location("train_baseline", path)
-    script = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = script  # its Args dataclass looks its module up there
-    spec.loader.exec_module(script)
+    from scripts import train_baseline as script
+
     argv = ["--config", str(cfg), "--list", str(lst), "--frames-root", str(root), "--out",
             str(out), "--device", "cpu", "--no-progress", "--no-tensorboard",
             "--set", "arch_kwargs={feature_dim: 16, width: 4}"]

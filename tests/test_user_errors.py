@@ -192,3 +192,107 @@ def test_ranges_and_config_numbers() -> None:
     with pytest.raises(UserError, match=r"omega must be a finite number >= 0, got -1"):
         ReinforceConfig(omega=-1)
     assert from_dict(ReinforceConfig, {"lr": "3e-3"}).lr == 0.003  # YAML 1.1's string float
+
+
+@pytest.mark.parametrize("name, argv, line", [
+    ("train_sb3", ["--algo", "bogus", "--out", "x"],
+     "error: argument --algo: invalid choice 'bogus' (choose from ppo, a2c, sac, td3, "
+     "maskable_ppo, recurrent_ppo)"),
+    ("compare_agents", ["--agents", "uniform", "--out", "x", "--schemes", "frame", "bogus"],
+     "error: argument --schemes: invalid choice 'bogus' (choose from frame, region)"),
+    ("compare_agents", ["--agents", "uniform", "--out", "x", "--ms", "four"],
+     "error: argument --ms: invalid value 'four' (expected [INT [INT ...]])"),
+    ("compare_agents", ["--agents", "uniform", "--out", "x", "--seed", "3"],
+     "error: unrecognized arguments: --seed 3 (did you mean --seeds?)"),
+    ("train_sb3", ["--out", "x"], "error: the following arguments are required: --algo"),
+    ("import_features", [], "error: expected IN.npz OUT.h5"),  # a __post_init__ check
+])
+def test_tyro_parse_errors_are_one_error_line(name: str, argv: list[str], line: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """tyro's error box (``╭─ Invalid choice ─...``) becomes one ``error:`` line, status 2."""
+    rc, err = _run(name, argv, capsys)
+    assert rc == 2 and err.count("\n") == 1 and err.startswith(line), err
+    assert "╭" not in err and "usage:" not in err
+
+
+def test_an_unknown_tyro_error_box_is_read_back_as_one_line() -> None:
+    from frame_select_env.cli.errors import _unboxed_error
+
+    box = ("╭─ Some new error ─────────────╮\n│ the value 'x' of --y is      │\n"
+           "│ wrong.                       │\n│ ──────────────────────────── │\n"
+           "│ For full helptext, run p.py --help │\n╰──────────────────────────────╯\n")
+    assert _unboxed_error(box) == "Some new error: the value 'x' of --y is wrong."
+    assert _unboxed_error("plain text") is None
+
+
+def test_compare_agents_results_have_the_alpha_of_each_row(store, tmp_path, capsys) -> None:
+    """Issue 28.1: ``results.csv`` had no alpha column, so a run's alpha could not be told."""
+    from frame_select_env.evaluation import read_csv
+
+    out = tmp_path / "cmp"
+    argv = ["--agents", "uniform", "--store", str(store), "--seeds", "1", "--ms", "4",
+            "--schemes", "frame", "--out", str(out), "--no-progress", "--alpha", "0.25"]
+    rc, _ = _run("compare_agents", argv, capsys)
+    rows = read_csv(out / "results.csv")
+    assert rc == 0 and rows and "alpha" in rows[0]
+    assert {r["alpha"] for r in rows} == {0.25}
+
+
+NO_GUARD = """\
+import sys
+
+from frame_select_env.pipeline.online import open_online_store
+
+store, _ = open_online_store([("a.avi", 0), ("b.avi", 1)], "builtin", device="cpu", views=1,
+                             options={"video_root": sys.argv[1], "workers": 1, "pool": "process"})
+store.ensure([0])
+print("finished")
+"""
+
+
+def test_process_pool_without_main_guard_says_so_in_the_parent(tmp_path: Path) -> None:
+    """``pool="process"`` from a script without the guard: the parent's error names it.
+
+    It used to start workers that re-ran the script and died (the guard hint only on their
+    stderr), then end with "a decode worker process died twice"; now the parent refuses before
+    any worker starts, naming the script and its line.
+    """
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "plain.py"
+    script.write_text(NO_GUARD)
+    for name in ("a.avi", "b.avi"):
+        (tmp_path / name).write_bytes(b"")  # never decoded: the pool is refused first
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1 and "finished" not in proc.stdout
+    assert f"the main script {str(script)!r} starts them from its line 7, outside an " \
+           f"`if __name__ == \"__main__\":` guard" in last, proc.stderr[-3000:]
+    assert "died twice" not in proc.stderr and proc.stderr.count("Traceback") == 1
+
+
+def test_main_guard_problem_reads_the_main_script(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from frame_select_env.pipeline.workers import main_guard_problem
+
+    plain, guarded = tmp_path / "plain.py", tmp_path / "guarded.py"
+    plain.write_text("import os\nresult = probe()\n")
+    guarded.write_text("import os\n\nif __name__ == '__main__':\n    result = probe()\n")
+    for path, hint in ((plain, True), (guarded, False)):
+        monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__file__=str(path)))
+        # the workers died: the script is read for a guard (a dead worker's pool is not retried)
+        got = main_guard_problem(started_here=False)
+        assert (got is not None) == hint and (not hint or str(path) in got), got
+        # about to start them: the main script's running line is looked for (none here)
+        assert main_guard_problem() is None
+        scope = {"__name__": "__main__", "probe": main_guard_problem}
+        exec(compile(path.read_text(), str(path), "exec"), scope)  # the script, run as main
+        assert (scope["result"] is not None) == hint
+        assert not hint or "starts them from its line 2, outside an" in scope["result"]

@@ -8,14 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from frame_select_env.pipeline.video.decode import (
-    VideoReadError,
-    count_frames,
-    load_flow_segments,
-    load_segments,
-    read_frames,
-    sample_indices,
-)
+from frame_select_env.pipeline.video import decode
 from frame_select_env.pipeline.video.flow import quantize_flow
 from frame_select_env.pipeline.video.views import VIEW_NAMES_10, crop_offsets, make_views, view_at
 
@@ -40,9 +33,9 @@ def _index_of(frame: np.ndarray) -> int:
 # ----------------------------------------------------------------- sampling
 def test_sample_indices_tsn_centres():
     # tick = 100 / 25 = 4 -> centres 2, 6, ..., 98
-    np.testing.assert_array_equal(sample_indices(100, 25, 1), np.arange(2, 100, 4))
+    np.testing.assert_array_equal(decode.sample_indices(100, 25, 1), np.arange(2, 100, 4))
     # window of 6 frames: 95 admissible starts, tick 3.8
-    idx = sample_indices(100, 25, 6)
+    idx = decode.sample_indices(100, 25, 6)
     expect = (3.8 / 2 + 3.8 * np.arange(25)).astype(int)
     np.testing.assert_array_equal(idx, expect)
     assert idx.max() + 6 <= 100
@@ -50,7 +43,7 @@ def test_sample_indices_tsn_centres():
 
 @pytest.mark.parametrize("n,t,length", [(7, 25, 6), (6, 3, 6), (13, 25, 1), (1000, 25, 6)])
 def test_sample_indices_windows_fit_and_monotone(n, t, length):
-    idx = sample_indices(n, t, length)
+    idx = decode.sample_indices(n, t, length)
     assert idx.shape == (t,)
     assert idx.min() >= 0 and idx.max() + length <= n
     assert np.all(np.diff(idx) >= 0)
@@ -58,16 +51,16 @@ def test_sample_indices_windows_fit_and_monotone(n, t, length):
 
 def test_sample_indices_rejects_too_short():
     with pytest.raises(ValueError, match="does not fit"):
-        sample_indices(4, 25, 6)
+        decode.sample_indices(4, 25, 6)
 
 
 # ----------------------------------------------------------------- decoding
 def test_load_segments_picks_the_right_frames(tmp_path):
     path = _write_video(tmp_path / "v.avi", 20)
-    assert count_frames(path) == 20
-    out, starts, n = load_segments(path, 4, 3, size=(32, 24), return_indices=True)
+    assert decode.count_frames(path) == 20
+    out, starts, n = decode.load_segments(path, 4, 3, size=(32, 24), return_indices=True)
     assert n == 20 and out.shape == (4, 3, 24, 32, 3) and out.dtype == np.uint8
-    np.testing.assert_array_equal(starts, sample_indices(20, 4, 3))
+    np.testing.assert_array_equal(starts, decode.sample_indices(20, 4, 3))
     got = np.array([[_index_of(f) for f in win] for win in out])
     np.testing.assert_array_equal(got, starts[:, None] + np.arange(3))
 
@@ -79,7 +72,7 @@ def test_bgr_to_rgb(tmp_path):
         w.write(np.dstack([np.zeros((32, 32)), np.zeros((32, 32)), np.full((32, 32), 255)])
                 .astype(np.uint8))  # pure red in BGR order
     w.release()
-    frame = load_segments(path, 1, 1, size=None)[0, 0]
+    frame = decode.load_segments(path, 1, 1, size=None)[0, 0]
     r, g, b = frame.reshape(-1, 3).mean(0)
     assert r > 200 and g < 60 and b < 60
 
@@ -90,27 +83,27 @@ def test_real_clip_count_ignores_bogus_frame_count():
     cap = cv2.VideoCapture(str(path))
     bogus = cap.get(cv2.CAP_PROP_FRAME_COUNT)
     cap.release()
-    n = count_frames(path)
+    n = decode.count_frames(path)
     assert 90 <= n <= 400 and n != bogus
-    frames = read_frames(path, [0, n - 1], size=(340, 256))
+    frames = decode.read_frames(path, [0, n - 1], size=(340, 256))
     assert frames[n - 1].shape == (256, 340, 3)
-    with pytest.raises(VideoReadError, match="decoding stopped"):
-        read_frames(path, [n])
+    with pytest.raises(decode.VideoReadError, match="decoding stopped"):
+        decode.read_frames(path, [n])
 
 
 def test_errors_name_path_and_reason(tmp_path):
-    with pytest.raises(VideoReadError, match="missing file") as e:
-        load_segments(tmp_path / "nope.avi")
+    with pytest.raises(decode.VideoReadError, match="missing file") as e:
+        decode.load_segments(tmp_path / "nope.avi")
     assert e.value.path.endswith("nope.avi")
     (tmp_path / "empty.avi").write_bytes(b"")
-    with pytest.raises(VideoReadError, match="zero bytes"):
-        load_segments(tmp_path / "empty.avi")
+    with pytest.raises(decode.VideoReadError, match="zero bytes"):
+        decode.load_segments(tmp_path / "empty.avi")
     (tmp_path / "junk.avi").write_bytes(np.random.default_rng(0).bytes(4000))
-    with pytest.raises(VideoReadError, match="cannot open|no decodable"):
-        load_segments(tmp_path / "junk.avi")
+    with pytest.raises(decode.VideoReadError, match="cannot open|no decodable"):
+        decode.load_segments(tmp_path / "junk.avi")
     short = _write_video(tmp_path / "short.avi", 3)
-    with pytest.raises(VideoReadError, match="too few frames") as e:
-        load_segments(short, 5, 6)
+    with pytest.raises(decode.VideoReadError, match="too few frames") as e:
+        decode.load_segments(short, 5, 6)
     assert e.value.reason.startswith("too few")
 
 
@@ -122,11 +115,11 @@ def test_rawframe_folder_rgb_and_flow(tmp_path):
     for i in range(9):  # field i has x = +i px, y = -i px (quantised like the dense-flow tools)
         cv2.imwrite(str(d / f"flow_x_{i + 1:05d}.jpg"), quantize_flow(np.full((24, 32), i)))
         cv2.imwrite(str(d / f"flow_y_{i + 1:05d}.jpg"), quantize_flow(np.full((24, 32), -i)))
-    assert count_frames(d) == 10
-    rgb, starts, n = load_segments(d, 3, 1, size=None, return_indices=True)
-    np.testing.assert_array_equal(starts, sample_indices(10, 3, 1))
+    assert decode.count_frames(d) == 10
+    rgb, starts, n = decode.load_segments(d, 3, 1, size=None, return_indices=True)
+    np.testing.assert_array_equal(starts, decode.sample_indices(10, 3, 1))
     np.testing.assert_allclose(rgb[:, 0].mean(axis=(1, 2, 3)), 20 * starts, atol=2)
-    flow, fstarts, nf = load_flow_segments(d, 2, 3, size=None, return_indices=True)
+    flow, fstarts, nf = decode.load_flow_segments(d, 2, 3, size=None, return_indices=True)
     assert nf == 9 and flow.shape == (2, 6, 24, 32) and flow.dtype == np.float32
     for t, s in enumerate(fstarts):
         for j in range(3):

@@ -7,17 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines_zoo.policies import (
-    AllPolicy,
-    ConfidencePolicy,
-    OraclePolicy,
-    RandomPolicy,
-    RelevanceOraclePolicy,
-    UniformPolicy,
-    make_policy,
-    nested_spread_order,
-    segment_centres,
-)
+import baselines_zoo as zoo  # the package's names for the built-in policies
+from baselines_zoo.policies import nested_spread_order, segment_centres
 from baselines_zoo.registry import AgentSpecError, parse_agent_spec, parse_agent_specs
 from frame_select_env.core.policy import policy_scores, scores_to_action
 from frame_select_env.store.synthetic import make_synthetic_store
@@ -36,7 +27,7 @@ def _kept(scores: np.ndarray, m: int) -> list[int]:
 
 def test_random_is_seeded_and_uniform_over_frames() -> None:
     obs = _obs(np.full((4, T, 3), 1 / 3))
-    a, b, c = RandomPolicy(seed=1), RandomPolicy(seed=1), RandomPolicy(seed=2)
+    a, b, c = zoo.RandomPolicy(seed=1), zoo.RandomPolicy(seed=1), zoo.RandomPolicy(seed=2)
     sa, sb, sc = a.scores(obs), b.scores(obs), c.scores(obs)
     assert sa.shape == (4, T) and sa.dtype == np.float32
     np.testing.assert_array_equal(sa, sb)
@@ -46,7 +37,7 @@ def test_random_is_seeded_and_uniform_over_frames() -> None:
     np.testing.assert_array_equal(a.scores(obs), sa)  # ... and restarts
     # Each frame is kept with probability m / T.
     many = _obs(np.full((4000, T, 3), 1 / 3))
-    freq = scores_to_action(RandomPolicy(seed=0).scores(many), 5).mean(0)
+    freq = scores_to_action(zoo.RandomPolicy(seed=0).scores(many), 5).mean(0)
     np.testing.assert_allclose(freq, 5 / T, atol=0.03)
 
 
@@ -55,7 +46,7 @@ def test_uniform_keeps_segment_centres_for_every_m() -> None:
     assert segment_centres(25, 8).tolist() == [1, 4, 7, 10, 14, 17, 20, 23]
     assert segment_centres(10, 10).tolist() == list(range(10))
     obs = _obs(np.full((2, T, 3), 1 / 3))
-    pol = UniformPolicy()
+    pol = zoo.UniformPolicy()
     for m in (1, 4, 8, 12, 16, 20, 25):
         expected = segment_centres(T, m).tolist()
         assert _kept(policy_scores(pol, obs, m=m)[0], m) == expected
@@ -72,29 +63,29 @@ def test_uniform_keeps_segment_centres_for_every_m() -> None:
 def test_all_confidence_entropy_hand_cases() -> None:
     probs = np.array([[[0.6, 0.3, 0.1], [0.34, 0.33, 0.33], [0.1, 0.1, 0.8]]])
     obs = _obs(probs)
-    alls = AllPolicy()
+    alls = zoo.AllPolicy()
     assert alls.keeps_all and alls.scores(obs).tolist() == [[1.0, 1.0, 1.0]]
-    np.testing.assert_allclose(ConfidencePolicy().scores(obs), [[0.6, 0.34, 0.8]])
+    np.testing.assert_allclose(zoo.ConfidencePolicy().scores(obs), [[0.6, 0.34, 0.8]])
     ent = -(probs * np.log(probs)).sum(-1)
-    np.testing.assert_allclose(make_policy("entropy").scores(obs), -ent, rtol=1e-5)
-    assert _kept(ConfidencePolicy().scores(obs)[0], 2) == [0, 2]
+    np.testing.assert_allclose(zoo.make_policy("entropy").scores(obs), -ent, rtol=1e-5)
+    assert _kept(zoo.ConfidencePolicy().scores(obs)[0], 2) == [0, 2]
     with pytest.raises(ValueError, match="needs obs\\['predictions'\\]"):
-        ConfidencePolicy().scores({"features": np.zeros((1, 3, 2))})
+        zoo.ConfidencePolicy().scores({"features": np.zeros((1, 3, 2))})
     with pytest.raises(ValueError, match="measure must be one of"):
-        ConfidencePolicy("nope")
+        zoo.ConfidencePolicy("nope")
 
 
 def test_oracles_read_ground_truth() -> None:
     probs = np.array([[[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.5, 0.4]],
                       [[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.5, 0.4]]])
     obs = _obs(probs)
-    oracle = OraclePolicy()
+    oracle = zoo.OraclePolicy()
     assert oracle.uses_label
     np.testing.assert_allclose(oracle.scores(obs, {"label": np.array([2, 0])}),
                                [[0.1, 0.1, 0.4], [0.6, 0.2, 0.1]])
     with pytest.raises(ValueError, match="info\\['label'\\]"):
         oracle.scores(obs)
-    rel = RelevanceOraclePolicy()
+    rel = zoo.RelevanceOraclePolicy()
     relevance = np.array([[0, 1, 1], [1, 0, 0]])
     s = rel.scores(obs, {"relevance": relevance})
     assert rel.uses_label
@@ -109,7 +100,7 @@ def test_oracle_is_an_upper_bound_on_a_synthetic_store(tmp_path: Path) -> None:
 
     store = make_synthetic_store(tmp_path / "s.h5", num_videos=300, seed=3)
     names = ["random", "uniform", "confidence", "entropy", "oracle", "relevance-oracle"]
-    policies = {n: {"rgb": make_policy(n)} for n in names}
+    policies = {n: {"rgb": zoo.make_policy(n)} for n in names}
     rows = evaluate_policies(policies, store, "test", streams=("rgb",), ms=(4, 8, 16),
                              include_all=False)
     acc = {(r["agent"], r["scheme"], r["m"]): r["accuracy"] for r in rows}

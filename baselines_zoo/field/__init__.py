@@ -130,4 +130,31 @@ def load_method(name: str, path: str | Path | None = None, observe: str = "rgb")
     return spec.load(p)
 
 
-__all__ = ["METHODS", "MethodSpec", "get_method", "load_method"]
+def script_store(store: str | None, threads: int, observe: str | None = None) -> Path:
+    """What a field script does first: torch's CPU threads set, the store found and checked.
+
+    :param store: ``--store`` (``None``: the built-in store).
+    :param threads: torch CPU threads.
+    :param observe: ``--observe``, a stream the store must hold (fused or observe-only, e.g.
+        ``preview``); ``None`` skips the check.
+    :return: the store's path.
+    :raises FileNotFoundError: no such store.
+    :raises ValueError: the store has no stream ``observe`` (the message lists its streams).
+    """
+    import torch
+
+    from frame_select_env.store import FeatureStore
+    from frame_select_env.store.builtin import resolve_store
+
+    torch.set_num_threads(max(1, int(threads)))
+    path = resolve_store(store, "--store")
+    if observe is not None:
+        streams = FeatureStore(path).all_streams
+        if observe not in streams:
+            raise ValueError(f"--observe {observe!r}: store {path.name} has no such stream, it "
+                             f"has {streams} (a preview is added by build_sparse_actions.py's "
+                             f"preview stage or frame_select_env.store.append_observe_stream)")
+    return path
+
+
+__all__ = ["METHODS", "MethodSpec", "get_method", "load_method", "script_store"]

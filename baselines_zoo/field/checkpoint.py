@@ -9,12 +9,14 @@ is read back with ``torch.load(weights_only=True)``, and every refusal names the
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
 from torch import nn
+
+from frame_select_env.core.config import from_dict
 
 Net = TypeVar("Net", bound=nn.Module)
 
@@ -24,8 +26,8 @@ def save_checkpoint(method: str, policy: Any, dims: Mapping[str, int], path: str
     """Write a selector's checkpoint atomically.
 
     :param method: the method's name (``ocsampler``, ``liteeval``, ``frameexit``).
-    :param policy: the policy: its ``config`` (a dataclass), ``observe``, ``predict`` and
-        ``module`` (the network) are saved.
+    :param policy: the policy: its ``config`` (a dataclass), ``observe``, ``predict``,
+        ``module`` (the network) and, when it has one, its ``train_log`` (rows) are saved.
     :param dims: the network's constructor sizes.
     :param path: the ``.pt`` file.
     :param extra: more plain values to keep.
@@ -33,6 +35,8 @@ def save_checkpoint(method: str, policy: Any, dims: Mapping[str, int], path: str
     """
     from frame_select_env.store.atomic import atomic_torch_save
 
+    if hasattr(policy, "train_log"):
+        extra = {"train_log": [dict(r) for r in policy.train_log], **extra}
     return atomic_torch_save({
         "method": method, "config": asdict(policy.config), "observe": policy.observe,
         "predict": policy.predict, "dims": {k: int(v) for k, v in dims.items()},
@@ -69,3 +73,21 @@ def load_weights(net: Net, ckpt: Mapping[str, Any], path: str | os.PathLike,
     except (RuntimeError, KeyError) as exc:
         raise ValueError(f"{path}: weights do not fit the {title} network: {exc}") from exc
     return net
+
+
+def load_trained(path: str | os.PathLike, method: str, title: str, config_type: type,
+                 build: Callable[[Mapping[str, int], Any], Net]
+                 ) -> tuple[dict[str, Any], Any, Net]:
+    """Read a selector's checkpoint: the dict, its config and its network with the weights.
+
+    :param path: the ``.pt`` file :func:`save_checkpoint` wrote.
+    :param method: the method it must hold.
+    :param title: the method's display name, for messages.
+    :param config_type: the method's config dataclass (the saved dict is checked against it).
+    :param build: ``(dims, config) -> network`` (freshly initialised).
+    :return: ``(checkpoint, config, network)``.
+    :raises ValueError: another method's checkpoint, a bad config or weights that do not fit.
+    """
+    ckpt = load_checkpoint(path, method, title)
+    cfg: Any = from_dict(config_type, ckpt["config"], where=f"{path} config")
+    return ckpt, cfg, load_weights(build(ckpt["dims"], cfg), ckpt, path, title)

@@ -7,7 +7,9 @@ stream's per-frame inputs (features and class probabilities) of the t frames see
 max-pooled, a per-step linear head predicts the class and a per-step exit gate (linear +
 sigmoid) decides whether to stop. At test the policy stops at the first step whose gate opens
 (``>= gate_threshold``; the last step always stops), and only the frames seen are computed: the
-cheap stream and the expensive one alike (``observes = ()``), so its cost is the frames it saw.
+cheap stream and the expensive one alike (``observes = ()``), so its cost is the frames it saw;
+observing a preview (an observe-only stream), the preview is costed on all T frames (an upper
+bound by the preview on the frames it did not see).
 The video's prediction is the frozen classifier's ``predict`` stream on those frames (the
 evaluation's, as for every selector); :meth:`FrameExitPolicy.head_predictions` gives its own.
 
@@ -34,7 +36,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines_zoo.field.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from baselines_zoo.field.checkpoint import load_trained, save_checkpoint
+from baselines_zoo.field.options import check_config
+from frame_select_env.core.config import Range
+from frame_select_env.core.constants import STREAMS
 
 #: The official code's order for T = 10 frames (coarse to fine: middle, ends, quarters, ...).
 OFFICIAL_ORDER_10 = (5, 0, 9, 2, 7, 4, 6, 3, 8, 1)
@@ -91,14 +96,10 @@ class FrameExitConfig:
     gate_target: str = "head"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"FrameExitConfig: epochs must be >= 1, got {self.epochs}")
-        if not 0.0 < self.gate_threshold <= 1.0:
-            raise ValueError(f"FrameExitConfig: gate_threshold must lie in (0, 1], got "
-                             f"{self.gate_threshold}")
-        if self.gate_target not in GATE_TARGETS:
-            raise ValueError(f"FrameExitConfig: gate_target must be one of {GATE_TARGETS}, got "
-                             f"{self.gate_target!r}")
+        check_config(self, {"epochs": Range(ge=1, integer=True), "lr": Range(gt=0),
+                            "weight_decay": Range(ge=0), "gate_weight": Range(ge=0),
+                            "gate_threshold": Range(gt=0, le=1)},
+                     choices={"gate_target": GATE_TARGETS})
 
 
 class FrameExitNet(nn.Module):
@@ -196,7 +197,6 @@ class FrameExitPolicy:
     """
 
     uses_label = False
-    observes: tuple[str, ...] = ()  # it reads the cheap stream only on the frames it sees
 
     def __init__(self, module: FrameExitNet, config: FrameExitConfig, observe: str = "rgb",
                  predict: str = "fused", max_frames: int | None = None,
@@ -204,6 +204,10 @@ class FrameExitPolicy:
                  threshold: float | None = None) -> None:
         self.module = module.eval()
         self.config, self.observe, self.predict = config, observe, predict
+        # it reads a paid stream only on the frames it sees (paid anyway): nothing on all T
+        # frames. An observe-only stream (a preview) is costed on all T frames, an upper bound:
+        # the evaluation's cost has no mask for a stream it does not predict with.
+        self.observes: tuple[str, ...] = () if observe in STREAMS else (observe,)
         self.max_frames, self.name = max_frames, name
         self.thresholds = [float(x) for x in thresholds or []]
         self.threshold = float(config.gate_threshold if threshold is None else threshold)
@@ -339,7 +343,6 @@ def train(store: str | Path | None, cfg: FrameExitConfig | None = None, *, obser
     :return: the trained policy.
     :raises ValueError: for a stream the store lacks.
     """
-    from frame_select_env.core.constants import STREAMS
     from frame_select_env.core.selection import aggregate_predictions
     from frame_select_env.evaluation.runner import load_split
     from frame_select_env.store import FeatureStore
@@ -417,10 +420,10 @@ def load(path: str | Path) -> FrameExitPolicy:
     :return: the policy (eval mode, CPU).
     :raises ValueError: the file is not a FrameExit checkpoint (the message names it).
     """
-    ckpt = load_checkpoint(path, METHOD, "FrameExit")
-    net = load_weights(FrameExitNet(**ckpt["dims"]), ckpt, path, "FrameExit")
-    return FrameExitPolicy(net, FrameExitConfig(**ckpt["config"]), ckpt["observe"],
-                           ckpt["predict"], thresholds=list(ckpt.get("thresholds", [])))
+    ckpt, cfg, net = load_trained(path, METHOD, "FrameExit", FrameExitConfig,
+                                  lambda d, c: FrameExitNet(**d))
+    return FrameExitPolicy(net, cfg, ckpt["observe"], ckpt["predict"],
+                           thresholds=list(ckpt.get("thresholds", [])))
 
 
 __all__ = ["FrameExitConfig", "FrameExitNet", "FrameExitPolicy", "calibrate_thresholds",

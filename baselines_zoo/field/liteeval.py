@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,18 +42,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines_zoo.field.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from baselines_zoo.field.checkpoint import load_trained, save_checkpoint
 from baselines_zoo.field.ocsampler import (
     _loaded_streams,
     _obs_tensors,
+    fused_streams,
     predict_probs,
     training_source,
 )
-from frame_select_env.core.config import from_dict
+from baselines_zoo.field.options import OnEpoch, StoreArg, TrainingOptions, check_config
+from frame_select_env.core.config import Range
 from frame_select_env.core.metrics import accuracy
 from frame_select_env.core.selection import aggregate_predictions
 from frame_select_env.evaluation.runner import SplitData, load_split
-from frame_select_env.store import FeatureStore
 
 METHOD = "liteeval"
 INPUTS = ("both", "features")
@@ -62,11 +63,13 @@ PREDICT_FEATURES = "predict_features"
 
 
 @dataclass
-class LiteEvalConfig:
+class LiteEvalConfig(TrainingOptions):
     """Hyperparameters of the LiteEval-style recurrence (defaults: the built-in store).
 
     Training takes ~12 s on one thread; these tiny recurrent steps are overhead-bound, so more
-    torch threads than free cores only slow them down.
+    torch threads than free cores only slow them down. The optimiser options (``epochs`` 20,
+    ``batch_size``, ``lr``, ``weight_decay``, ``grad_clip``) are
+    :class:`~baselines_zoo.field.options.TrainingOptions`'.
 
     :param coarse_hidden: hidden size of the coarse LSTM.
     :param fine_hidden: hidden size of the fine LSTM (>= ``coarse_hidden``: the coarse state is
@@ -80,11 +83,6 @@ class LiteEvalConfig:
     :param skip_weight: weight of ``(skip ratio - target_skip)^2``.
     :param tau_start: Gumbel-softmax temperature of the first epoch.
     :param tau_end: temperature of the last epoch (annealed exponentially in between).
-    :param epochs: passes over the training split.
-    :param batch_size: videos per update.
-    :param lr: Adam learning rate.
-    :param weight_decay: Adam weight decay.
-    :param grad_clip: max gradient norm (0 = off).
     """
 
     coarse_hidden: int = 32
@@ -95,27 +93,15 @@ class LiteEvalConfig:
     skip_weight: float = 4.0
     tau_start: float = 5.0
     tau_end: float = 0.5
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    grad_clip: float = 5.0
 
     def __post_init__(self) -> None:
-        checks = {
-            "coarse_hidden": self.coarse_hidden >= 1,
-            "fine_hidden": self.fine_hidden >= self.coarse_hidden,
-            "target_skip": 0.0 <= self.target_skip < 1.0, "skip_weight": self.skip_weight >= 0,
-            "tau_start": self.tau_start > 0, "tau_end": self.tau_end > 0,
-            "epochs": self.epochs >= 0, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
-            "weight_decay": self.weight_decay >= 0, "grad_clip": self.grad_clip >= 0,
-            "inputs": self.inputs in INPUTS,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"LiteEvalConfig: invalid {bad} in {asdict(self)} (fine_hidden >= "
-                             f"coarse_hidden >= 1, target_skip in [0, 1), temperatures > 0, "
-                             f"inputs in {INPUTS})")
+        check_config(self, {"coarse_hidden": Range(ge=1, integer=True),
+                            "fine_hidden": Range(ge=1, integer=True),
+                            "target_skip": Range(ge=0, lt=1), "skip_weight": Range(ge=0),
+                            "tau_start": Range(gt=0), "tau_end": Range(gt=0)},
+                     rules={"fine_hidden": (self.fine_hidden >= self.coarse_hidden,
+                                            f">= coarse_hidden ({self.coarse_hidden})")},
+                     choices={"inputs": INPUTS})
 
     def temperature(self, epoch: int) -> float:
         """The Gumbel temperature of ``epoch`` (0-based): exponential from start to end."""
@@ -370,7 +356,7 @@ def coarse_input(features: torch.Tensor, predictions: torch.Tensor | None, input
 
 def _fine_features(data: SplitData, predict: str) -> np.ndarray:
     """The ``predict`` stream's features (B, T, V, D) of a split, streams concatenated."""
-    streams = data.streams if predict == "fused" else [predict]
+    streams = fused_streams(data) if predict == "fused" else [predict]
     return np.concatenate([data.obs[s]["features"] for s in streams], -1)
 
 
@@ -426,10 +412,9 @@ def calibrate_thresholds(policy: LiteEvalPolicy, data: SplitData, iters: int = 1
 # ----------------------------------------------------------------------------- training
 
 
-def train(store: str | os.PathLike | FeatureStore | None, cfg: LiteEvalConfig | None = None, *,
-          observe: str = "rgb", predict: str = "fused", seed: int = 0,
-          progress: bool = False,
-          on_epoch: Callable[[int, float], None] | None = None) -> LiteEvalPolicy:
+def train(store: StoreArg, cfg: LiteEvalConfig | None = None, *, observe: str = "rgb",
+          predict: str = "fused", seed: int = 0, progress: bool = False,
+          on_epoch: OnEpoch | None = None) -> LiteEvalPolicy:
     """Train LiteEval on a store's train split; keep the best epoch on val; calibrate ``for_m``.
 
     :param store: a feature store (path or open), or ``None`` for the built-in store.
@@ -461,7 +446,7 @@ def train(store: str | os.PathLike | FeatureStore | None, cfg: LiteEvalConfig | 
             x = x.reshape(-1, x.shape[-1])
             getattr(net, f"{part}_mean").copy_(x.mean(0))
             getattr(net, f"{part}_std").copy_(x.std(0).clamp(min=1e-3))
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = cfg.optimizer(net)
     policy = LiteEvalPolicy(net, cfg, observe, predict)
     labels_all = torch.as_tensor(src.labels, dtype=torch.long)
     best: tuple[float, dict[str, torch.Tensor]] | None = None
@@ -479,11 +464,7 @@ def train(store: str | os.PathLike | FeatureStore | None, cfg: LiteEvalConfig | 
             fine = torch.as_tensor(fine_src.gather(idx, views)["features"])
             logits, gates, _ = net(coarse, fine, tau=tau, generator=gen)
             loss, ce, skip = liteeval_loss(logits, labels_all[idx], gates, cfg)
-            opt.zero_grad()
-            loss.backward()
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            opt.step()
+            cfg.step(opt, loss, net)
             w = len(idx) / src.num_videos
             totals["loss"] += w * float(loss.detach())
             totals["loss_ce"] += w * float(ce.detach())
@@ -532,8 +513,7 @@ def save(policy: LiteEvalPolicy, path: str | os.PathLike) -> Path:
     net = policy.module
     return save_checkpoint(METHOD, policy, {"coarse_dim": net.coarse_dim, "fine_dim": net.fine_dim,
                                             "num_classes": net.num_classes}, path,
-                           thresholds=[float(t) for t in policy.thresholds],
-                           train_log=[dict(r) for r in policy.train_log])
+                           thresholds=[float(t) for t in policy.thresholds])
 
 
 def load(path: str | os.PathLike) -> LiteEvalPolicy:
@@ -542,11 +522,8 @@ def load(path: str | os.PathLike) -> LiteEvalPolicy:
     :param path: the ``.pt`` file.
     :raises ValueError: the file is not a LiteEval checkpoint, or its weights do not fit.
     """
-    ckpt = load_checkpoint(path, METHOD, "LiteEval")
-    cfg = from_dict(LiteEvalConfig, ckpt["config"], where=f"{path} config")
-    dims = ckpt["dims"]
-    net = load_weights(LiteEvalNet(dims["coarse_dim"], dims["fine_dim"], dims["num_classes"], cfg),
-                       ckpt, path, "LiteEval")
+    ckpt, cfg, net = load_trained(path, METHOD, "LiteEval", LiteEvalConfig, lambda d, c:
+                                  LiteEvalNet(d["coarse_dim"], d["fine_dim"], d["num_classes"], c))
     policy = LiteEvalPolicy(net, cfg, ckpt["observe"], ckpt["predict"],
                             thresholds=list(ckpt.get("thresholds", [])))
     policy.train_log = list(ckpt.get("train_log", []))

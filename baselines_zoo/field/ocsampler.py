@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,8 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines_zoo.field.checkpoint import load_checkpoint, load_weights, save_checkpoint
-from frame_select_env.core.config import from_dict
+from baselines_zoo.field.checkpoint import load_trained, save_checkpoint
+from baselines_zoo.field.options import OnEpoch, StoreArg, TrainingOptions, check_config
+from frame_select_env.core.config import Range
 from frame_select_env.core.selection import aggregate_predictions, fuse_streams
 from frame_select_env.envs.observations import ObservationSource
 from frame_select_env.evaluation.runner import SplitData, evaluate_importance, load_split
@@ -58,8 +59,11 @@ INPUTS = ("both", "features")
 
 
 @dataclass
-class OCSamplerConfig:
+class OCSamplerConfig(TrainingOptions):
     """Hyperparameters of the OCSampler-style sampler (defaults: the built-in store, ~10 s).
+
+    The optimiser options (``epochs`` 40, ``batch_size``, ``lr``, ``weight_decay``, ``grad_clip``
+    40, its code's) are :class:`~baselines_zoo.field.options.TrainingOptions`'.
 
     :param m: frames drawn per video in training (OCSampler trains one model per budget,
         e.g. "10 to 5"; at test any m takes the top-m of pi).
@@ -74,13 +78,10 @@ class OCSamplerConfig:
     :param entropy_weight: weight of the entropy bonus of pi (its code's ``explore_rate``, 0.1).
     :param samples: subsets drawn per video per update.
     :param exact_max_m: the largest m whose set probability is computed exactly (2^m terms).
-    :param epochs: passes over the training split.
-    :param batch_size: videos per update.
-    :param lr: Adam learning rate.
-    :param weight_decay: Adam weight decay.
-    :param grad_clip: max gradient norm (its code: 40; 0 = off).
     """
 
+    epochs: int = 40
+    grad_clip: float = 40.0
     m: int = 8
     scorer: str = "conv"
     inputs: str = "both"
@@ -90,30 +91,14 @@ class OCSamplerConfig:
     entropy_weight: float = 0.1
     samples: int = 4
     exact_max_m: int = 8
-    epochs: int = 40
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    grad_clip: float = 40.0
 
     def __post_init__(self) -> None:
-        checks = {
-            "m": self.m >= 1, "hidden": self.hidden >= 1, "samples": self.samples >= 1,
-            "epochs": self.epochs >= 0, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
-            "kernel": self.kernel >= 1 and self.kernel % 2 == 1,
-            "exact_max_m": 1 <= self.exact_max_m <= 12, "entropy_weight": self.entropy_weight >= 0,
-            "weight_decay": self.weight_decay >= 0, "grad_clip": self.grad_clip >= 0,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"OCSamplerConfig: invalid {bad} in {asdict(self)} (m, hidden, "
-                             f"samples, batch_size >= 1; kernel odd; exact_max_m in [1, 12])")
-        for name, value, allowed in (("scorer", self.scorer, SCORERS),
-                                     ("reward", self.reward, REWARDS),
-                                     ("inputs", self.inputs, INPUTS)):
-            if value not in allowed:
-                raise ValueError(f"OCSamplerConfig: {name} must be one of {allowed}, got "
-                                 f"{value!r}")
+        count = Range(ge=1, integer=True)
+        check_config(self, {"m": count, "hidden": count, "samples": count,
+                            "kernel": count, "exact_max_m": Range(ge=1, le=12, integer=True),
+                            "entropy_weight": Range(ge=0)},
+                     rules={"kernel": (self.kernel % 2 == 1, "odd")},
+                     choices={"scorer": SCORERS, "reward": REWARDS, "inputs": INPUTS})
 
 
 # ----------------------------------------------------------------------------- set probability
@@ -259,7 +244,7 @@ def predict_probs(data: SplitData, predict: str) -> np.ndarray:
         averaged over frames equals the fusion of the streams' video-level predictions).
     :raises ValueError: a stream ``predict`` needs is not loaded.
     """
-    streams = data.streams if predict == "fused" else [predict]
+    streams = fused_streams(data) if predict == "fused" else [predict]
     missing = [s for s in streams if s not in data.obs]
     if missing:
         raise ValueError(f"predict {predict!r} needs stream(s) {missing}, not loaded "
@@ -267,6 +252,18 @@ def predict_probs(data: SplitData, predict: str) -> np.ndarray:
     if len(streams) == 1:
         return data.obs[streams[0]]["predictions"]
     return fuse_streams({s: data.obs[s]["predictions"] for s in streams})
+
+
+def fused_streams(data: SplitData) -> list[str]:
+    """The loaded streams the fused prediction averages: the store's paid ones, in load order.
+
+    An observe-only stream (a preview, :attr:`FeatureStore.observe_only`) loaded beside them is
+    read by a selector but never fused.
+
+    :param data: a :func:`load_split` result.
+    """
+    observe_only = set(getattr(data.store, "observe_only", None) or ())
+    return [s for s in data.streams if s not in observe_only]
 
 
 def training_source(store: Any, split: str, observe: str, predict: str,
@@ -287,11 +284,14 @@ def training_source(store: Any, split: str, observe: str, predict: str,
 
 
 def _loaded_streams(store: FeatureStore, *names: str) -> list[str]:
-    """The store streams that ``names`` (streams or ``fused``) need, in store order."""
+    """The store streams that ``names`` (streams or ``fused``) need, in store order.
+
+    An observe-only stream (a preview) is loaded when named, never as part of ``fused``.
+    """
     want = set()
     for n in names:
         want.update(store.streams if n == "fused" else [n])
-    return [s for s in store.streams if s in want]
+    return [s for s in store.all_streams if s in want]
 
 
 # ----------------------------------------------------------------------------- model
@@ -454,10 +454,9 @@ def validation_accuracy(policy: Any, data: SplitData, m: int, observe: str, pred
     return float(cast(list[dict[str, Any]], rows)[0]["accuracy"])
 
 
-def train(store: str | os.PathLike | FeatureStore | None, cfg: OCSamplerConfig | None = None, *,
-          observe: str = "rgb", predict: str = "fused", seed: int = 0,
-          progress: bool = False,
-          on_epoch: Callable[[int, float], None] | None = None) -> OCSamplerPolicy:
+def train(store: StoreArg, cfg: OCSamplerConfig | None = None, *, observe: str = "rgb",
+          predict: str = "fused", seed: int = 0, progress: bool = False,
+          on_epoch: OnEpoch | None = None) -> OCSamplerPolicy:
     """Train the OCSampler-style sampler on a store's train split; keep the best epoch on val.
 
     :param store: a feature store (path or open), or ``None`` for the built-in store.
@@ -489,7 +488,7 @@ def train(store: str | os.PathLike | FeatureStore | None, cfg: OCSamplerConfig |
                        torch.as_tensor(every["predictions"])).reshape(-1, net.in_mean.numel())
         net.in_mean.copy_(x.mean(0))
         net.in_std.copy_(x.std(0).clamp(min=1e-3))
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = cfg.optimizer(net)
     policy = OCSamplerPolicy(net, cfg, observe, predict)
     best: tuple[float, dict[str, torch.Tensor]] | None = None
     labels_all = src.labels
@@ -513,11 +512,7 @@ def train(store: str | os.PathLike | FeatureStore | None, cfg: OCSamplerConfig |
             log_pi = torch.log_softmax(logits, 1)
             entropy = -(log_pi.exp() * log_pi).sum(1)
             loss = -(reward * logp + cfg.entropy_weight * entropy).mean()
-            opt.zero_grad()
-            loss.backward()
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            opt.step()
+            cfg.step(opt, loss, net)
             w = len(idx) / src.num_videos
             totals["reward"] += w * float(reward.mean())
             totals["loss"] += w * float(loss.detach())
@@ -551,8 +546,7 @@ def save(policy: OCSamplerPolicy, path: str | os.PathLike) -> Path:
     :param path: the ``.pt`` file.
     """
     return save_checkpoint(METHOD, policy, {"feature_dim": policy.module.feature_dim,
-                                            "num_classes": policy.module.num_classes}, path,
-                           train_log=[dict(r) for r in policy.train_log])
+                                            "num_classes": policy.module.num_classes}, path)
 
 
 def load(path: str | os.PathLike) -> OCSamplerPolicy:
@@ -561,15 +555,14 @@ def load(path: str | os.PathLike) -> OCSamplerPolicy:
     :param path: the ``.pt`` file.
     :raises ValueError: the file is not an OCSampler checkpoint, or its weights do not fit.
     """
-    ckpt = load_checkpoint(path, METHOD, "OCSampler")
-    cfg = from_dict(OCSamplerConfig, ckpt["config"], where=f"{path} config")
-    net = load_weights(OCSamplerNet(ckpt["dims"]["feature_dim"], ckpt["dims"]["num_classes"], cfg),
-                       ckpt, path, "OCSampler")
+    ckpt, cfg, net = load_trained(path, METHOD, "OCSampler", OCSamplerConfig, lambda d, c:
+                                  OCSamplerNet(d["feature_dim"], d["num_classes"], c))
     policy = OCSamplerPolicy(net, cfg, ckpt["observe"], ckpt["predict"])
     policy.train_log = list(ckpt.get("train_log", []))
     return policy
 
 
 __all__ = ["OCSamplerConfig", "OCSamplerNet", "OCSamplerPolicy", "brute_force_set_prob",
-           "draw_log_prob", "load", "predict_probs", "sample_without_replacement", "save",
-           "sequence_log_prob", "set_log_prob", "train", "training_source", "tsn_subsets"]
+           "draw_log_prob", "fused_streams", "load", "predict_probs",
+           "sample_without_replacement", "save", "sequence_log_prob", "set_log_prob", "train",
+           "training_source", "tsn_subsets"]

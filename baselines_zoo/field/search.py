@@ -9,7 +9,9 @@ observing RGB) is tuned the same way, through the shared Optuna core
   config (the method's defaults, or the REINFORCE YAML for the AS agents, with ``--epochs`` and
   ``--set`` applied), trains on the **train** split with one seed, and scores the **val**
   split: fused top-1, frame-based, every view, averaged over the budgets ``ms``
-  (:func:`val_accuracy`, the evaluation of the table itself);
+  (:func:`val_accuracy`, the evaluation of the table itself); a field selector observes
+  ``observe`` (RGB by default, or the store's preview), an AS agent what its name says
+  (:data:`AS_OBSERVES`);
 * intermediate values go to the pruner: OCSampler's val top-1 of each epoch, LiteEval's val
   top-1 of its own classifier, the AS agents' :func:`val_accuracy` every quarter of their
   epochs; FrameExit (full-batch, seconds per run) reports only its final value;
@@ -52,13 +54,17 @@ from frame_select_env.evaluation.runner import (
 )
 from frame_select_env.store.atomic import atomic_write_text
 
-#: The AS agents of the field table: the paper's (one agent per stream) and AS observing RGB.
-AS_AGENTS = ("as", "as_rgb_only")
+#: The AS agents of the field table: the paper's (one agent per stream, each observing its own
+#: stream on every frame), AS observing RGB and AS observing the preview (one agent reading that
+#: stream, rewarded on the fused prediction of its kept frames: select-before-compute).
+AS_AGENTS = ("as", "as_rgb_only", "as_preview")
+#: The stream each AS agent observes (``None``: the paper's, each stream its own).
+AS_OBSERVES: dict[str, str | None] = {"as": None, "as_rgb_only": "rgb", "as_preview": "preview"}
 #: Everything :func:`tune` tunes: the field's learned selectors and the AS agents.
 TUNABLE = ("ocsampler", "liteeval", "frameexit", *AS_AGENTS)
 #: What each method's training optimises (the ``reward`` tuning column); OCSampler: its config's.
-TRAINED_ON = {"liteeval": "cross_entropy", "frameexit": "cross_entropy", "as": "eq4",
-              "as_rgb_only": "eq4"}
+TRAINED_ON = {"liteeval": "cross_entropy", "frameexit": "cross_entropy",
+              **{a: "eq4" for a in AS_AGENTS}}
 
 Report = Callable[[int, float], None]
 
@@ -109,13 +115,34 @@ def _as(trial: optuna.Trial) -> dict[str, Any]:
 #: method -> its search space: a trial -> config entries drawn (on top of the base config).
 SPACES: dict[str, Callable[[optuna.Trial], dict[str, Any]]] = {
     "ocsampler": _ocsampler, "liteeval": _liteeval, "frameexit": _frameexit,
-    "as": _as, "as_rgb_only": _as,
+    **{a: _as for a in AS_AGENTS},
 }
 
 
 def _check(method: str) -> None:
     if method not in TUNABLE:
         raise ValueError(f"no search space for {method!r}; tunable: {list(TUNABLE)}")
+
+
+def observing_as(observe: str) -> str:
+    """The AS agent of the field table that observes ``observe`` (``as_rgb_only``, ...).
+
+    :param observe: the stream the field's selectors observe.
+    :raises ValueError: no AS agent observes it.
+    """
+    for name, stream in AS_OBSERVES.items():
+        if stream == observe:
+            return name
+    raise ValueError(f"no AS agent of the field table observes {observe!r}; they observe "
+                     f"{[s for s in AS_OBSERVES.values() if s]}")
+
+
+def split_streams(observe: str | None) -> list[str]:
+    """The streams a split is loaded with: both fused ones, and ``observe`` when it is another.
+
+    :param observe: the stream the selectors read (``None``: the fused streams only).
+    """
+    return list(dict.fromkeys([*STREAMS, *([observe] if observe else [])]))
 
 
 # ----------------------------------------------------------------------------- configs
@@ -173,16 +200,18 @@ def tuning_record(method: str, config: Mapping[str, Any], trials: int = 0,
 
 
 def as_policies(method: str, agents: Mapping[str, Any]) -> dict[str, Any]:
-    """The selection policy per stream of trained AS agents (``as``: one per stream; else RGB's).
+    """The selection policy per stream of trained AS agents (``as``: one per stream; else one).
 
-    :param method: ``as`` or ``as_rgb_only``.
-    :param agents: stream -> trained ``ASAgent``.
+    :param method: one of :data:`AS_AGENTS`.
+    :param agents: stream -> trained ``ASAgent`` (``as``: each fused stream's; else the observed
+        stream's).
     """
     from agents.as_agent import ASPolicy
 
-    if method == "as":
+    observe = AS_OBSERVES[method]
+    if observe is None:
         return {s: ASPolicy(agents[s]) for s in STREAMS}
-    cross = ObservingPolicy(ASPolicy(agents["rgb"], name=method), "rgb")
+    cross = ObservingPolicy(ASPolicy(agents[observe], name=method), observe)
     return {s: cross for s in STREAMS}
 
 
@@ -192,10 +221,11 @@ def _train_as(method: str, store: Any, config: Mapping[str, Any], seed: int,
     """Train the AS agent(s) of ``method``; report :func:`val_accuracy` each quarter of epochs."""
     from agents.reinforce import ReinforceConfig, ReinforceTrainer
 
-    extra = {"observe": "rgb", "predict": "fused"} if method == "as_rgb_only" else {}
+    observe = AS_OBSERVES[method]
+    extra = {} if observe is None else {"observe": observe, "predict": "fused"}
     cfg = ReinforceConfig.from_dict({**config, "seed": seed, "tensorboard": False, **extra},
                                     where=f"{method} config")
-    streams = STREAMS if method == "as" else ("rgb",)
+    streams = STREAMS if observe is None else (observe,)
     trainers = {s: ReinforceTrainer(store, s, cfg) for s in streams}
     step = max(1, cfg.epochs // 4) if on_report is not None and val is not None else cfg.epochs
     done = 0
@@ -211,7 +241,8 @@ def _train_as(method: str, store: Any, config: Mapping[str, Any], seed: int,
 
 def train_learned(method: str, store: Any, config: Mapping[str, Any], seed: int = 0, *,
                   on_report: Report | None = None, val: SplitData | None = None,
-                  ms: Sequence[int] = (8,)) -> tuple[dict[str, Any], float]:
+                  ms: Sequence[int] = (8,), observe: str = "rgb"
+                  ) -> tuple[dict[str, Any], float]:
     """Train one learned method on the train split: its policies per stream, and the seconds.
 
     :param method: one of :data:`TUNABLE`.
@@ -221,8 +252,10 @@ def train_learned(method: str, store: Any, config: Mapping[str, Any], seed: int 
     :param on_report: called with ``(epoch, value)`` during training (the pruner's input).
     :param val: the val split, for the AS agents' intermediate :func:`val_accuracy`.
     :param ms: the budgets of that intermediate value.
+    :param observe: the stream a field selector observes (``rgb``, ``preview``); the AS agents
+        observe what their name says (:data:`AS_OBSERVES`).
     :return: ``({stream: policy}, training seconds)``; a field selector's policy is the same
-        object for both streams (it observes RGB and predicts fused).
+        object for both streams (it observes ``observe`` and predicts fused).
     """
     start = time.perf_counter()
     if method in AS_AGENTS:
@@ -230,7 +263,7 @@ def train_learned(method: str, store: Any, config: Mapping[str, Any], seed: int 
         return policies, time.perf_counter() - start
     spec = get_method(method)
     kwargs: dict[str, Any] = {"on_epoch": on_report} if on_report and method != "frameexit" else {}
-    policy = spec.train(store, build_config(method, config), observe="rgb", predict="fused",
+    policy = spec.train(store, build_config(method, config), observe=observe, predict="fused",
                         seed=seed, **kwargs)
     policy.name = method
     return {s: policy for s in STREAMS}, time.perf_counter() - start
@@ -240,7 +273,8 @@ def val_accuracy(policies: Mapping[str, Any], val: SplitData, ms: Sequence[int])
     """Fused top-1 (%) on the val split, frame-based, every view, averaged over ``ms``.
 
     :param policies: stream -> policy (one method).
-    :param val: :func:`load_split` of the val split with both streams.
+    :param val: :func:`load_split` of the val split with both streams (and any stream the
+        policies observe, :func:`split_streams`).
     :param ms: the budgets (top-m; the budget knob of adaptive methods).
     """
     ms = [m for m in ms if m <= val.num_frames]
@@ -265,6 +299,8 @@ class TuneResult:
     :param ms: the budgets the val accuracy averaged.
     :param store: the store tuned on.
     :param seed: the training seed of every trial.
+    :param observe: the stream the tuned method observed (``None``: the paper's AS, each agent
+        its own stream).
     """
 
     method: str
@@ -273,6 +309,7 @@ class TuneResult:
     ms: tuple[int, ...]
     store: str
     seed: int
+    observe: str | None = "rgb"
 
     @property
     def trials(self) -> int:
@@ -287,7 +324,7 @@ class TuneResult:
 
 def tune(method: str, store: str | Path, budget: TuningBudget, *, base: Mapping[str, Any],
          ms: Sequence[int] = (8,), seed: int = 0, storage: str | None = None,
-         study_name: str | None = None) -> TuneResult:
+         study_name: str | None = None, observe: str = "rgb") -> TuneResult:
     """Tune ``method`` on ``store``'s val split within ``budget``.
 
     :param method: one of :data:`TUNABLE`.
@@ -299,6 +336,7 @@ def tune(method: str, store: str | Path, budget: TuningBudget, *, base: Mapping[
     :param seed: the training seed of every trial.
     :param storage: Optuna storage URL to resume from (``sqlite:///study.db``).
     :param study_name: the study's name in ``storage`` (default: ``method``).
+    :param observe: the stream a field selector observes (:func:`train_learned`).
     :return: the best config and the study's summary.
     :raises ValueError: no val split, or an unknown method.
     :raises RuntimeError: no trial completed.
@@ -306,7 +344,8 @@ def tune(method: str, store: str | Path, budget: TuningBudget, *, base: Mapping[
     _check(method)
     build_config(method, base)  # a bad base fails here, not as a failed trial
     path = str(store)
-    val = load_split(path, "val", list(STREAMS), num_frames=base.get("num_frames"))
+    val = load_split(path, "val", split_streams(AS_OBSERVES.get(method, observe)),
+                     num_frames=base.get("num_frames"))
     if len(val.labels) == 0:
         raise ValueError(f"{path}: no val split to tune {method} on (the test split is never "
                          f"used for tuning); write a store with a val split")
@@ -317,7 +356,7 @@ def tune(method: str, store: str | Path, budget: TuningBudget, *, base: Mapping[
                             if method not in AS_AGENTS else values)
         policies, seconds = train_learned(
             method, path, values, seed, on_report=lambda step, v: report(trial, step, v),
-            val=val, ms=ms)
+            val=val, ms=ms, observe=observe)
         trial.set_user_attr("train_seconds", round(seconds, 2))
         return val_accuracy(policies, val, ms)
 
@@ -327,7 +366,8 @@ def tune(method: str, store: str | Path, budget: TuningBudget, *, base: Mapping[
         raise RuntimeError(f"tuning {method}: no trial completed ({summary['n_trials']} trials, "
                            f"{summary['n_pruned']} pruned, {summary['n_failed']} failed)")
     config = dict(study.best_trial.user_attrs["config"])
-    return TuneResult(method, config, summary, tuple(int(m) for m in ms), path, seed)
+    return TuneResult(method, config, summary, tuple(int(m) for m in ms), path, seed,
+                      AS_OBSERVES.get(method, observe))
 
 
 # ----------------------------------------------------------------------------- tuned YAML files
@@ -346,9 +386,11 @@ def write_tuned(path: str | Path, result: TuneResult, command: str = "") -> Path
               f"mean over m in {list(result.ms)}", "ms": list(result.ms), "seed": result.seed,
               "trials": result.trials, "complete": s["n_complete"], "pruned": s["n_pruned"],
               "failed": s["n_failed"], "seconds": result.seconds, "best_value": s["best_value"],
-              "best_trial": s["best_trial"], "budget": s["budget"], "command": command}
+              "best_trial": s["best_trial"], "budget": s["budget"], "observe": result.observe,
+              "command": command}
     head = (f"# {result.method} tuned on {Path(result.store).name}'s val split: {result.trials} "
-            f"trials, {result.seconds:.0f} s, best val {s['best_value']:.2f}\n")
+            f"trials, {result.seconds:.0f} s, best val {s['best_value']:.2f}\n"
+            + (f"# made by: {command}\n" if command else ""))
     text = head + yaml.safe_dump({result.method: result.config, "tuning": record},
                                  sort_keys=False)
     atomic_write_text(path, text)
@@ -379,6 +421,7 @@ def read_tuned(path: str | Path, method: str) -> tuple[dict[str, Any], dict[str,
     return dict(data[method]), dict(record) if isinstance(record, dict) else {}
 
 
-__all__ = ["AS_AGENTS", "SPACES", "TRAINED_ON", "TUNABLE", "TuneResult", "as_policies",
-           "base_config", "build_config", "read_tuned", "train_budget", "train_learned",
-           "tune", "tuning_record", "val_accuracy", "write_tuned"]
+__all__ = ["AS_AGENTS", "AS_OBSERVES", "SPACES", "TRAINED_ON", "TUNABLE", "TuneResult",
+           "as_policies", "base_config", "build_config", "observing_as", "read_tuned",
+           "split_streams", "train_budget", "train_learned", "tune", "tuning_record",
+           "val_accuracy", "write_tuned"]

@@ -1,9 +1,15 @@
-"""What the one-step and the sequential agent specs share: the error, names, seeds, user code."""
+"""What the one-step and the sequential agent specs share.
+
+The error, the parsed entry's fields (:class:`SpecEntry`), the parsing steps
+(:func:`split_spec`, :func:`split_kind`, :func:`check_exists`), display names, seeds and user code.
+"""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -54,6 +60,84 @@ def split_display_name(spec: str) -> tuple[str | None, str]:
     return None, spec
 
 
+#: builds the error of a spec and a problem (it lists the accepted specs of its kind)
+SpecError = Callable[[str, str], AgentSpecError]
+
+
+@dataclass
+class SpecEntry:
+    """What a parsed agent spec of either kind holds (the base of both entries).
+
+    :param spec: the original string.
+    :param name: display name.
+    :param kind: how the agent is made (the subclass's kinds).
+    :param target: a built-in name, a checkpoint or run path, or ``MODULE:ATTR``.
+    :param algo: the spec's prefix where it says more than ``kind`` (an SB3 algorithm, ...).
+    :param uses_label: the agent reads the ground truth (an upper bound).
+    :param explicit_name: the name came from ``NAME=SPEC``.
+    """
+
+    spec: str
+    name: str
+    kind: str
+    target: str
+    algo: str | None = None
+    uses_label: bool = False
+    explicit_name: bool = False
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def split_spec(spec: str, error: SpecError) -> tuple[str | None, str]:
+    """``NAME=SPEC`` as ``(NAME, SPEC)`` (:func:`split_display_name`), refusing an empty SPEC.
+
+    :param spec: the entry as given.
+    :param error: builds the error (its kind's).
+    :raises AgentSpecError: nothing to parse.
+    """
+    name, rest = split_display_name(spec)
+    if not rest:
+        raise error(spec, "empty spec")
+    return name, rest
+
+
+def split_kind(original: str, spec: str, builtins: Collection[str], what: str, similar: int,
+               error: SpecError) -> tuple[str, str]:
+    """``KIND:TARGET`` of a spec that names no built-in agent, both parts non-empty.
+
+    :param original: the entry as given, for the error.
+    :param spec: the spec without its display name.
+    :param builtins: the built-in names (one sharing the first ``similar`` characters is
+        suggested).
+    :param what: what a built-in is, for the error (``baseline``, ``comparator``).
+    :param similar: how many leading characters a suggestion shares.
+    :param error: builds the error (its kind's).
+    :return: ``(KIND, TARGET)``.
+    :raises AgentSpecError: no ``:``, or nothing after it.
+    """
+    prefix, colon, target = spec.partition(":")
+    if not colon:
+        close = [b for b in builtins if b.startswith(spec[:similar])]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise error(original, f"not a built-in {what} and not of the form KIND:PATH or "
+                              f"MODULE:ATTR{hint}")
+    if not target:
+        raise error(original, f"nothing after {prefix + ':'!r}")
+    return prefix, target
+
+
+def check_exists(original: str, target: str, what: str, error: SpecError) -> None:
+    """Refuse a ``PATH`` that does not exist (one with ``{seed}`` or ``{stream}``: when loaded).
+
+    :param original: the entry as given, for the error.
+    :param target: the path.
+    :param what: what it should be, for the error (``AS checkpoint``, ``SB3 model``).
+    :param error: builds the error (its kind's).
+    :raises AgentSpecError: ``"<what> <target> does not exist"``.
+    """
+    if "{" not in target and not os.path.exists(target):
+        raise error(original, f"{what} {target!r} does not exist")
+
+
 def _target_for_seed(target: str, seed: int) -> str:
     """``{seed}`` replaced, or the run directory's ``seed_<seed>`` sub-directory if it has one."""
     if "{seed}" in target:
@@ -70,7 +154,7 @@ class _Named(Protocol):
 _E = TypeVar("_E", bound=_Named)
 
 
-def unique_names(entries: Sequence[_E], error: Callable[[str, str], AgentSpecError]) -> list[_E]:
+def unique_names(entries: Sequence[_E], error: SpecError) -> list[_E]:
     """The entries, checked for a repeated display name (both kinds of spec).
 
     :param entries: parsed entries (``name``, ``spec``).
@@ -87,8 +171,7 @@ def unique_names(entries: Sequence[_E], error: Callable[[str, str], AgentSpecErr
     return list(entries)
 
 
-def load_user_code(load: Callable[[], Any], original: str,
-                   error: Callable[[str, str], AgentSpecError]) -> Any:
+def load_user_code(load: Callable[[], Any], original: str, error: SpecError) -> Any:
     """Run ``load`` (it imports the user's ``MODULE:ATTR``); any failure is a bad spec.
 
     :param load: imports and returns the user's object.

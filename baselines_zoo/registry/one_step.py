@@ -5,43 +5,29 @@ See :mod:`baselines_zoo.registry` for the specs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from baselines_zoo.policies import BUILTIN_POLICIES, make_policy
-from baselines_zoo.registry.common import (
-    AgentSpecError,
-    _target_for_seed,
-    load_user_code,
-    split_display_name,
-    unique_names,
-)
+from baselines_zoo.registry import common
+from baselines_zoo.registry.common import AgentSpecError, SpecEntry
 
 SB3_PREFIXES = ("ppo", "a2c", "sac", "td3", "sb3")
 @dataclass
-class AgentEntry:
-    """A parsed agent spec.
+class AgentEntry(SpecEntry):
+    """A parsed agent spec (the fields of :class:`~baselines_zoo.registry.common.SpecEntry`).
 
-    :param spec: the original string.
-    :param name: display name.
-    :param kind: ``builtin``, ``as``, ``sb3``, ``field`` (:mod:`baselines_zoo.field`; ``algo``
-        is the method) or ``user``.
-    :param target: baseline name, checkpoint / model path, or ``MODULE:ATTR``.
-    :param algo: the SB3 algorithm (``None`` = read from ``config.yaml``).
+    ``kind`` is ``builtin``, ``as``, ``sb3``, ``field`` (:mod:`baselines_zoo.field`; ``algo`` is
+    the method) or ``user``; ``target`` the baseline name, checkpoint / model path, or
+    ``MODULE:ATTR``; ``algo`` for ``sb3`` the SB3 algorithm (``None`` = read from
+    ``config.yaml``).
+
+    :param cross_stream_used: set once a single-stream learned agent scored another stream.
     """
 
-    spec: str
-    name: str
-    kind: str
-    target: str
-    algo: str | None = None
-    uses_label: bool = False
-    explicit_name: bool = False
     cross_stream_used: bool = False
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------------------------------
     def policies(self, streams: Sequence[str], seed: int = 0, cross_stream: bool = True,
@@ -119,7 +105,7 @@ class AgentEntry:
         sub-directory (``scripts/train_reinforce.py --seeds N`` writes one per extra seed) uses
         it. Otherwise every seed uses the same checkpoint.
         """
-        return _target_for_seed(self.target, seed)
+        return common._target_for_seed(self.target, seed)
 
     def _learned(self, streams: Sequence[str], seed: int = 0) -> dict[str, Any]:
         target = self.target_for_seed(seed)
@@ -243,9 +229,7 @@ def parse_agent_spec(spec: str) -> AgentEntry:
         ``my_policies.py:Confident``.
     """
     original = spec
-    name, spec = split_display_name(spec)
-    if not spec:
-        raise AgentSpecError(original, "empty spec")
+    name, spec = common.split_spec(spec, AgentSpecError)
     if spec in BUILTIN_POLICIES:
         return AgentEntry(original, name or spec, "builtin", spec,
                           uses_label=bool(getattr(make_policy(spec), "uses_label", False)))
@@ -253,35 +237,26 @@ def parse_agent_spec(spec: str) -> AgentEntry:
 
     if spec in FIELD_METHODS and FIELD_METHODS[spec].builtin:
         return AgentEntry(original, name or spec, "field", spec, algo=spec)
-    prefix, colon, target = spec.partition(":")
-    if colon and prefix in FIELD_METHODS and target:
+    prefix, target = common.split_kind(original, spec, BUILTIN_POLICIES, "baseline", 3,
+                                       AgentSpecError)
+    if prefix in FIELD_METHODS:
         if FIELD_METHODS[prefix].builtin:
             raise AgentSpecError(original, f"{prefix!r} is training-free: use {prefix!r} "
                                            f"without ':PATH'")
-        if "{" not in target and not os.path.exists(target):
-            raise AgentSpecError(original, f"{prefix} checkpoint {target!r} does not exist")
+        common.check_exists(original, target, f"{prefix} checkpoint", AgentSpecError)
         return AgentEntry(original, name or prefix, "field", target, algo=prefix,
                           explicit_name=name is not None)
-    if not colon:
-        close = [b for b in BUILTIN_POLICIES if b.startswith(spec[:3])]
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise AgentSpecError(original, f"not a built-in baseline and not of the form "
-                                       f"KIND:PATH or MODULE:ATTR{hint}")
-    if not target:
-        raise AgentSpecError(original, f"nothing after {prefix + ':'!r}")
     if prefix == "as":
-        if "{" not in target and not os.path.exists(target):
-            raise AgentSpecError(original, f"AS checkpoint {target!r} does not exist")
+        common.check_exists(original, target, "AS checkpoint", AgentSpecError)
         return AgentEntry(original, name or "as", "as", target, explicit_name=name is not None)
     if prefix in SB3_PREFIXES:
-        if "{" not in target and not os.path.exists(target):
-            raise AgentSpecError(original, f"SB3 model {target!r} does not exist")
+        common.check_exists(original, target, "SB3 model", AgentSpecError)
         algo = None if prefix == "sb3" else prefix
         return AgentEntry(original, name or prefix, "sb3", target, algo=algo,
                           explicit_name=name is not None)
     entry = AgentEntry(original, name or target.rsplit(".", 1)[-1], "user", spec,
                        explicit_name=name is not None)
-    policy = load_user_code(entry._user_policy, original, AgentSpecError)
+    policy = common.load_user_code(entry._user_policy, original, AgentSpecError)
     entry.uses_label = bool(getattr(policy, "uses_label", False))
     if name is None:
         entry.name = getattr(policy, "name", entry.name)
@@ -290,4 +265,4 @@ def parse_agent_spec(spec: str) -> AgentEntry:
 
 def parse_agent_specs(specs: Sequence[str]) -> list[AgentEntry]:
     """Parse many specs; display names must be unique (use ``NAME=SPEC`` to rename)."""
-    return unique_names([parse_agent_spec(s) for s in specs], AgentSpecError)
+    return common.unique_names([parse_agent_spec(s) for s in specs], AgentSpecError)

@@ -6,18 +6,12 @@ See :mod:`baselines_zoo.registry` for the specs.
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from baselines_zoo.registry.common import (
-    AgentSpecError,
-    _target_for_seed,
-    load_user_code,
-    split_display_name,
-    unique_names,
-)
+from baselines_zoo.registry import common
+from baselines_zoo.registry.common import AgentSpecError, SpecEntry
 from baselines_zoo.seq_policies import SEQ_BUILTIN, make_seq_policies
 
 #: The prefixes of sequential SB3 runs (``baselines_zoo.sb3.sequential``).
@@ -48,27 +42,14 @@ def _seq_error(spec: str, problem: str) -> AgentSpecError:
 
 
 @dataclass
-class SeqAgentEntry:
-    """A parsed sequential agent spec.
+class SeqAgentEntry(SpecEntry):
+    """A parsed sequential agent spec (the fields of :class:`~.common.SpecEntry`).
 
-    :param spec: the original string.
-    :param name: display name.
-    :param kind: ``builtin`` (:mod:`baselines_zoo.seq_policies`), ``seq-as``, ``sb3`` or ``user``.
-    :param target: comparator name, checkpoint / run path, or ``MODULE:ATTR``.
-    :param algo: the spec's prefix: the SB3 algorithm (``maskable_ppo`` or ``ppo``) for ``sb3``;
-        ``seq-as`` (pays its whole budget) or ``seq-as-stop`` (stops on its own) for ``seq-as``.
-    :param uses_label: the agent reads the ground truth (an upper bound).
-    :param explicit_name: the name came from ``NAME=SPEC``.
+    ``kind`` is ``builtin`` (:mod:`baselines_zoo.seq_policies`), ``seq-as``, ``sb3`` or
+    ``user``; ``target`` the comparator name, checkpoint / run path, or ``MODULE:ATTR``;
+    ``algo`` the spec's prefix: the SB3 algorithm (``maskable_ppo`` or ``ppo``) for ``sb3``,
+    ``seq-as`` (pays its whole budget) or ``seq-as-stop`` (stops on its own) for ``seq-as``.
     """
-
-    spec: str
-    name: str
-    kind: str
-    target: str
-    algo: str | None = None
-    uses_label: bool = False
-    explicit_name: bool = False
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def policies(self, budgets: Sequence[int] = (), seed: int = 0) -> list[Any]:
         """The sequential policies of this agent: one per budget, or one at its own budget.
@@ -102,7 +83,7 @@ class SeqAgentEntry:
         A ``seq-as`` run directory gives one agent per budget it trained
         (:func:`agents.seq_agent.load_seq_policies`); an SB3 run gives one model.
         """
-        target = _target_for_seed(self.target, seed)
+        target = common._target_for_seed(self.target, seed)
         key = f"learned:{target}"
         if key in self._cache:
             return list(self._cache[key])
@@ -185,32 +166,22 @@ def parse_seq_agent_spec(spec: str) -> SeqAgentEntry:
     :raises AgentSpecError: listing the accepted sequential specs.
     """
     original = spec
-    name, spec = split_display_name(spec)
-    if not spec:
-        raise _seq_error(original, "empty spec")
+    name, spec = common.split_spec(spec, _seq_error)
     if spec in SEQ_BUILTIN:
         return SeqAgentEntry(original, name or spec, "builtin", spec,
                              uses_label=spec == "seq-oracle", explicit_name=name is not None)
-    prefix, colon, target = spec.partition(":")
-    if not colon:
-        close = [b for b in SEQ_BUILTIN if b.startswith(spec[:5])]
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise _seq_error(original, f"not a built-in comparator and not of the form KIND:PATH "
-                                   f"or MODULE:ATTR{hint}")
-    if not target:
-        raise _seq_error(original, f"nothing after {prefix + ':'!r}")
+    prefix, target = common.split_kind(original, spec, SEQ_BUILTIN, "comparator", 5, _seq_error)
     if prefix in SEQ_BUILTIN:
         raise _seq_error(original, f"{prefix!r} takes no ':'; its budgets come from the caller")
     if prefix in SEQ_AS_PREFIXES or prefix in SEQ_SB3_PREFIXES:
-        if "{" not in target and not os.path.exists(target):
-            raise _seq_error(original, f"{prefix} run {target!r} does not exist")
+        common.check_exists(original, target, f"{prefix} run", _seq_error)
         kind = "seq-as" if prefix in SEQ_AS_PREFIXES else "sb3"
         # algo: the SB3 algorithm, or for seq-as whether the agent stops on its own
         return SeqAgentEntry(original, name or prefix, kind, target, algo=prefix,
                              explicit_name=name is not None)
     entry = SeqAgentEntry(original, name or target.rsplit(".", 1)[-1], "user", spec,
                           explicit_name=name is not None)
-    obj = load_user_code(entry._user_object, original, _seq_error)
+    obj = common.load_user_code(entry._user_object, original, _seq_error)
     if inspect.isfunction(obj) and len(inspect.signature(obj).parameters):
         raise _seq_error(original, f"{target!r} is a function with arguments; give a "
                                    f"SequentialPolicy class, instance or zero-argument factory")
@@ -230,4 +201,4 @@ def parse_seq_agent_specs(specs: Sequence[str]) -> list[SeqAgentEntry]:
     :return: the entries, in order.
     :raises AgentSpecError: a bad spec or a repeated display name.
     """
-    return unique_names([parse_seq_agent_spec(s) for s in specs], _seq_error)
+    return common.unique_names([parse_seq_agent_spec(s) for s in specs], _seq_error)

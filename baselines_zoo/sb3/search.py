@@ -30,9 +30,9 @@ Search spaces (a parameter's Optuna name is its YAML key, nested keys joined by 
 * Sequential env only (episodes of several steps): ``gamma``, ``gae_lambda``,
   ``env_kwargs.cost_weight`` and, where the env has it, ``env_kwargs.reward`` (the pay step's
   reward rule, :data:`frame_select_env.envs.sequential.core.REWARDS`).
-* Networks (``bilstm`` policies): ``extractor_kwargs.proj_dim`` and
+* Networks: ``bilstm`` policies ``extractor_kwargs.proj_dim`` and
   ``extractor_kwargs.hidden_size`` in {32, 64} (small, so a decision costs far less than a flow
-  frame).
+  frame); ``mlp`` policies ``policy_kwargs.net_arch`` in :data:`MLP_ARCHS`.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ from frame_select_env.store.builtin import store_or_builtin
 SEARCH_ALGOS = ("ppo", "a2c", "maskable_ppo", "recurrent_ppo")
 #: the split every trial is evaluated on (never the test split)
 VAL_SPLIT = "val"
+#: the ``mlp`` policies' hidden layers searched (Optuna's choices are the names)
+MLP_ARCHS = {"64x64": (64, 64), "256x256": (256, 256)}
 
 
 def _reward_choices() -> tuple[str, ...]:
@@ -122,6 +124,11 @@ def sample_params(trial: optuna.Trial, algo: str, env_id: str,
         rewards = _reward_choices()
         if rewards:
             env_kwargs["reward"] = trial.suggest_categorical("env_kwargs.reward", list(rewards))
+    if str(params.get("policy", "bilstm")) == "mlp":
+        # SB3's default MLP is 64x64; the flattened seq observation is ~2k wide, so try wider
+        arch = trial.suggest_categorical("policy_kwargs.net_arch", list(MLP_ARCHS))
+        params.setdefault("policy_kwargs", {})["net_arch"] = list(MLP_ARCHS[arch])
+        params.pop("extractor_kwargs", None)  # the BiLSTM extractor's: no part of an MLP
     if str(params.get("policy", "bilstm")).startswith("bilstm"):
         extractor = params.setdefault("extractor_kwargs", {})
         for key in ("proj_dim", "hidden_size"):
@@ -338,6 +345,8 @@ def optimize_sb3(
     out.mkdir(parents=True, exist_ok=True)
     base = load_hyperparams(algo, hyperparams, env_id)
     base.update(copy.deepcopy(overrides or {}))
+    if policy is not None:  # the trials' network: what the search space and the YAML follow
+        base["policy"] = policy
     steps = int(n_timesteps if n_timesteps is not None else base.get("n_timesteps", 1e5))
     if steps < 1:
         raise ValueError(f"n_timesteps must be >= 1, got {steps}")

@@ -283,6 +283,7 @@ def train_sb3(
     num_threads: int | None = 1,
     env_id: str = ENV_ID,
     callback: Any = None,
+    vec_env: str = "native",
 ) -> Path:
     """Train and save an SB3 agent; returns the path of ``model.zip``.
 
@@ -312,6 +313,8 @@ def train_sb3(
     :param callback: an SB3 callback run beside the checkpoints (e.g. the periodic validation
         of :mod:`baselines_zoo.sb3.search`); when it stops training (``_on_step`` returns
         ``False``) the model is still saved.
+    :param vec_env: ``native`` (the SB3 adapter over the env's native vector env, the default)
+        or ``dummy`` (SB3's ``DummyVecEnv`` over single envs); both give the same transitions.
     :raises ValueError: an algorithm the env cannot train (:func:`check_algo_env`), bad
         hyperparameters, or a resume into another run.
     """
@@ -333,7 +336,8 @@ def train_sb3(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    env = make_env(store, stream, algo, n_envs, seed, env_kwargs, top_m, env_id=env_id)
+    env = make_env(store, stream, algo, n_envs, seed, env_kwargs, top_m, env_id=env_id,
+                   vec_env=vec_env)
     store_path = None if store is None else str(Path(store).resolve())
     config = {
         "env_id": env_id, "algo": algo, "policy": policy, "n_timesteps": n_timesteps,

@@ -58,6 +58,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import tyro
 
+from frame_select_env.cli.errors import IN_ENTRY, tyro_cli, usage_error
 from frame_select_env.core.config import Range, UserError
 
 T = TypeVar("T")
@@ -290,11 +291,6 @@ def _merge_list_flags(argv: list[str], flags: Sequence[_ListFlag]) -> list[str]:
     return [t for item in out for t in ([item] if isinstance(item, str) else item)]
 
 
-def _usage_error(prog: str, message: str) -> typing.NoReturn:
-    print(f"usage: {prog} [-h] [OPTIONS]\n{prog}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def parse(cls: type[T], argv: Sequence[str] | None = None, description: str | None = None,
           prog: str | None = None) -> T:
     """Parse ``argv`` (default ``sys.argv[1:]``) into an instance of the dataclass ``cls``.
@@ -312,8 +308,8 @@ def parse(cls: type[T], argv: Sequence[str] | None = None, description: str | No
     try:
         tokens = _merge_list_flags(tokens, flags)
     except ValueError as err:
-        _usage_error(prog, str(err))
-    parsed: Any = tyro.cli(copy, args=tokens, prog=prog, description=description or "")
+        usage_error(prog, str(err))
+    parsed: Any = tyro_cli(copy, tokens, prog, description or "", _flag_names(cls))
     values: dict[str, Any] = {}
     for f in dataclasses.fields(parsed):  # type: ignore[arg-type]
         value = getattr(parsed, f.name)
@@ -325,7 +321,18 @@ def parse(cls: type[T], argv: Sequence[str] | None = None, description: str | No
         check_numbers(cls, values)
         return cls(**values)
     except ValueError as err:  # __post_init__ validation: a usage error naming the argument
-        _usage_error(prog, str(err))
+        usage_error(prog, str(err))
+
+
+def _flag_names(cls: type) -> list[str]:
+    """The flags of ``cls``'s fields (``--foo-bar``, and ``--no-foo`` for a switch)."""
+    hints = _hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("positional"):
+            name = f.metadata.get("flag") or f.name.replace("_", "-")
+            out += [f"--{name}", *([f"--no-{name}"] if hints[f.name] is bool else [])]
+    return out
 
 
 def check_numbers(cls: type, values: dict[str, Any]) -> None:
@@ -428,6 +435,7 @@ def entry(main: Callable[..., int]) -> Callable[..., int]:
     @functools.wraps(main)
     def wrapped(argv: Sequence[str] | None = None) -> int:
         show = os.environ.get(TRACEBACK_ENV, "0") not in ("", "0")
+        token = IN_ENTRY.set(True)
         try:
             return main(argv)
         except SystemExit as exit_:
@@ -445,6 +453,8 @@ def entry(main: Callable[..., int]) -> Callable[..., int]:
             print(f"error: {message}", file=sys.stderr)
             disk = isinstance(err, OSError) and err.errno == errno.ENOSPC
             return 1 if disk else 2
+        finally:
+            IN_ENTRY.reset(token)
 
     wrapped.__dict__["user_errors"] = True  # tests/test_user_errors.py checks every script
     return wrapped

@@ -41,6 +41,13 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     return x
 
 
+def _at_least_one(value: Any, what: str) -> int:
+    """``value`` as an int, refused below 1 (``"<what> must be >= 1, got <value>"``)."""
+    if int(value) < 1:
+        raise ValueError(f"{what} must be >= 1, got {value}")
+    return int(value)
+
+
 def topm_mask(scores: Any, m: int) -> np.ndarray:
     """Boolean mask of the ``m`` highest scores along the last axis.
 
@@ -52,11 +59,9 @@ def topm_mask(scores: Any, m: int) -> np.ndarray:
     :return: boolean mask of the scores' shape.
     :raises ValueError: if ``m < 1``.
     """
-    if int(m) < 1:
-        raise ValueError(f"topm_mask: m must be >= 1, got {m}")
+    keep = _at_least_one(m, "topm_mask: m")
     scores = np.asarray(scores)
-    m = min(int(m), scores.shape[-1])
-    order = np.argsort(-scores, axis=-1, kind="stable")[..., :m]
+    order = np.argsort(-scores, axis=-1, kind="stable")[..., :min(keep, scores.shape[-1])]
     mask = np.zeros(scores.shape, dtype=bool)
     np.put_along_axis(mask, order, True, axis=-1)
     return mask
@@ -74,12 +79,11 @@ def threshold_mask(scores: Any, threshold: float, min_keep: int = 1) -> np.ndarr
     :return: boolean mask of the scores' shape.
     :raises ValueError: if ``min_keep < 1``.
     """
-    if int(min_keep) < 1:
-        raise ValueError(f"threshold_mask: min_keep must be >= 1, got {min_keep}")
+    fewest = _at_least_one(min_keep, "threshold_mask: min_keep")
     scores = np.asarray(scores)
     passed = scores >= threshold
-    fallback = topm_mask(scores, min_keep)
-    short = passed.sum(-1, keepdims=True) < int(min_keep)
+    fallback = topm_mask(scores, fewest)
+    short = passed.sum(-1, keepdims=True) < fewest
     return np.where(short, fallback, passed)
 
 

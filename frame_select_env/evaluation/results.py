@@ -12,7 +12,7 @@
                                                                      ``results.csv``,
                                                                      ``results_mean.csv``,
                                                                      ``train_log.csv``
-  comparison :data:`COMPARISON_COLUMNS` (no ``alpha``); ``.4f``      ``compare_agents.py``:
+  comparison :data:`COMPARISON_COLUMNS` (with ``alpha``); ``.4f``    ``compare_agents.py``:
                                                                      ``results.csv``
   cost       the first row's keys, in order; floats ``.6g``          ``compare_cost.py``:
                                                                      ``results.csv``
@@ -44,8 +44,9 @@ from frame_select_env.store.atomic import atomic_write_csv
 ROW_COLUMNS: tuple[str, ...] = (
     "agent", "scheme", "m", "stream", "seed", "alpha", "accuracy", "mean_class_accuracy",
     "precision", "uses_label", "threshold", "frames", "gmacs", "seconds")
-#: The columns of ``compare_agents.py``'s ``results.csv``: the row columns without ``alpha``.
-COMPARISON_COLUMNS: tuple[str, ...] = tuple(c for c in ROW_COLUMNS if c != "alpha")
+#: The columns of ``compare_agents.py``'s ``results.csv``: the row columns, ``alpha`` (the Eq. 10
+#: weight each row was scored with) included.
+COMPARISON_COLUMNS: tuple[str, ...] = ROW_COLUMNS
 #: The accuracy-like metrics of a row (percent).
 ACCURACY_METRICS: tuple[str, ...] = ("accuracy", "mean_class_accuracy", "precision")
 #: Columns :func:`read_csv` always returns as floats (NaN when empty or absent).

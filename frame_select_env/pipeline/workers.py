@@ -20,7 +20,9 @@ Two rules, kept here so that every pool follows them:
   script, notebook or worker (the online env) uses :func:`thread_pool`: OpenCV releases the GIL
   while it decodes, resizes and computes flow, so threads run the decode work in parallel
   (``benchmarks/bench_online.py`` measures threads against processes). :func:`process_pool`
-  refuses, with a message that says why, where a process cannot be started.
+  refuses, in the parent and with a message that says why, where a process cannot be started
+  (a pool started from the main script's top-level code outside the guard is named with the
+  script's line), instead of starting workers that die with the reason on their own stderr.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import signal
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
@@ -99,16 +102,77 @@ class DieWithParent:
             self.then(*self.args, *call_args)
 
 
+GUARD = 'if __name__ == "__main__":'
+
+
+def _guarded_lines(path: str) -> list[tuple[int, int]] | None:
+    """Line ranges of the top-level ``if`` blocks of ``path`` that test ``__name__``.
+
+    :return: ``(first, last)`` per block, or ``None`` when the file cannot be read or parsed.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    return [(node.lineno, node.end_lineno or node.lineno) for node in tree.body
+            if isinstance(node, ast.If) and any(
+                isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(node.test))]
+
+
+def main_guard_problem(started_here: bool = True) -> str | None:
+    """Why spawned workers would die re-running the main script, or None.
+
+    A spawned child imports the main script again (as ``__mp_main__``); code outside an
+    ``if __name__ == "__main__":`` guard then runs once more in the child, reaches the pool
+    again, and the child dies, with the reason only on its own stderr.
+
+    :param started_here: the caller is about to start the workers: the main script's line
+        that got here (its module-level frame on this call's stack) is told, when it is outside
+        every ``__name__`` guard; ``False`` (the workers already died): the script has no such
+        guard at all.
+    :return: the reason, naming the script (and line), or ``None`` (a guarded script, a
+        notebook, ``python -c``, a main module that is not a ``.py`` file).
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or not str(path).endswith(".py"):
+        return None
+    path = os.path.abspath(path)
+    guarded = _guarded_lines(path)
+    if guarded is None:
+        return None
+    if not started_here:
+        return None if guarded else (f"the main script {path!r} has no `{GUARD}` guard, so "
+                                     f"every spawned worker re-ran it and died (its error is "
+                                     f"on the workers' stderr): put the script's code under "
+                                     f"that guard")
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None and not (
+            frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__"
+            and os.path.abspath(frame.f_code.co_filename) == path):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    line = frame.f_lineno
+    if any(first <= line <= last for first, last in guarded):
+        return None
+    return (f"the main script {path!r} starts them from its line {line}, outside an `{GUARD}` "
+            f"guard, so every spawned worker would re-run the script and die there: put that "
+            f"code under the guard")
+
+
 def process_start_problem() -> str | None:
     """Why this process cannot start worker processes now, or None when it can."""
     me = mp.current_process()
     if getattr(me, "_inheriting", False):
         return ("this process is itself a spawned child still importing the main module (the "
-                "main script has no `if __name__ == \"__main__\":` guard)")
+                f"main script has no `{GUARD}` guard)")
     if me.daemon:
         return (f"this process ({me.name}) is daemonic, e.g. a Stable-Baselines3 SubprocVecEnv "
                 "worker, and daemonic processes may not have children")
-    return None
+    return main_guard_problem()
 
 
 def process_pool(max_workers: int, initializer: Callable[..., Any] | None = None,

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 
 from frame_select_env.core.reward import selection_reward
-from frame_select_env.envs.checks import check_num_envs, check_reset_rows, parse_autoreset_mode
+from frame_select_env.envs.checks import check_reset_rows
 from frame_select_env.envs.one_step.env import check_actions, env_source
-from frame_select_env.envs.render import RENDER_MODES, episode_view, render_ansi, render_rgb
-from frame_select_env.envs.sources import EnvOptions, options_signature
+from frame_select_env.envs.render import episode_view, render_ansi, render_rgb
+from frame_select_env.envs.vector import OptionsVectorEnv, vector_signature
 
 
 class FinalObs(Sequence):
@@ -56,7 +53,8 @@ class FinalObs(Sequence):
         return out
 
 
-class FrameSelectionVectorEnv(VectorEnv):
+@vector_signature
+class FrameSelectionVectorEnv(OptionsVectorEnv):
     """``num_envs`` one-step frame-selection episodes computed together.
 
     Same arguments, spaces and reward as
@@ -94,30 +92,12 @@ class FrameSelectionVectorEnv(VectorEnv):
     before any step, as Gymnasium's vector envs return one frame per sub-env.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": list(RENDER_MODES)}
-
-    def __init__(
-        self,
-        num_envs: int = 1,
-        store: str | os.PathLike | None = None,
-        *,
-        autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
-        **options: Any,
-    ) -> None:
-        mode = parse_autoreset_mode(autoreset_mode)
-        self.metadata = {**self.metadata, "autoreset_mode": mode}
-        check_num_envs(num_envs)
-        # The options are the single env's (EnvOptions, declared once).
-        opts = EnvOptions.from_kwargs(type(self).__name__, {"store": store, **options})
-        self.options = opts
+    def _open(self) -> None:
+        """The source, T and spaces of the single env (:func:`env_source`); the batch state."""
         # Online mode (videos=...): one step's N videos are classified in one batch.
         (self.source, self.num_frames, self.single_observation_space,
-         self.single_action_space) = env_source(opts)
-        self.render_mode = opts.render_mode
-        self.num_envs = int(num_envs)
-        self.omega = opts.omega
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
+         self.single_action_space) = env_source(self.options)
+        self.omega = self.options.omega
         self._keys = list(self.single_observation_space.spaces)
         self._idx = np.zeros(self.num_envs, dtype=np.int64)
         self._views: np.ndarray | None = None
@@ -280,11 +260,3 @@ class FrameSelectionVectorEnv(VectorEnv):
                                             names, last)))
         return tuple(frames)
 
-
-FrameSelectionVectorEnv.__init__.__signature__ = options_signature(  # type: ignore[attr-defined]
-    inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-    inspect.Parameter("num_envs", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=1),
-    inspect.Parameter("store", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
-    inspect.Parameter("autoreset_mode", inspect.Parameter.KEYWORD_ONLY,
-                      default=AutoresetMode.SAME_STEP),
-)

@@ -71,8 +71,10 @@ class FrameSelectionSeqEnv(gym.Env):
       Eq. 4's rule between the cheap-only prediction and the final one, once.
 
     The agents of this package are trained on the default, ``eq4``: the sequential AS agent
-    (its config has no reward option) and SB3's PPO and MaskablePPO (their hyperparameter
-    YAMLs' ``env_kwargs`` set none; ``env_kwargs: {reward: delta}`` there trains on another).
+    (its config has no reward option) and the shipped SB3 YAMLs (``ppo.yml``,
+    ``maskable_ppo.yml``, ``recurrent_ppo.yml`` set none). The tuned YAMLs say theirs: the
+    searches chose ``terminal`` for PPO and MaskablePPO (``ppo_tuned.yml``,
+    ``maskable_ppo_tuned.yml``) and ``eq4`` for RecurrentPPO (``recurrent_ppo_tuned.yml``).
 
     ## Episode End
 

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import inspect
-import os
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from gymnasium.utils import seeding
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 
-from frame_select_env.envs.checks import check_num_envs, check_reset_rows, parse_autoreset_mode
-from frame_select_env.envs.render import RENDER_MODES, render_ansi, render_rgb
+from frame_select_env.envs.checks import check_reset_rows
+from frame_select_env.envs.render import render_ansi, render_rgb
 from frame_select_env.envs.sequential.core import SeqCore, SeqOptions
 from frame_select_env.envs.sequential.env import paid_view
-from frame_select_env.envs.sources import options_signature
+from frame_select_env.envs.vector import OptionsVectorEnv, vector_signature
 
 
-class FrameSelectionSeqVectorEnv(VectorEnv):
+@vector_signature
+class FrameSelectionSeqVectorEnv(OptionsVectorEnv):
     """``num_envs`` episodes of :class:`~.sequential.env.FrameSelectionSeqEnv` at once.
 
     Same arguments, spaces, reward and info (as arrays of N rows; ``paid_order`` is (N, T),
@@ -34,29 +32,14 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
     needs ``reset(options={"reset_mask": mask})`` before they step again.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": list(RENDER_MODES)}
+    options_cls = SeqOptions
+    options: SeqOptions
 
-    def __init__(
-        self,
-        num_envs: int = 1,
-        store: str | os.PathLike | None = None,
-        *,
-        autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
-        **options: Any,
-    ) -> None:
-        mode = parse_autoreset_mode(autoreset_mode)
-        self.metadata = {**self.metadata, "autoreset_mode": mode}
-        check_num_envs(num_envs)
-        opts = cast(SeqOptions, SeqOptions.from_kwargs(type(self).__name__,
-                                                   {"store": store, **options}))
-        self.options = opts
-        self.core = SeqCore(opts)
-        self.num_envs = int(num_envs)
+    def _open(self) -> None:
+        """The env's :class:`SeqCore`, T and spaces; no episodes yet."""
+        self.core = SeqCore(self.options)
         self.num_frames = self.core.num_frames
         self.single_observation_space, self.single_action_space = self.core.spaces()
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.render_mode = opts.render_mode
         self._rngs: list[np.random.Generator] | None = None
         self._state: Any = None
         self._ended = np.zeros(self.num_envs, bool)  # NEXT_STEP / DISABLED: awaiting reset
@@ -213,12 +196,3 @@ class FrameSelectionSeqVectorEnv(VectorEnv):
         if core is not None:
             core.close()
 
-
-FrameSelectionSeqVectorEnv.__init__.__signature__ = options_signature(  # type: ignore[attr-defined]
-    inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-    inspect.Parameter("num_envs", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=1),
-    inspect.Parameter("store", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
-    inspect.Parameter("autoreset_mode", inspect.Parameter.KEYWORD_ONLY,
-                      default=AutoresetMode.SAME_STEP),
-    options_cls=SeqOptions,
-)

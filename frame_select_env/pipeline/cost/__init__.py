@@ -22,7 +22,8 @@ the extractor computes each frame pair once, so flow seconds count *distinct* fr
 the video's frame count where known.
 
 Modules: :mod:`.macs` (counting), :mod:`.timing` (measuring), :mod:`.model` (the cost dict and
-:class:`CostModel`), :mod:`.builtin` (the built-in store's cost dict); ``python -m
+:class:`CostModel`), :mod:`.builtin` (the built-in store's cost dict), :mod:`.from_arch` (the
+MACs of a store that records no cost, from ``--arch``); ``python -m
 frame_select_env.pipeline.cost`` re-measures the latter.
 """
 
@@ -31,6 +32,7 @@ from frame_select_env.pipeline.cost.builtin import (
     builtin_cost,
     sparse_actions_frame_counts,
 )
+from frame_select_env.pipeline.cost.from_arch import architecture_cost, parse_arch, table_cost
 from frame_select_env.pipeline.cost.macs import (
     agent_macs_per_sequence,
     classifier_architecture,
@@ -68,6 +70,7 @@ __all__ = [
     "CostModel",
     "VideoCost",
     "agent_macs_per_sequence",
+    "architecture_cost",
     "build_cost",
     "builtin_architecture",
     "builtin_cost",
@@ -81,7 +84,9 @@ __all__ = [
     "measure_decode_seconds",
     "measure_flow_seconds",
     "measure_seconds",
+    "parse_arch",
     "sparse_actions_frame_counts",
     "store_cost",
     "stream_macs_per_crop",
+    "table_cost",
 ]

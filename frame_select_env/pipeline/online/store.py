@@ -414,11 +414,17 @@ class OnlineStore(FeatureStore):
                     f.cancel()
                 pending = {}
                 self._stop_pool()
-                if retried:
+                from frame_select_env.pipeline.workers import main_guard_problem
+
+                guard = main_guard_problem(started_here=False)
+                if retried or guard:  # a worker dying on the main script dies again: no retry
                     raise RuntimeError(
-                        f"online store {str(self.path)!r}: a decode worker process died twice "
-                        f"while preparing {', '.join(todo[i] for i in sorted(todo))} "
-                        f"({type(broken).__name__}: {broken})") from broken
+                        f"online store {str(self.path)!r}: a decode worker process died "
+                        f"{'twice ' if retried else ''}while preparing "
+                        f"{', '.join(todo[i] for i in sorted(todo))} "
+                        f"({type(broken).__name__}: {broken})"
+                        + (f"; {guard}, or use pool='thread' (the default)" if guard else "")
+                    ) from broken
                 retried = True
         finally:
             for f in pending:
